@@ -1,0 +1,35 @@
+// A Hugging Face model directory's weights: `model.safetensors`, or shards listed in
+// `model.safetensors.index.json` ({"weight_map": {tensor name: shard file name}}). Every shard is
+// memory-mapped; the index must agree with the shards (each listed tensor is in its shard, no
+// tensor in two shards).
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "formats/safetensors.h"
+
+namespace mla {
+
+class Checkpoint {
+ public:
+  explicit Checkpoint(const std::string& dir);  // throws mla::Error naming the file and problem
+
+  const std::string& dir() const { return dir_; }
+  bool has(const std::string& name) const;
+  // Throws "<dir>: missing tensor <name>" when absent.
+  const TensorView& get(const std::string& name) const;
+  // Also checks the shape: "<file>: tensor <name> has shape [a, b], expected [c, d]".
+  const TensorView& get(const std::string& name, const std::vector<int64_t>& shape) const;
+  std::vector<std::string> names() const;
+  size_t total_bytes() const;  // sum of tensor bytes over all shards
+  size_t num_files() const { return files_.size(); }
+
+ private:
+  std::string dir_;
+  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::map<std::string, const TensorView*> tensors_;
+};
+
+}  // namespace mla

@@ -1,0 +1,14 @@
+// The `mla` subcommands. Each lives in its own tools/cmd_<name>.cpp and registers itself on the
+// CLI11 app; its callback throws mla::Error on bad input, which main() prints as one line.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace mla::cli {
+
+void register_generate(CLI::App& app);
+void register_chat(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_tokenize(CLI::App& app);
+void register_inspect(CLI::App& app);
+
+}  // namespace mla::cli
