@@ -33,6 +33,11 @@ struct TensorView {
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);  // throws mla::Error "<path>: <what is wrong>"
+  // Views point into this object (TensorView::file is &path()): it stays where it was made.
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+  SafetensorsFile(SafetensorsFile&&) = delete;
+  SafetensorsFile& operator=(SafetensorsFile&&) = delete;
 
   const std::string& path() const { return file_.path(); }
   const std::vector<TensorView>& tensors() const { return tensors_; }

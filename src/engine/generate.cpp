@@ -1,0 +1,111 @@
+#include "engine/generate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "core/error.h"
+
+namespace mla {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+size_t find_stop(std::string_view text, const std::vector<std::string>& stop) {
+  size_t best = std::string_view::npos;
+  for (const auto& s : stop)
+    if (!s.empty()) best = std::min(best, text.find(s));
+  return best;
+}
+
+size_t stop_safe_length(std::string_view text, const std::vector<std::string>& stop) {
+  size_t safe = text.size();
+  for (const auto& s : stop)
+    for (size_t k = std::min(s.size() - 1, text.size()); k > 0; --k)
+      if (text.substr(text.size() - k) == std::string_view(s).substr(0, k)) {
+        safe = std::min(safe, text.size() - k);
+        break;
+      }
+  return safe;
+}
+
+Session::Session(DeepseekModel& model, int64_t max_context)
+    : model_(model), cache_(model.make_cache(max_context)), logits_(model.config().vocab_size) {}
+
+GenerateResult Session::generate(const std::vector<int32_t>& prompt, const GenerateOptions& opts,
+                                 const Tokenizer* tok, const std::function<void(std::string_view)>& on_text) {
+  if (prompt.empty()) fail("the prompt is empty");
+  if (opts.max_tokens < 0) fail("max tokens must be >= 0, got ", opts.max_tokens);
+  if (static_cast<int64_t>(prompt.size()) + opts.max_tokens > cache_.max_tokens())
+    fail("prompt (", prompt.size(), " tokens) + max tokens (", opts.max_tokens, ") exceed the context of ",
+         cache_.max_tokens(), " tokens");
+  GenerateResult res;
+  // Reuse the cached prefix, but always run at least the last prompt token to get its logits.
+  size_t keep = 0;
+  while (keep < cached_.size() && keep + 1 < prompt.size() && cached_[keep] == prompt[keep]) ++keep;
+  cached_.resize(keep);
+  cache_.set_n_tokens(static_cast<int64_t>(keep));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  std::span<const int32_t> fresh(prompt.data() + keep, prompt.size() - keep);
+  model_.forward(fresh, cache_, opts.attn, false, logits_.data());
+  cached_.insert(cached_.end(), fresh.begin(), fresh.end());
+  res.prompt_tokens = static_cast<int64_t>(fresh.size());
+  res.prefill_seconds = seconds_since(t0);
+
+  Sampler sampler(opts.sampling);
+  std::vector<int32_t> history = prompt;
+  const auto eos = model_.config().eos_token_id;
+  std::optional<StreamDecoder> decoder;
+  if (tok) decoder.emplace(*tok);
+  bool stopped_by_string = false;
+  std::string pending;  // decoded text not yet released to on_text
+  res.finish_reason = "length";
+  const auto t1 = std::chrono::steady_clock::now();
+  for (int64_t n = 0; n < opts.max_tokens; ++n) {
+    const int32_t id = sampler.sample(logits_, history);
+    if (!opts.ignore_eos && eos && id == *eos) {
+      res.finish_reason = "stop";
+      break;
+    }
+    res.ids.push_back(id);
+    history.push_back(id);
+    if (tok) {
+      pending += decoder->push(id);
+      const size_t at = find_stop(pending, opts.stop);
+      if (at != std::string::npos) {
+        pending.resize(at);
+        res.text += pending;
+        if (on_text && !pending.empty()) on_text(pending);
+        pending.clear();
+        res.finish_reason = "stop";
+        stopped_by_string = true;
+        break;
+      }
+      const size_t safe = stop_safe_length(pending, opts.stop);
+      if (safe > 0) {
+        res.text.append(pending, 0, safe);
+        if (on_text) on_text(std::string_view(pending).substr(0, safe));
+        pending.erase(0, safe);
+      }
+    }
+    if (n + 1 == opts.max_tokens) break;  // the last token needs no forward pass
+    const int32_t step[1] = {id};
+    model_.forward(step, cache_, opts.attn, false, logits_.data());
+    cached_.push_back(id);
+    ++res.decode_steps;
+  }
+  if (tok && !stopped_by_string) {
+    pending += decoder->flush();
+    res.text += pending;
+    if (on_text && !pending.empty()) on_text(pending);
+  }
+  res.decode_seconds = seconds_since(t1);
+  return res;
+}
+
+}  // namespace mla

@@ -1,0 +1,144 @@
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <vector>
+
+namespace mla {
+namespace {
+
+// Independent accumulator lanes let the compiler vectorise the reduction without -ffast-math.
+constexpr int kLanes = 16;
+
+#define MLA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+MLA_CLONES float dot_f32_impl(const float* a, const float* b, int64_t n) {
+  float acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += a[i + j] * b[i + j];
+  float s = 0;
+  for (; i < n; ++i) s += a[i] * b[i];
+  for (int j = 0; j < kLanes; ++j) s += acc[j];
+  return s;
+}
+
+MLA_CLONES float dot_bf16_impl(const uint16_t* w, const float* x, int64_t n) {
+  float acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      uint32_t bits = static_cast<uint32_t>(w[i + j]) << 16;
+      float f;
+      std::memcpy(&f, &bits, 4);
+      acc[j] += f * x[i + j];
+    }
+  float s = 0;
+  for (; i < n; ++i) s += bf16_to_f32(w[i]) * x[i];
+  for (int j = 0; j < kLanes; ++j) s += acc[j];
+  return s;
+}
+
+MLA_CLONES void axpy_impl(float alpha, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+MLA_CLONES void bf16_row_to_f32(const uint16_t* w, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits = static_cast<uint32_t>(w[i]) << 16;
+    std::memcpy(&out[i], &bits, 4);
+  }
+}
+
+// f16 -> f32 through a 64K-entry table (as ggml does): exact, and portable without F16C.
+const float* f16_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t i = 0; i < 65536; ++i) t[i] = f16_to_f32(static_cast<uint16_t>(i));
+    return t;
+  }();
+  return table.data();
+}
+
+// Rows decoded per tile in matmul: each tile of W is decoded once and reused for every input row.
+constexpr int64_t kTileRows = 8;
+
+thread_local std::vector<float> tl_tile;
+
+}  // namespace
+
+float dot_f32(const float* a, const float* b, int64_t n) { return dot_f32_impl(a, b, n); }
+void axpy_f32(float alpha, const float* x, float* y, int64_t n) { axpy_impl(alpha, x, y, n); }
+
+void decode_row(const Matrix& W, int64_t r, float* out) {
+  const uint8_t* row = W.data + static_cast<size_t>(r) * W.row_bytes();
+  switch (W.dtype) {
+    case DType::F32:
+      std::memcpy(out, row, W.row_bytes());
+      return;
+    case DType::BF16:
+      bf16_row_to_f32(reinterpret_cast<const uint16_t*>(row), out, W.cols);
+      return;
+    case DType::F16: {
+      const float* t = f16_table();
+      const uint16_t* h = reinterpret_cast<const uint16_t*>(row);
+      for (int64_t c = 0; c < W.cols; ++c) out[c] = t[h[c]];
+      return;
+    }
+    case DType::F8_E4M3: {
+      const float* t = fp8_e4m3_table();
+      const int64_t scale_cols = (W.cols + kFp8Block - 1) / kFp8Block;
+      const float* scales = W.scale_inv + ((W.scale_row0 + r) / kFp8Block) * scale_cols;
+      for (int64_t c0 = 0; c0 < W.cols; c0 += kFp8Block) {
+        const float s = scales[c0 / kFp8Block];
+        const int64_t c1 = std::min(W.cols, c0 + kFp8Block);
+        for (int64_t c = c0; c < c1; ++c) out[c] = t[row[c]] * s;
+      }
+      return;
+    }
+  }
+}
+
+// Row r of W dotted with x, fused (no row buffer) for the common dtypes.
+static float dot_row(const Matrix& W, int64_t r, const float* x, float* scratch) {
+  const uint8_t* row = W.data + static_cast<size_t>(r) * W.row_bytes();
+  if (W.dtype == DType::BF16) return dot_bf16_impl(reinterpret_cast<const uint16_t*>(row), x, W.cols);
+  if (W.dtype == DType::F32) return dot_f32_impl(reinterpret_cast<const float*>(row), x, W.cols);
+  decode_row(W, r, scratch);
+  return dot_f32_impl(scratch, x, W.cols);
+}
+
+void matvec(const Matrix& W, const float* x, float* y) {
+  if (static_cast<int64_t>(tl_tile.size()) < W.cols) tl_tile.resize(W.cols);
+  for (int64_t r = 0; r < W.rows; ++r) y[r] = dot_row(W, r, x, tl_tile.data());
+}
+
+void matvec_t(const Matrix& W, const float* x, float* y) {
+  if (static_cast<int64_t>(tl_tile.size()) < W.cols) tl_tile.resize(W.cols);
+  std::fill(y, y + W.cols, 0.0f);
+  for (int64_t r = 0; r < W.rows; ++r) {
+    decode_row(W, r, tl_tile.data());
+    axpy_impl(x[r], tl_tile.data(), y, W.cols);
+  }
+}
+
+void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y) {
+  const int64_t n_tiles = (W.rows + kTileRows - 1) / kTileRows;
+  pool.parallel_for(n_tiles, [&](int64_t t0, int64_t t1) {
+    if (static_cast<int64_t>(tl_tile.size()) < kTileRows * W.cols) tl_tile.resize(kTileRows * W.cols);
+    float* tile = tl_tile.data();
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * kTileRows, nr = std::min(kTileRows, W.rows - r0);
+      if (n == 1) {
+        for (int64_t r = 0; r < nr; ++r) Y[r0 + r] = dot_row(W, r0 + r, X, tile);
+        continue;
+      }
+      for (int64_t r = 0; r < nr; ++r) decode_row(W, r0 + r, tile + r * W.cols);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t r = 0; r < nr; ++r) Y[i * W.rows + r0 + r] = dot_f32_impl(tile + r * W.cols, X + i * W.cols, W.cols);
+    }
+  });
+}
+
+}  // namespace mla

@@ -1,0 +1,163 @@
+// The DeepSeek-V2/V3 forward pass over a chunk of tokens.
+#include "model/deepseek2.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+
+namespace mla {
+namespace {
+
+template <class T>
+T* grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Prompts are processed in chunks so activation memory stays bounded at any prompt length.
+constexpr int64_t kChunk = 256;
+
+}  // namespace
+
+void DeepseekModel::forward(std::span<const int32_t> tokens, MlaCache& cache, AttnMode mode, bool all_logits,
+                            float* logits) {
+  if (tokens.empty()) fail("forward: no tokens");
+  for (int32_t id : tokens)
+    if (id < 0 || id >= cfg_.vocab_size) fail("token id ", id, " is out of range for vocab size ", cfg_.vocab_size);
+  if (cache.n_tokens() + static_cast<int64_t>(tokens.size()) > cache.max_tokens())
+    fail("context full: ", cache.n_tokens(), " + ", tokens.size(), " tokens exceed the context of ", cache.max_tokens());
+  for (size_t c0 = 0; c0 < tokens.size(); c0 += kChunk) {
+    const size_t n = std::min<size_t>(kChunk, tokens.size() - c0);
+    const bool last = c0 + n == tokens.size();
+    if (!all_logits && !last) {
+      forward_chunk(tokens.subspan(c0, n), cache, mode, false, nullptr);
+      continue;
+    }
+    float* out = all_logits ? logits + c0 * cfg_.vocab_size : logits;
+    forward_chunk(tokens.subspan(c0, n), cache, mode, all_logits, out);
+  }
+}
+
+void DeepseekModel::forward_chunk(std::span<const int32_t> tokens, MlaCache& cache, AttnMode mode,
+                                  bool all_logits, float* logits) {
+  const int64_t T = tokens.size(), D = cfg_.hidden_size, p0 = cache.n_tokens();
+  float* x = grow(ws_.x, T * D);   // residual stream [T x hidden]
+  float* xn = grow(ws_.xn, T * D);
+  for (int64_t t = 0; t < T; ++t) decode_row(embed_tokens_, tokens[t], x + t * D);
+
+  const int64_t half = cfg_.qk_rope_head_dim / 2;
+  float* cos = grow(ws_.rope_cos, T * half);
+  float* sin = grow(ws_.rope_sin, T * half);
+  for (int64_t t = 0; t < T; ++t) rope_.angles(p0 + t, cos + t * half, sin + t * half);
+
+  for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
+    const LayerWeights& L = layers_[l];
+    for (int64_t t = 0; t < T; ++t)
+      rmsnorm(x + t * D, L.input_layernorm.data(), D, cfg_.rms_norm_eps, xn + t * D);
+    attention(l, T, p0, cache, mode);  // x += attn(xn)
+
+    for (int64_t t = 0; t < T; ++t)
+      rmsnorm(x + t * D, L.post_attention_layernorm.data(), D, cfg_.rms_norm_eps, xn + t * D);
+    if (L.moe) {
+      moe(*L.moe, T);  // x += moe(xn)
+    } else {
+      float* out = grow(ws_.mlp_out, T * D);
+      mlp(*L.mlp, xn, T, out);
+      for (int64_t i = 0; i < T * D; ++i) x[i] += out[i];
+    }
+  }
+  cache.set_n_tokens(p0 + T);
+  if (!logits) return;
+
+  const int64_t first = all_logits ? 0 : T - 1, n_out = T - first;
+  for (int64_t t = first; t < T; ++t) rmsnorm(x + t * D, norm_.data(), D, cfg_.rms_norm_eps, xn + t * D);
+  matmul(pool_, lm_head_, xn + first * D, n_out, logits);
+}
+
+// MLA (DeepSeek-V2 paper eq. 37-47): x += W_O · attention(q, cache), with the new tokens' latent and
+// rotated shared key appended to the cache first.
+void DeepseekModel::attention(int64_t layer, int64_t T, int64_t p0, MlaCache& cache, AttnMode mode) {
+  const AttnWeights& a = layers_[layer].attn;
+  const int64_t D = cfg_.hidden_size, H = cfg_.num_attention_heads, nope = cfg_.qk_nope_head_dim,
+                rope = cfg_.qk_rope_head_dim, R = cfg_.kv_lora_rank, qd = nope + rope, half = rope / 2;
+  const float* xn = ws_.xn.data();
+  float* x = ws_.x.data();
+
+  // Queries [T x H x (nope + rope)], through the low-rank q_a -> norm -> q_b path when q_lora_rank is set.
+  float* q = grow(ws_.q, T * H * qd);
+  if (a.q_proj) {
+    matmul(pool_, *a.q_proj, xn, T, q);
+  } else {
+    const int64_t QR = *cfg_.q_lora_rank;
+    float* qa = grow(ws_.q_a, T * QR);
+    matmul(pool_, *a.q_a_proj, xn, T, qa);
+    for (int64_t t = 0; t < T; ++t) rmsnorm(qa + t * QR, a.q_a_layernorm.data(), QR, cfg_.rms_norm_eps, qa + t * QR);
+    matmul(pool_, *a.q_b_proj, qa, T, q);
+  }
+  const float* cos = ws_.rope_cos.data();
+  const float* sin = ws_.rope_sin.data();
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < H; ++h) rope_interleaved(q + (t * H + h) * qd + nope, cos + t * half, sin + t * half, rope);
+
+  // Compressed KV [T x (R + rope)] -> cache rows: [RMSNorm(c_kv) ; RoPE(k_pe)].
+  float* kv = grow(ws_.kv_a, T * (R + rope));
+  matmul(pool_, a.kv_a_proj_with_mqa, xn, T, kv);
+  for (int64_t t = 0; t < T; ++t) {
+    float* row = cache.row(layer, p0 + t);
+    rmsnorm(kv + t * (R + rope), a.kv_a_layernorm.data(), R, cfg_.rms_norm_eps, row);
+    std::copy_n(kv + t * (R + rope) + R, rope, row + R);
+    rope_interleaved(row + R, cos + t * half, sin + t * half, rope);
+  }
+
+  float* heads = grow(ws_.attn_out, T * H * cfg_.v_head_dim);
+  attn_.run(mode, pool_, attn_shape(), a.kv_b_proj, cache, layer, q, T, p0, heads);
+  float* proj = grow(ws_.proj, T * D);
+  matmul(pool_, a.o_proj, heads, T, proj);
+  for (int64_t i = 0; i < T * D; ++i) x[i] += proj[i];
+}
+
+void DeepseekModel::mlp(const MlpWeights& w, const float* x, int64_t T, float* out) {
+  const int64_t inter = w.gate_proj.rows;
+  float* gate = grow(ws_.gate, T * inter);
+  float* up = grow(ws_.up, T * inter);
+  matmul(pool_, w.gate_proj, x, T, gate);
+  matmul(pool_, w.up_proj, x, T, up);
+  silu_mul(gate, up, T * inter);
+  matmul(pool_, w.down_proj, gate, T, out);
+}
+
+// DeepSeekMoE: x += shared_experts(xn) + sum_k w_k expert_k(xn). Tokens are grouped by expert so each
+// selected expert's weights are read once per chunk; unselected experts are not read at all.
+void DeepseekModel::moe(const MoeWeights& w, int64_t T) {
+  const int64_t D = cfg_.hidden_size, E = *cfg_.n_routed_experts, K = cfg_.num_experts_per_tok;
+  const float* xn = ws_.xn.data();
+  float* x = ws_.x.data();
+  float* logits = grow(ws_.router_logits, T * E);
+  matmul(pool_, w.gate, xn, T, logits);
+  int32_t* ids = grow(ws_.expert_ids, T * K);
+  float* weights = grow(ws_.expert_weights, T * K);
+  for (int64_t t = 0; t < T; ++t)
+    router_.route(logits + t * E, w.score_bias.empty() ? nullptr : w.score_bias.data(), ids + t * K, weights + t * K);
+
+  float* in = grow(ws_.moe_in, T * D);
+  float* out = grow(ws_.moe_out, T * D);
+  std::vector<int64_t> rows;  // (token, slot) pairs routed to the current expert
+  for (int64_t e = 0; e < E; ++e) {
+    rows.clear();
+    for (int64_t i = 0; i < T * K; ++i)
+      if (ids[i] == e) rows.push_back(i);
+    if (rows.empty()) continue;
+    const int64_t n = rows.size();
+    for (int64_t r = 0; r < n; ++r) std::copy_n(xn + (rows[r] / K) * D, D, in + r * D);
+    mlp(w.experts[e], in, n, out);
+    for (int64_t r = 0; r < n; ++r) axpy_f32(weights[rows[r]], out + r * D, x + (rows[r] / K) * D, D);
+  }
+  if (w.shared_experts) {
+    mlp(*w.shared_experts, xn, T, out);
+    for (int64_t i = 0; i < T * D; ++i) x[i] += out[i];
+  }
+}
+
+}  // namespace mla

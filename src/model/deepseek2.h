@@ -1,0 +1,104 @@
+// DeepSeek-V2 / V2-Lite / V3 / R1 (`DeepseekV2ForCausalLM`, `DeepseekV3ForCausalLM`): MLA attention
+// plus DeepSeekMoE feed-forward layers, loaded from a Hugging Face model directory.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/matrix.h"
+#include "kv/mla_cache.h"
+#include "model/checkpoint.h"
+#include "model/config.h"
+#include "model/mla_attention.h"
+#include "model/moe_router.h"
+#include "model/rope.h"
+
+namespace mla {
+
+struct MlpWeights {  // SwiGLU: down(silu(gate x) * up x)
+  Matrix gate_proj;  // [inter x hidden]
+  Matrix up_proj;    // [inter x hidden]
+  Matrix down_proj;  // [hidden x inter]
+};
+
+struct MoeWeights {
+  Matrix gate;                      // router [n_routed_experts x hidden]
+  std::vector<float> score_bias;    // e_score_correction_bias [n_routed_experts] (V3), else empty
+  std::vector<MlpWeights> experts;  // n_routed_experts, each moe_intermediate_size wide
+  std::optional<MlpWeights> shared_experts;  // moe_intermediate_size * n_shared_experts wide
+};
+
+struct AttnWeights {
+  std::optional<Matrix> q_proj;    // [H*(nope+rope) x hidden]      when q_lora_rank is null
+  std::optional<Matrix> q_a_proj;  // [q_lora_rank x hidden]        otherwise
+  std::vector<float> q_a_layernorm;  // [q_lora_rank]
+  std::optional<Matrix> q_b_proj;  // [H*(nope+rope) x q_lora_rank]
+  Matrix kv_a_proj_with_mqa;       // [kv_lora_rank + rope x hidden]
+  std::vector<float> kv_a_layernorm;  // [kv_lora_rank]
+  Matrix kv_b_proj;                // [H*(nope+v) x kv_lora_rank]
+  Matrix o_proj;                   // [hidden x H*v]
+};
+
+struct LayerWeights {
+  std::vector<float> input_layernorm, post_attention_layernorm;  // [hidden]
+  AttnWeights attn;
+  std::optional<MlpWeights> mlp;  // dense layers
+  std::optional<MoeWeights> moe;  // MoE layers
+};
+
+struct ParamCounts {
+  int64_t total = 0;   // every weight the forward pass uses
+  int64_t active = 0;  // per token: total minus the routed experts a token does not visit
+};
+
+// Called while loading with (bytes done, bytes total).
+using LoadProgress = std::function<void(size_t, size_t)>;
+
+class DeepseekModel {
+ public:
+  DeepseekModel(const std::string& dir, ThreadPool& pool, const LoadProgress& progress = {});
+
+  const ModelConfig& config() const { return cfg_; }
+  const ParamCounts& params() const { return params_; }
+  const Checkpoint& checkpoint() const { return *ckpt_; }
+  MlaShape attn_shape() const;
+  MlaCache make_cache(int64_t max_tokens) const;
+
+  // Runs `tokens` at positions cache.n_tokens() ... and appends their latents to the cache.
+  // logits: [T x vocab] when all_logits, else [vocab] for the last token.
+  void forward(std::span<const int32_t> tokens, MlaCache& cache, AttnMode mode, bool all_logits, float* logits);
+
+ private:
+  void forward_chunk(std::span<const int32_t> tokens, MlaCache& cache, AttnMode mode, bool all_logits, float* logits);
+  void attention(int64_t layer, int64_t T, int64_t p0, MlaCache& cache, AttnMode mode);
+  void mlp(const MlpWeights& w, const float* x, int64_t T, float* out);
+  void moe(const MoeWeights& w, int64_t T);
+
+  ModelConfig cfg_;
+  std::unique_ptr<Checkpoint> ckpt_;
+  ThreadPool& pool_;
+  Matrix embed_tokens_;  // [vocab x hidden]
+  std::vector<LayerWeights> layers_;
+  std::vector<float> norm_;  // [hidden]
+  Matrix lm_head_;           // [vocab x hidden]
+  Rope rope_;
+  MoeRouter router_;
+  MlaAttention attn_;
+  ParamCounts params_;
+  std::vector<std::unique_ptr<uint8_t[]>> realigned_;  // copies of tensors stored misaligned
+
+  // Activations for one chunk of T tokens, grown on demand and reused.
+  struct Workspace {
+    std::vector<float> x, xn, q_a, q, kv_a, attn_out, proj, gate, up, mlp_out, router_logits, moe_in, moe_out;
+    std::vector<float> rope_cos, rope_sin;
+    std::vector<int32_t> expert_ids;
+    std::vector<float> expert_weights;
+  } ws_;
+};
+
+}  // namespace mla

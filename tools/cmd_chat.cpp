@@ -1,0 +1,64 @@
+// mla chat: interactive multi-turn chat with the model's chat template. The conversation's cache
+// is kept between turns; each turn only runs the tokens that are new.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "common.h"
+#include "core/error.h"
+#include "tokenizer/chat_template.h"
+
+namespace mla::cli {
+
+void register_chat(CLI::App& app) {
+  struct Opts {
+    ModelFlags model;
+    std::string system;
+    int64_t context = 4096;
+    GenerateOptions gen;
+  };
+  auto o = std::make_shared<Opts>();
+  o->gen.max_tokens = 512;
+  CLI::App* cmd = app.add_subcommand("chat", "interactive multi-turn chat (/reset clears, /exit or Ctrl-D ends)");
+  add_model_flags(cmd, o->model);
+  cmd->add_option("--system", o->system, "system prompt");
+  cmd->add_option("-c,--context", o->context, "context length to reserve")->check(CLI::Range(int64_t{16}, int64_t{1} << 24));
+  add_sampling_flags(cmd, o->gen);
+  cmd->callback([o] {
+    o->gen.attn = parse_attn_mode(o->model.attn);
+    auto tok = Tokenizer::load(o->model.dir + "/tokenizer.json");
+    const ChatTemplate chat = ChatTemplate::from_tokenizer_config(o->model.dir + "/tokenizer_config.json");
+    ThreadPool pool(o->model.threads);
+    auto model = load_model(o->model.dir, pool);
+    Session session(*model, o->context);
+    std::vector<ChatMessage> messages;
+    if (!o->system.empty()) messages.push_back({"system", o->system});
+    const bool tty = ::isatty(STDIN_FILENO);
+    std::string line;
+    for (;;) {
+      if (tty) std::fprintf(stderr, "\n> ");
+      if (!std::getline(std::cin, line) || line == "/exit") break;
+      if (line == "/reset") {
+        messages.resize(o->system.empty() ? 0 : 1);
+        continue;
+      }
+      if (line.empty()) continue;
+      messages.push_back({"user", line});
+      const std::vector<int32_t> prompt = tok->encode(chat.render(messages, true));
+      GenerateResult r = session.generate(prompt, o->gen, tok.get(), [](std::string_view text) {
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        std::fflush(stdout);
+      });
+      std::printf("\n");
+      std::fflush(stdout);
+      std::fprintf(stderr, "[%zu tokens, %.1f tok/s]\n", r.ids.size(),
+                   r.decode_steps > 0 ? r.decode_steps / r.decode_seconds : 0.0);
+      messages.push_back({"assistant", r.text});
+    }
+  });
+}
+
+}  // namespace mla::cli

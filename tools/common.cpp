@@ -1,0 +1,97 @@
+#include "common.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace mla::cli {
+
+void add_model_flags(CLI::App* cmd, ModelFlags& f) {
+  cmd->add_option("-m,--model", f.dir, "Hugging Face model directory (config.json + safetensors)")->required();
+  cmd->add_option("-t,--threads", f.threads, "worker threads (default: physical cores)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--attn", f.attn, "MLA attention path: naive | absorbed | auto (per phase, the cheaper)")
+      ->check(CLI::IsMember({"naive", "absorbed", "auto"}));
+}
+
+std::unique_ptr<DeepseekModel> load_model(const std::string& dir, ThreadPool& pool) {
+  const bool tty = ::isatty(STDERR_FILENO);
+  int last = -1;
+  auto progress = [&](size_t done, size_t total) {
+    if (!tty || total == 0) return;
+    const int pct = static_cast<int>(100.0 * done / total);
+    if (pct == last) return;
+    last = pct;
+    const int width = 30, filled = pct * width / 100;
+    std::fprintf(stderr, "\rloading [%s%s] %3d%% %s / %s", std::string(filled, '#').c_str(),
+                 std::string(width - filled, ' ').c_str(), pct, human_bytes(done).c_str(), human_bytes(total).c_str());
+    if (done == total) std::fprintf(stderr, "\n");
+  };
+  return std::make_unique<DeepseekModel>(dir, pool, progress);
+}
+
+std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what) {
+  std::vector<int32_t> ids;
+  std::string s = text;
+  for (char& c : s)
+    if (c == ',') c = ' ';
+  std::istringstream in(s);
+  std::string word;
+  while (in >> word) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(word, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != word.size() || v < 0 || v > INT32_MAX) fail(what, ": '", word, "' is not a token id");
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  if (ids.empty()) fail(what, ": no token ids");
+  return ids;
+}
+
+std::vector<int32_t> read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_token_list(ss.str(), path);
+}
+
+void add_sampling_flags(CLI::App* cmd, GenerateOptions& o) {
+  cmd->add_option("-n,--max-tokens", o.max_tokens, "tokens to generate")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  cmd->add_option("--temperature,--temp", o.sampling.temperature, "0 = greedy");
+  cmd->add_option("--top-k", o.sampling.top_k, "keep the k most likely tokens (0 = off)");
+  cmd->add_option("--top-p", o.sampling.top_p, "nucleus sampling (1 = off)");
+  cmd->add_option("--min-p", o.sampling.min_p, "drop tokens below min-p x the top probability (0 = off)");
+  cmd->add_option("--repetition-penalty,--repeat-penalty", o.sampling.repetition_penalty, "1 = off");
+  cmd->add_option("--seed", o.sampling.seed, "RNG seed (same seed, same tokens)");
+  cmd->add_option("--stop", o.stop, "stop before this string (repeatable)");
+  cmd->add_flag("--ignore-eos", o.ignore_eos, "keep generating past the end-of-sequence token");
+}
+
+size_t peak_rss_bytes() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<size_t>(ru.ru_maxrss) * 1024;
+}
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
+  return buf;
+}
+
+}  // namespace mla::cli

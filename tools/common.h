@@ -1,0 +1,35 @@
+// Pieces the subcommands share: loading a model with a progress bar, reading token lists, flags.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "engine/generate.h"
+#include "model/deepseek2.h"
+
+namespace mla::cli {
+
+struct ModelFlags {
+  std::string dir;
+  int threads = ThreadPool::default_threads();
+  std::string attn = "auto";
+};
+void add_model_flags(CLI::App* cmd, ModelFlags& f);
+
+// Loads the model; a progress bar goes to stderr when it is a terminal.
+std::unique_ptr<DeepseekModel> load_model(const std::string& dir, ThreadPool& pool);
+
+// "1,2,3" or whitespace/comma-separated ids in a file.
+std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what);
+std::vector<int32_t> read_token_file(const std::string& path);
+
+// Sampling and stopping flags shared by generate and chat.
+void add_sampling_flags(CLI::App* cmd, GenerateOptions& o);
+
+size_t peak_rss_bytes();
+std::string human_bytes(double bytes);
+
+}  // namespace mla::cli
