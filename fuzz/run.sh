@@ -2,7 +2,8 @@
 # Builds the safetensors fuzz target with libFuzzer + ASan + UBSan and runs it.
 #   fuzz/run.sh [SECONDS]        (default 60)
 # Env: FUZZ_DIR (default <repo>/build-fuzz) holds the binary, the seed corpus and any crash files;
-#      FUZZ_JOBS (default 1) parallel fuzzing processes; CXX (default clang++).
+#      FUZZ_JOBS (default 1) parallel fuzzing processes (logs then go to FUZZ_DIR/fuzz-N.log);
+#      CXX (default clang++).
 # Not part of the CMake build: it needs clang with the libFuzzer runtime (libclang-rt-14-dev).
 set -euo pipefail
 secs=${1:-60}
@@ -75,7 +76,10 @@ DICT
 
 echo "fuzzing for ${secs}s (corpus $dir/corpus, crashes go to $dir/artifacts)"
 cd "$dir"
+jobs=()
+# With -jobs, each process logs to fuzz-N.log in $dir instead of the terminal.
+[ "${FUZZ_JOBS:-1}" -gt 1 ] && jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
 # -rss_limit_mb: a 100 MB header cap means big inputs are legitimate; keep well under the machine.
 "$dir/safetensors_fuzz" -max_total_time="$secs" -dict="$dir/safetensors.dict" -max_len=4096 \
-  -rss_limit_mb=2048 -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" -print_final_stats=1 \
-  -artifact_prefix="$dir/artifacts/" "$dir/corpus"
+  -rss_limit_mb=2048 -print_final_stats=1 \
+  -artifact_prefix="$dir/artifacts/" "${jobs[@]}" "$dir/corpus"

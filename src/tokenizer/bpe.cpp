@@ -43,21 +43,23 @@ Bpe Bpe::from_json(const json& model, const std::string& path) {
 
     const json& vocab = model.at("vocab");
     bpe.vocab_.reserve(vocab.size());
-    bpe.id_of_bytes_.reserve(vocab.size());
-    std::string bytes;
     for (const auto& [spelling, id_json] : vocab.items()) {
       const int32_t id = id_json.get<int32_t>();
       if (id < 0) fail(where, ": token ", json(spelling).dump(), " has negative id ", id);
       bpe.vocab_.emplace(spelling, id);
-      // Spellings outside the byte-level alphabet ("<｜begin▁of▁sentence｜>") cannot come out of merges.
-      if (byte_level::to_bytes(spelling, bytes)) bpe.id_of_bytes_.emplace(bytes, id);
     }
     for (unsigned b = 0; b < 256; ++b) {
-      auto it = bpe.id_of_bytes_.find(std::string(1, static_cast<char>(b)));
-      if (it == bpe.id_of_bytes_.end())
-        fail(where, ": vocab has no token for byte 0x", std::hex, b, " (", byte_level::from_bytes(std::string(1, char(b))),
-             "), so it is not a byte-level BPE");
+      const std::string spelling = byte_level::from_bytes(std::string(1, static_cast<char>(b)));
+      auto it = bpe.vocab_.find(spelling);
+      if (it == bpe.vocab_.end())
+        fail(where, ": vocab has no token for byte ", b, " (", spelling, "), so it is not a byte-level BPE");
       bpe.byte_id_[b] = it->second;
+    }
+    if (bpe.ignore_merges_) {
+      std::string bytes;
+      for (const auto& [spelling, id] : bpe.vocab_)
+        // Spellings outside the byte-level alphabet ("<｜begin▁of▁sentence｜>") are no pre-token's bytes.
+        if (byte_level::to_bytes(spelling, bytes)) bpe.id_of_bytes_.emplace(bytes, id);
     }
 
     const json& merges = model.at("merges");

@@ -34,9 +34,9 @@ class Bpe {
   }
 
   std::unordered_map<std::string, int32_t> vocab_;
-  std::unordered_map<std::string, int32_t> id_of_bytes_;  // raw bytes -> id, for ignore_merges
-  std::array<int32_t, 256> byte_id_{};                   // each byte's own token
-  std::unordered_map<uint64_t, Merge> merges_;           // (left id, right id) -> merge
+  std::unordered_map<std::string, int32_t> id_of_bytes_;  // raw bytes -> id, only for ignore_merges
+  std::array<int32_t, 256> byte_id_{};                        // each byte's own token
+  std::unordered_map<uint64_t, Merge> merges_;                // (left id, right id) -> merge
   // Llama-3's option: a pre-token that is itself in the vocabulary is one token, merges or not.
   bool ignore_merges_ = false;
 };

@@ -58,12 +58,11 @@ class BpeTokenizer final : public Tokenizer {
     for (const auto& [spelling, id] : bpe_.vocab()) {
       if (!byte_level::to_bytes(spelling, bytes_[id])) bytes_[id] = spelling;
       present_[id] = true;
-      ids_.emplace(spelling, id);
     }
     for (const AddedToken& t : added_.tokens()) {  // added tokens decode to their content
       bytes_[t.id] = t.content;
       present_[t.id] = true;
-      ids_.insert_or_assign(t.content, t.id);
+      added_ids_.insert_or_assign(t.content, t.id);
     }
   }
 
@@ -97,8 +96,10 @@ class BpeTokenizer final : public Tokenizer {
   int32_t vocab_size() const override { return static_cast<int32_t>(bytes_.size()); }
 
   int32_t token_id(std::string_view token) const override {
-    auto it = ids_.find(std::string(token));
-    return it == ids_.end() ? -1 : it->second;
+    const std::string key(token);
+    if (auto it = added_ids_.find(key); it != added_ids_.end()) return it->second;
+    auto it = bpe_.vocab().find(key);
+    return it == bpe_.vocab().end() ? -1 : it->second;
   }
 
  private:
@@ -113,7 +114,7 @@ class BpeTokenizer final : public Tokenizer {
   AddedTokens added_;
   std::vector<std::string> bytes_;  // id -> the bytes it decodes to
   std::vector<bool> present_;       // id -> whether any token has it (vocabularies may have holes)
-  std::unordered_map<std::string, int32_t> ids_;  // spelling or added-token content -> id
+  std::unordered_map<std::string, int32_t> added_ids_;  // content -> id; wins over the vocab's spelling
 };
 
 }  // namespace

