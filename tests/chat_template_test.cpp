@@ -1,7 +1,7 @@
 // Chat template tests. Unit tests pin the formats on hand-written expectations; the
-// ChatTemplateHf test compares every conversation in tests/chat/conversations.json with what Hugging
-// Face's Jinja renders from the real templates (file written by tests/js/render_chat.js, driven by
-// tests/e2e/chat_template_hf.sh through MLA_CHAT_EXPECTED).
+// ChatTemplateHf test compares every conversation in tests/chat/conversations.json with what
+// Hugging Face's Jinja renders from the real templates (file written by tests/js/render_chat.js,
+// driven by tests/e2e/chat_template_hf.sh through MLA_CHAT_EXPECTED).
 #include "tokenizer/chat_template.h"
 
 #include <gtest/gtest.h>
@@ -163,8 +163,8 @@ TEST(ChatTemplate, UnknownTemplateIsAnErrorUnlessForced) {
   EXPECT_NE(later.find("r1-0528"), std::string::npos) << later;
   EXPECT_NE(later.find("R1-0528"), std::string::npos) << later;
 
-  EXPECT_NE(error_of([] { ChatTemplate::from_tokenizer_config("/nonexistent/tokenizer_config.json"); })
-                .find("/nonexistent/tokenizer_config.json"),
+  const std::string missing = "/nonexistent/tokenizer_config.json";
+  EXPECT_NE(error_of([&] { ChatTemplate::from_tokenizer_config(missing); }).find(missing),
             std::string::npos);
 }
 

@@ -24,12 +24,14 @@ size_t find_stop(std::string_view text, const std::vector<std::string>& stop) {
 
 size_t stop_safe_length(std::string_view text, const std::vector<std::string>& stop) {
   size_t safe = text.size();
-  for (const auto& s : stop)
+  for (const auto& s : stop) {
+    if (s.empty()) continue;
     for (size_t k = std::min(s.size() - 1, text.size()); k > 0; --k)
       if (text.substr(text.size() - k) == std::string_view(s).substr(0, k)) {
         safe = std::min(safe, text.size() - k);
         break;
       }
+  }
   return safe;
 }
 

@@ -143,7 +143,7 @@ void DeepseekModel::moe(const MoeWeights& w, int64_t T) {
 
   float* in = grow(ws_.moe_in, T * D);
   float* out = grow(ws_.moe_out, T * D);
-  std::vector<int64_t> rows;  // (token, slot) pairs routed to the current expert
+  std::vector<int64_t>& rows = ws_.expert_rows;  // (token, slot) pairs routed to the current expert
   for (int64_t e = 0; e < E; ++e) {
     rows.clear();
     for (int64_t i = 0; i < T * K; ++i)

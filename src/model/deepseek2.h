@@ -97,6 +97,7 @@ class DeepseekModel {
     std::vector<float> x, xn, q_a, q, kv_a, attn_out, proj, gate, up, mlp_out, router_logits, moe_in, moe_out;
     std::vector<float> rope_cos, rope_sin;
     std::vector<int32_t> expert_ids;
+    std::vector<int64_t> expert_rows;
     std::vector<float> expert_weights;
   } ws_;
 };

@@ -8,6 +8,18 @@
 #include "kernels/matmul.h"
 
 namespace mla {
+namespace {
+
+// Per-thread scratch (a weight row, a query's scores), grown on demand so steady-state decoding
+// allocates nothing.
+thread_local std::vector<float> tl_row, tl_scores;
+
+float* grow_scratch(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(n);
+  return v.data();
+}
+
+}  // namespace
 
 AttnMode parse_attn_mode(std::string_view s) {
   if (s == "naive") return AttnMode::Naive;
@@ -110,11 +122,11 @@ void MlaAttention::absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& k
   // 1. Absorb W_UK into the query: q_lat[t,h] = W_UK_h^T q_nope[t,h]. Per head, so each W_UK_h row
   //    is decoded once for all T queries.
   pool.parallel_for(H, [&](int64_t h0, int64_t h1) {
-    std::vector<float> row(R);
+    float* row = grow_scratch(tl_row, R);
     for (int64_t h = h0; h < h1; ++h) {
       for (int64_t i = 0; i < nope; ++i) {
-        decode_row(kv_b_proj, h * kvd + i, row.data());
-        for (int64_t t = 0; t < T; ++t) axpy_f32(q[(t * H + h) * qd + i], row.data(), &q_cat_[(t * H + h) * W], R);
+        decode_row(kv_b_proj, h * kvd + i, row);
+        for (int64_t t = 0; t < T; ++t) axpy_f32(q[(t * H + h) * qd + i], row, &q_cat_[(t * H + h) * W], R);
       }
       for (int64_t t = 0; t < T; ++t)
         std::copy_n(q + (t * H + h) * qd + nope, rope, &q_cat_[(t * H + h) * W + R]);
@@ -123,12 +135,12 @@ void MlaAttention::absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& k
 
   // 2. MQA over the latent rows: score_j = q_cat · row_j, o_lat = sum_j p_j c_kv_j.
   pool.parallel_for(T * H, [&](int64_t i0, int64_t i1) {
-    std::vector<float> scores(p0 + T);
+    float* scores = grow_scratch(tl_scores, p0 + T);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t t = i / H, visible = p0 + t + 1;
       const float* qc = &q_cat_[i * W];
       for (int64_t j = 0; j < visible; ++j) scores[j] = dot_f32(qc, cache.row(layer, j), W) * s.softmax_scale;
-      const float m = *std::max_element(scores.begin(), scores.begin() + visible);
+      const float m = *std::max_element(scores, scores + visible);
       float l = 0;
       for (int64_t j = 0; j < visible; ++j) l += (scores[j] = std::exp(scores[j] - m));
       float* o = &o_lat_[i * R];
@@ -138,11 +150,11 @@ void MlaAttention::absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& k
 
   // 3. Absorb W_UV into the output: out[t,h] = W_UV_h o_lat[t,h].
   pool.parallel_for(H, [&](int64_t h0, int64_t h1) {
-    std::vector<float> row(R);
+    float* row = grow_scratch(tl_row, R);
     for (int64_t h = h0; h < h1; ++h)
       for (int64_t d = 0; d < dv; ++d) {
-        decode_row(kv_b_proj, h * kvd + nope + d, row.data());
-        for (int64_t t = 0; t < T; ++t) out[(t * H + h) * dv + d] = dot_f32(row.data(), &o_lat_[(t * H + h) * R], R);
+        decode_row(kv_b_proj, h * kvd + nope + d, row);
+        for (int64_t t = 0; t < T; ++t) out[(t * H + h) * dv + d] = dot_f32(row, &o_lat_[(t * H + h) * R], R);
       }
   });
 }

@@ -103,8 +103,8 @@ ChatTemplate ChatTemplate::from_template_text(std::string_view text, std::string
                                               std::optional<ChatFamily> force) {
   // Recognition, from the strings the published templates are built from:
   //   V3  writes '<｜User｜>' and '<｜Assistant｜>';
-  //   R1  also mentions '</think>' (it strips reasoning from history) and, since 2025-02, opens
-  //       '<｜Assistant｜><think>\n' as the generation prompt;
+  //   R1  also mentions '</think>' (it strips reasoning from history) and, in its later
+  //       revision, opens '<｜Assistant｜><think>\n' as the generation prompt;
   //   both join several system messages ("is_first_sp"); the older template (kept by the R1
   //   distills) uses the last system message alone.
   // Templates that differ for plain conversations are refused rather than rendered wrongly:
@@ -122,7 +122,8 @@ ChatTemplate ChatTemplate::from_template_text(std::string_view text, std::string
                                                                          : ChatFamily::DeepseekV3;
   }
 
-  if (force && (!detected || *detected != *force)) return builtin(*force, std::move(bos), std::move(eos));
+  if (force && (!detected || *detected != *force))
+    return builtin(*force, std::move(bos), std::move(eos));
   if (!detected) fail(origin, ": chat_template not recognised (", why_not, "); ", kSupported);
 
   ChatTemplate t(*detected, std::move(bos), std::move(eos));
@@ -148,7 +149,7 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const std::string& path,
   if (it->is_string()) {
     text = it->get<std::string>();
   } else if (it->is_array()) {
-    // Hugging Face's named templates: [{"name": "default", "template": "..."}, {"name": "tool_use"...}]
+    // Hugging Face's named templates: [{"name": "default", "template": "..."}, {"name": ...}]
     for (const auto& e : *it)
       if (e.is_object() && e.value("name", "") == "default" && e.contains("template") &&
           e["template"].is_string())

@@ -11,7 +11,7 @@
 //   + per message: "<｜User｜>" + content | "<｜Assistant｜>" + content + "<｜end▁of▁sentence｜>"
 //   + generation prompt "<｜Assistant｜>"
 // DeepSeek-R1: the same, except that an earlier assistant message keeps only the text after its
-//   last "</think>" (the reasoning is dropped), and since the 2025-02 revision the generation prompt
+//   last "</think>" (the reasoning is dropped), and in its later revision the generation prompt
 //   is "<｜Assistant｜><think>\n" (the model's reply starts inside its reasoning).
 #pragma once
 #include <optional>
@@ -65,7 +65,7 @@ class ChatTemplate {
   ChatFamily family_;
   std::string bos_, eos_;
   bool join_system_ = true;        // false: the last system message alone is the system prompt
-  bool strip_reasoning_ = false;   // assistant content keeps only the text after its last "</think>"
+  bool strip_reasoning_ = false;   // assistant content: only the text after its last "</think>"
   bool opens_think_ = false;       // generation prompt ends with "<think>\n"
 };
 

@@ -134,7 +134,7 @@ run_eval wrong_shape "$KVA.*shape" "$d"
 run_eval token_out_of_range "999999" "$BASE" 999999
 
 bad_prompt=$'\xff\xfe'
-run_case invalid_utf8_prompt "prompt|utf-?8" "$MLA_BIN" generate --model "$BASE" -p "$bad_prompt" -n 1
+run_case invalid_utf8_prompt "prompt.*utf-?8|utf-?8.*prompt" "$MLA_BIN" generate --model "$BASE" -p "$bad_prompt" -n 1
 
 echo "bad_input: $pass passed, ${#failed[@]} failed${failed:+: ${failed[*]}}"
 [ ${#failed[@]} -eq 0 ]

