@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
@@ -278,6 +279,32 @@ TEST(Regex, SplitSequenceIsolatesMatchesAndGaps) {
   auto tok = load(tiny_tokenizer({{"1", "2"}, {"12", "3"}, {"x", "1"}}, pre));
   // Digits come in runs of at most three, and "x1" cannot merge across the cut before "1".
   EXPECT_EQ(tok->encode("x1234"), (Ids{'x', 257, '4'}));
+}
+
+TEST(Regex, Llama3AndGpt2PatternsSplitAsHuggingFace) {
+  // Expected pieces from Hugging Face tokenizers 0.23 (PreTokenizer.preTokenizeString), bytes shown raw.
+  const std::string llama3 =
+      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  const json llama3_pre = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "Split"}, {"pattern", {{"Regex", llama3}}}, {"behavior", "Isolated"}, {"invert", false}},
+        {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
+  const std::string a = "Hello world's 12345 !!\n\n  x";
+  const std::string b = "I'M HE'LL we'Re\xc2\x85 x \xc2\xa0y";
+  auto pieces = [](const PreTokenizer& pre, const std::string& text) {
+    std::vector<std::string_view> out;
+    pre.split(text, out);
+    return std::vector<std::string>(out.begin(), out.end());
+  };
+  using Pieces = std::vector<std::string>;
+  const PreTokenizer l3 = PreTokenizer::from_json(llama3_pre, "llama3");
+  EXPECT_EQ(pieces(l3, a), (Pieces{"Hello", " world", "'s", " ", "123", "45", " !!\n\n", " ", " x"}));
+  EXPECT_EQ(pieces(l3, b), (Pieces{"I", "'M", " HE", "'LL", " we", "'Re", "\xc2\x85", " x", " ", "\xc2\xa0y"}));
+  const PreTokenizer gpt2 = PreTokenizer::from_json(kGpt2PreTokenizer, "gpt2");
+  EXPECT_EQ(pieces(gpt2, a), (Pieces{"Hello", " world", "'s", " 12345", " !!", "\n\n ", " x"}));
+  EXPECT_EQ(pieces(gpt2, b),
+            (Pieces{"I", "'", "M", " HE", "'", "LL", " we", "'", "Re", "\xc2\x85", " x", " ", "\xc2\xa0", "y"}));
 }
 
 // ---- decoding ---------------------------------------------------------------------------------------

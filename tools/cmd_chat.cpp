@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "common.h"
@@ -16,7 +17,7 @@ namespace mla::cli {
 void register_chat(CLI::App& app) {
   struct Opts {
     ModelFlags model;
-    std::string system;
+    std::string system, family;
     int64_t context = 4096;
     GenerateOptions gen;
   };
@@ -25,12 +26,15 @@ void register_chat(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("chat", "interactive multi-turn chat (/reset clears, /exit or Ctrl-D ends)");
   add_model_flags(cmd, o->model);
   cmd->add_option("--system", o->system, "system prompt");
+  cmd->add_option("--template", o->family, "use this built-in template (deepseek-v3 | deepseek-r1) whatever tokenizer_config.json says");
   cmd->add_option("-c,--context", o->context, "context length to reserve")->check(CLI::Range(int64_t{16}, int64_t{1} << 24));
   add_sampling_flags(cmd, o->gen);
   cmd->callback([o] {
     o->gen.attn = parse_attn_mode(o->model.attn);
     auto tok = Tokenizer::load(o->model.dir + "/tokenizer.json");
-    const ChatTemplate chat = ChatTemplate::from_tokenizer_config(o->model.dir + "/tokenizer_config.json");
+    std::optional<ChatFamily> force;
+    if (!o->family.empty()) force = parse_chat_family(o->family);
+    const ChatTemplate chat = ChatTemplate::from_tokenizer_config(o->model.dir + "/tokenizer_config.json", force);
     ThreadPool pool(o->model.threads);
     auto model = load_model(o->model.dir, pool);
     Session session(*model, o->context);
@@ -48,6 +52,7 @@ void register_chat(CLI::App& app) {
       if (line.empty()) continue;
       messages.push_back({"user", line});
       const std::vector<int32_t> prompt = tok->encode(chat.render(messages, true));
+      if (chat.opens_think()) std::printf("<think>\n");  // the template opened the reasoning block
       GenerateResult r = session.generate(prompt, o->gen, tok.get(), [](std::string_view text) {
         std::fwrite(text.data(), 1, text.size(), stdout);
         std::fflush(stdout);
@@ -56,7 +61,8 @@ void register_chat(CLI::App& app) {
       std::fflush(stdout);
       std::fprintf(stderr, "[%zu tokens, %.1f tok/s]\n", r.ids.size(),
                    r.decode_steps > 0 ? r.decode_steps / r.decode_seconds : 0.0);
-      messages.push_back({"assistant", r.text});
+      // R1's template keeps only the answer of earlier replies; give it the whole reply to cut.
+      messages.push_back({"assistant", (chat.opens_think() ? "<think>\n" : "") + r.text});
     }
   });
 }

@@ -34,7 +34,7 @@ nlohmann::json read_json(const std::string& path) {
 // Only the identity normalizer is supported: null or an empty Sequence (DeepSeek-V3 writes the latter).
 void check_normalizer(const json& j, const std::string& path) {
   if (j.is_null()) return;
-  const std::string type = j.value("type", "");
+  const std::string type = j.is_object() ? j.value("type", "") : "";
   if (type == "Sequence" && j.value("normalizers", json::array()).empty()) return;
   fail(path, ": normalizer ", type.empty() ? j.dump() : type, " is not supported (only none)");
 }
@@ -122,13 +122,16 @@ class BpeTokenizer final : public Tokenizer {
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& tokenizer_json_path) {
   const std::string& path = tokenizer_json_path;
   const json j = read_json(path);
-  if (!j.is_object()) fail(path, ": not a tokenizer.json (top level is not an object)");
-  if (!j.contains("model")) fail(path, ": not a tokenizer.json (no \"model\")");
-  check_normalizer(j.value("normalizer", json()), path);
-  check_decoder(j.value("decoder", json()), path);
-  return std::make_unique<BpeTokenizer>(Bpe::from_json(j["model"], path),
-                                        PreTokenizer::from_json(j.value("pre_tokenizer", json()), path),
-                                        AddedTokens::from_json(j.value("added_tokens", json()), path));
+  if (!j.is_object() || !j.contains("model")) fail(path, ": not a tokenizer.json (no \"model\" object)");
+  try {
+    check_normalizer(j.value("normalizer", json()), path);
+    check_decoder(j.value("decoder", json()), path);
+    return std::make_unique<BpeTokenizer>(Bpe::from_json(j["model"], path),
+                                          PreTokenizer::from_json(j.value("pre_tokenizer", json()), path),
+                                          AddedTokens::from_json(j.value("added_tokens", json()), path));
+  } catch (const json::exception& e) {  // a field of the wrong JSON type somewhere the parts did not expect
+    fail(path, ": ", e.what());
+  }
 }
 
 }  // namespace mla

@@ -60,11 +60,13 @@ selected() {
 run_logged() {  # case log cmd...
   local case=$1 log=$2
   shift 2
-  if ! "$@" >"$log" 2>&1; then
-    echo "--- $case failed: $*" >&2
+  local rc=0
+  "$@" >"$log" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "--- $case failed (exit status $rc): $*" >&2
     tail -n 20 "$log" >&2
     "$PYTHON" "$CMP" fail --case "$case" --summary "$SUMMARY" \
-      --what "exit status nonzero: $(tail -n 1 "$log" | cut -c1-200)" >/dev/null
+      --what "exit status $rc: $(tail -n 1 "$log" | cut -c1-200)" >/dev/null
     return 1
   fi
   return 0

@@ -1,5 +1,5 @@
 // Compares `mla tokenize` with Hugging Face tokenizers (the Rust library, through its Node bindings)
-// on every sample of a corpus and on every Unicode code point, for one tokenizer.json: the ids must
+// on every sample of a corpus and on every assigned Unicode plane, for one tokenizer.json: the ids must
 // be identical, and decoding them must give back the text byte for byte.
 //
 //   node hf_tokenize.js --tokenizer tokenizer.json --corpus corpus.json --mla path/to/mla --work DIR
@@ -23,12 +23,12 @@ function parseArgs(argv) {
   return args;
 }
 
-// One sample per Unicode plane with every code point of it in order (surrogates left out: they
-// cannot be UTF-8), so that every character class in the pre-tokenizer regexes is exercised against
-// Oniguruma's idea of it. Planes 3-13 are unassigned but cheap, so they are kept.
+// One sample per Unicode plane that has anything assigned (planes 4-13 have nothing, 16 is private
+// use like 15) with every code point of it in order, surrogates left out as UTF-8 cannot carry them:
+// every character class of the pre-tokenizer regexes meets Oniguruma's idea of it.
 function codePointSamples() {
   const samples = [];
-  for (let plane = 0; plane <= 16; ++plane) {
+  for (const plane of [0, 1, 2, 3, 14, 15]) {
     const chars = [];
     for (let cp = plane * 0x10000; cp < (plane + 1) * 0x10000; ++cp) {
       if (cp >= 0xd800 && cp <= 0xdfff) continue;
