@@ -16,12 +16,12 @@ constexpr MlaShape kShape{16, 128, 64, 128, 512, 0.0625f};
 struct Setup {
   std::vector<uint16_t> kv_b;  // bf16, as checkpoints store it
   Matrix kv_b_view;
-  MlaCache cache;
+  KvCache cache;
   std::vector<float> q, out;
 
   Setup(int64_t T, int64_t context)
       : kv_b(kShape.n_head * (kShape.qk_nope_head_dim + kShape.v_head_dim) * kShape.kv_lora_rank),
-        cache(1, kShape.kv_lora_rank, kShape.qk_rope_head_dim, context + T),
+        cache(1, kShape.kv_lora_rank + kShape.qk_rope_head_dim, context + T),
         q(T * kShape.n_head * (kShape.qk_nope_head_dim + kShape.qk_rope_head_dim)),
         out(T * kShape.n_head * kShape.v_head_dim) {
     std::mt19937 rng(1);

@@ -16,7 +16,7 @@ struct Fixture {
   MlaShape s{5, 24, 8, 20, 48, 0.17f};
   std::vector<float> kv_b;  // [H*(nope+v) x R], f32
   Matrix kv_b_view;
-  MlaCache cache{2, 48, 8, 300};
+  KvCache cache{2, 48 + 8, 300};
 
   explicit Fixture(std::mt19937& rng) {
     std::normal_distribution<float> d(0.0f, 0.3f);
@@ -95,8 +95,8 @@ TEST(MlaAttention, AutoPrefersNaiveForPrefillAndAbsorbedForDecode) {
   EXPECT_THROW(parse_attn_mode("fast"), Error);
 }
 
-TEST(MlaCache, HoldsExactlyLatentPlusRopePerTokenPerLayer) {
-  MlaCache c(61, 512, 64, 16);
+TEST(KvCache, HoldsExactlyLatentPlusRopePerTokenPerLayer) {
+  KvCache c(61, 512 + 64, 16);
   EXPECT_EQ(c.row_width(), 576);
   EXPECT_EQ(c.bytes_per_token(), 61u * 576u * 4u);
   c.set_n_tokens(3);

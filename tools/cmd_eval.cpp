@@ -28,10 +28,11 @@ void register_eval(CLI::App& app) {
     const std::vector<int32_t> ids =
         o->tokens.empty() ? read_token_file(o->tokens_file) : parse_token_list(o->tokens, "--tokens");
     ThreadPool pool(o->model.threads);
-    auto model = load_model(o->model.dir, pool);
+    auto model = open_model(o->model.dir, pool);
     const int64_t V = model->config().vocab_size, T = static_cast<int64_t>(ids.size());
+    check_token_ids(ids, V, o->tokens.empty() ? o->tokens_file : "--tokens");
     const AttnMode mode = parse_attn_mode(o->model.attn);
-    MlaCache cache = model->make_cache(T);
+    KvCache cache = model->make_cache(T);
     std::vector<float> logits(static_cast<size_t>(T) * V);
     if (o->decode) {
       for (int64_t t = 0; t < T; ++t)

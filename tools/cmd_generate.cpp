@@ -37,12 +37,17 @@ void register_generate(CLI::App& app) {
     std::vector<int32_t> prompt;
     ThreadPool pool(o->model.threads);
     if (o->tokens.empty()) {
-      prompt = tok->encode(o->prompt);  // validates UTF-8 before the model is loaded
+      try {
+        prompt = tok->encode(o->prompt);  // validates UTF-8 before the model is loaded
+      } catch (const Error& e) {
+        fail("--prompt: ", e.what());
+      }
     } else {
       prompt = parse_token_list(o->tokens, "--tokens");
     }
-    auto model = load_model(o->model.dir, pool);
+    auto model = open_model(o->model.dir, pool);
     const ModelConfig& cfg = model->config();
+    if (!o->tokens.empty()) check_token_ids(prompt, cfg.vocab_size, "--tokens");
     if (o->tokens.empty() && !o->no_bos && cfg.bos_token_id) prompt.insert(prompt.begin(), *cfg.bos_token_id);
     const int64_t context = o->context > 0 ? o->context : static_cast<int64_t>(prompt.size()) + o->gen.max_tokens;
 
@@ -54,7 +59,7 @@ void register_generate(CLI::App& app) {
     std::printf("\n");
     std::fflush(stdout);
 
-    const MlaCache& cache = session.cache();
+    const KvCache& cache = session.cache();
     const double decode_tps = r.decode_steps > 0 ? r.decode_steps / r.decode_seconds : 0.0;
     std::fprintf(stderr,
                  "prompt tokens:    %lld\n"
@@ -67,7 +72,7 @@ void register_generate(CLI::App& app) {
                  r.prompt_tokens / r.prefill_seconds, r.prefill_seconds, decode_tps,
                  static_cast<long long>(r.decode_steps), r.decode_seconds, cache.bytes_per_token(),
                  static_cast<long long>(cfg.num_hidden_layers), static_cast<long long>(cache.row_width()),
-                 MlaCache::kBytesPerValue, human_bytes(cache.bytes_used()).c_str(),
+                 KvCache::kBytesPerValue, human_bytes(cache.bytes_used()).c_str(),
                  static_cast<long long>(cache.n_tokens()), human_bytes(peak_rss_bytes()).c_str());
     if (!o->json_out.empty()) {
       nlohmann::json j = {{"prompt_ids", prompt},

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "model/checkpoint.h"
 
 namespace mla::cli {
 
@@ -14,10 +15,10 @@ void register_inspect(CLI::App& app) {
   cmd->add_option("-m,--model", *dir, "Hugging Face model directory")->required();
   cmd->callback([dir] {
     ThreadPool pool(1);
-    auto model = load_model(*dir, pool);
+    auto model = open_model(*dir, pool);
     const ModelConfig& c = model->config();
     std::map<std::string, size_t> bytes_by_dtype;
-    const Checkpoint& ck = model->checkpoint();
+    const Checkpoint ck(*dir);
     for (const auto& name : ck.names()) bytes_by_dtype[dtype_name(ck.get(name).dtype)] += ck.get(name).nbytes;
     int64_t moe_layers = 0;
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) moe_layers += c.is_moe_layer(i);

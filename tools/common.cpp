@@ -18,7 +18,7 @@ void add_model_flags(CLI::App* cmd, ModelFlags& f) {
       ->check(CLI::IsMember({"naive", "absorbed", "auto"}));
 }
 
-std::unique_ptr<DeepseekModel> load_model(const std::string& dir, ThreadPool& pool) {
+std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool) {
   const bool tty = ::isatty(STDERR_FILENO);
   int last = -1;
   auto progress = [&](size_t done, size_t total) {
@@ -31,7 +31,7 @@ std::unique_ptr<DeepseekModel> load_model(const std::string& dir, ThreadPool& po
                  std::string(width - filled, ' ').c_str(), pct, human_bytes(done).c_str(), human_bytes(total).c_str());
     if (done == total) std::fprintf(stderr, "\n");
   };
-  return std::make_unique<DeepseekModel>(dir, pool, progress);
+  return load_model(dir, pool, progress);
 }
 
 std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what) {
@@ -62,6 +62,11 @@ std::vector<int32_t> read_token_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_token_list(ss.str(), path);
+}
+
+void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size, const std::string& what) {
+  for (int32_t id : ids)
+    if (id >= vocab_size) fail(what, ": token id ", id, " is out of range for vocab size ", vocab_size);
 }
 
 void add_sampling_flags(CLI::App* cmd, GenerateOptions& o) {

@@ -8,7 +8,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/generate.h"
-#include "model/deepseek2.h"
+#include "model/model.h"
 
 namespace mla::cli {
 
@@ -20,11 +20,13 @@ struct ModelFlags {
 void add_model_flags(CLI::App* cmd, ModelFlags& f);
 
 // Loads the model; a progress bar goes to stderr when it is a terminal.
-std::unique_ptr<DeepseekModel> load_model(const std::string& dir, ThreadPool& pool);
+std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool);
 
 // "1,2,3" or whitespace/comma-separated ids in a file.
 std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what);
 std::vector<int32_t> read_token_file(const std::string& path);
+// Throws "<what>: token id X is out of range for vocab size V".
+void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size, const std::string& what);
 
 // Sampling and stopping flags shared by generate and chat.
 void add_sampling_flags(CLI::App* cmd, GenerateOptions& o);

@@ -35,7 +35,7 @@ size_t stop_safe_length(std::string_view text, const std::vector<std::string>& s
   return safe;
 }
 
-Session::Session(DeepseekModel& model, int64_t max_context)
+Session::Session(Model& model, int64_t max_context)
     : model_(model), cache_(model.make_cache(max_context)), logits_(model.config().vocab_size) {}
 
 GenerateResult Session::generate(const std::vector<int32_t>& prompt, const GenerateOptions& opts,

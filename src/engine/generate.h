@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "kv/mla_cache.h"
-#include "model/deepseek2.h"
+#include "kv/kv_cache.h"
+#include "model/model.h"
 #include "sample/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -35,17 +35,17 @@ struct GenerateResult {
 // reuse the longest common prefix of the cached tokens (multi-turn chat re-sends the history).
 class Session {
  public:
-  Session(DeepseekModel& model, int64_t max_context);
+  Session(Model& model, int64_t max_context);
 
   // on_text receives text as it completes (UTF-8 safe); tokenizer may be null (ids only).
   GenerateResult generate(const std::vector<int32_t>& prompt, const GenerateOptions& opts, const Tokenizer* tok,
                           const std::function<void(std::string_view)>& on_text = {});
 
-  const MlaCache& cache() const { return cache_; }
+  const KvCache& cache() const { return cache_; }
 
  private:
-  DeepseekModel& model_;
-  MlaCache cache_;
+  Model& model_;
+  KvCache cache_;
   std::vector<int32_t> cached_;  // the tokens whose latents are in cache_
   std::vector<float> logits_;
 };

@@ -49,3 +49,33 @@ void matvec_t(const Matrix& W, const float* x, float* y) {
 }
 
 }  // namespace mla::ref
+
+#include <cmath>
+#include <vector>
+
+namespace mla::ref {
+
+void attend(const AttnShape& s, const float* q, int64_t T, int64_t p0, const KvLayout& kv, float* out) {
+  const int64_t group = s.n_head / s.n_head_kv;
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < s.n_head; ++h) {
+      const int64_t g = h / group, L = p0 + t + 1;
+      std::vector<double> p(L);
+      double m = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < L; ++j) {
+        const float* k = kv.base + j * kv.row_stride + kv.k_offset + g * kv.k_head_stride;
+        double d = 0;
+        for (int64_t i = 0; i < s.d_k; ++i) d += static_cast<double>(q[(t * s.n_head + h) * s.d_k + i]) * k[i];
+        p[j] = d * s.scale;
+        m = std::max(m, p[j]);
+      }
+      for (double& x : p) sum += (x = std::exp(x - m));
+      for (int64_t d = 0; d < s.d_v; ++d) {
+        double acc = 0;
+        for (int64_t j = 0; j < L; ++j) acc += p[j] * kv.base[j * kv.row_stride + kv.v_offset + g * kv.v_head_stride + d];
+        out[(t * s.n_head + h) * s.d_v + d] = static_cast<float>(acc / sum);
+      }
+    }
+}
+
+}  // namespace mla::ref

@@ -14,3 +14,12 @@ void matmul(const Matrix& W, const float* X, int64_t n, float* Y);
 void matvec_t(const Matrix& W, const float* x, float* y);
 
 }  // namespace mla::ref
+
+#include "kernels/attention.h"
+
+namespace mla::ref {
+
+// Causal attention with a full softmax in double precision: out[T x H x d_v].
+void attend(const AttnShape& s, const float* q, int64_t T, int64_t p0, const KvLayout& kv, float* out);
+
+}  // namespace mla::ref

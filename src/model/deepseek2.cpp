@@ -21,7 +21,7 @@ constexpr int64_t kChunk = 256;
 
 }  // namespace
 
-void DeepseekModel::forward(std::span<const int32_t> tokens, MlaCache& cache, AttnMode mode, bool all_logits,
+void DeepseekModel::forward(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits,
                             float* logits) {
   if (tokens.empty()) fail("forward: no tokens");
   for (int32_t id : tokens)
@@ -40,7 +40,7 @@ void DeepseekModel::forward(std::span<const int32_t> tokens, MlaCache& cache, At
   }
 }
 
-void DeepseekModel::forward_chunk(std::span<const int32_t> tokens, MlaCache& cache, AttnMode mode,
+void DeepseekModel::forward_chunk(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode,
                                   bool all_logits, float* logits) {
   const int64_t T = tokens.size(), D = cfg_.hidden_size, p0 = cache.n_tokens();
   float* x = grow(ws_.x, T * D);   // residual stream [T x hidden]
@@ -78,7 +78,7 @@ void DeepseekModel::forward_chunk(std::span<const int32_t> tokens, MlaCache& cac
 
 // MLA (DeepSeek-V2 paper eq. 37-47): x += W_O · attention(q, cache), with the new tokens' latent and
 // rotated shared key appended to the cache first.
-void DeepseekModel::attention(int64_t layer, int64_t T, int64_t p0, MlaCache& cache, AttnMode mode) {
+void DeepseekModel::attention(int64_t layer, int64_t T, int64_t p0, KvCache& cache, AttnMode mode) {
   const AttnWeights& a = layers_[layer].attn;
   const int64_t D = cfg_.hidden_size, H = cfg_.num_attention_heads, nope = cfg_.qk_nope_head_dim,
                 rope = cfg_.qk_rope_head_dim, R = cfg_.kv_lora_rank, qd = nope + rope, half = rope / 2;

@@ -11,9 +11,10 @@
 
 #include "core/thread_pool.h"
 #include "kernels/matrix.h"
-#include "kv/mla_cache.h"
+#include "kv/kv_cache.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
+#include "model/model.h"
 #include "model/mla_attention.h"
 #include "model/moe_router.h"
 #include "model/rope.h"
@@ -51,31 +52,21 @@ struct LayerWeights {
   std::optional<MoeWeights> moe;  // MoE layers
 };
 
-struct ParamCounts {
-  int64_t total = 0;   // every weight the forward pass uses
-  int64_t active = 0;  // per token: total minus the routed experts a token does not visit
-};
-
-// Called while loading with (bytes done, bytes total).
-using LoadProgress = std::function<void(size_t, size_t)>;
-
-class DeepseekModel {
+class DeepseekModel : public Model {
  public:
   DeepseekModel(const std::string& dir, ThreadPool& pool, const LoadProgress& progress = {});
 
-  const ModelConfig& config() const { return cfg_; }
-  const ParamCounts& params() const { return params_; }
-  const Checkpoint& checkpoint() const { return *ckpt_; }
+  const ModelConfig& config() const override { return cfg_; }
+  const ParamCounts& params() const override { return params_; }
+  // The cache row is [c_kv ; k_pe]: kv_lora_rank + qk_rope_head_dim values per token per layer.
+  KvCache make_cache(int64_t max_tokens) const override;
+  void forward(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits,
+               float* logits) override;
   MlaShape attn_shape() const;
-  MlaCache make_cache(int64_t max_tokens) const;
-
-  // Runs `tokens` at positions cache.n_tokens() ... and appends their latents to the cache.
-  // logits: [T x vocab] when all_logits, else [vocab] for the last token.
-  void forward(std::span<const int32_t> tokens, MlaCache& cache, AttnMode mode, bool all_logits, float* logits);
 
  private:
-  void forward_chunk(std::span<const int32_t> tokens, MlaCache& cache, AttnMode mode, bool all_logits, float* logits);
-  void attention(int64_t layer, int64_t T, int64_t p0, MlaCache& cache, AttnMode mode);
+  void forward_chunk(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits, float* logits);
+  void attention(int64_t layer, int64_t T, int64_t p0, KvCache& cache, AttnMode mode);
   void mlp(const MlpWeights& w, const float* x, int64_t T, float* out);
   void moe(const MoeWeights& w, int64_t T);
 

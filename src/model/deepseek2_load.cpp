@@ -148,8 +148,8 @@ MlaShape DeepseekModel::attn_shape() const {
           cfg_.kv_lora_rank, static_cast<float>(Rope::softmax_scale(cfg_))};
 }
 
-MlaCache DeepseekModel::make_cache(int64_t max_tokens) const {
-  return MlaCache(cfg_.num_hidden_layers, cfg_.kv_lora_rank, cfg_.qk_rope_head_dim, max_tokens);
+KvCache DeepseekModel::make_cache(int64_t max_tokens) const {
+  return KvCache(cfg_.num_hidden_layers, cfg_.kv_lora_rank + cfg_.qk_rope_head_dim, max_tokens);
 }
 
 }  // namespace mla

@@ -1,8 +1,6 @@
 #include "model/mla_attention.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 
 #include "core/error.h"
 #include "kernels/matmul.h"
@@ -10,11 +8,9 @@
 namespace mla {
 namespace {
 
-// Per-thread scratch (a weight row, a query's scores), grown on demand so steady-state decoding
-// allocates nothing.
-thread_local std::vector<float> tl_row, tl_scores;
+thread_local std::vector<float> tl_row;  // one decoded weight row per thread
 
-float* grow_scratch(std::vector<float>& v, int64_t n) {
+float* grow(std::vector<float>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(n);
   return v.data();
 }
@@ -56,105 +52,84 @@ AttnMode resolve_attn_mode(AttnMode m, const MlaShape& s, int64_t T, int64_t p0)
 }
 
 void MlaAttention::run(AttnMode mode, ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj,
-                       const MlaCache& cache, int64_t layer, const float* q, int64_t T, int64_t p0, float* out) {
+                       const KvCache& cache, int64_t layer, const float* q, int64_t T, int64_t p0, float* out) {
   if (resolve_attn_mode(mode, s, T, p0) == AttnMode::Naive)
     naive(pool, s, kv_b_proj, cache, layer, q, T, p0, out);
   else
     absorbed(pool, s, kv_b_proj, cache, layer, q, T, p0, out);
 }
 
-// Keys are expanded a block of cache rows at a time and folded into a running (online) softmax,
-// so memory stays bounded at any context length.
+// Keys are expanded a block of cache rows at a time and streamed into the attention core's running
+// softmax, so memory stays bounded at any context length.
 constexpr int64_t kNaiveBlock = 256;
 
-void MlaAttention::naive(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const MlaCache& cache,
+void MlaAttention::naive(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache,
                          int64_t layer, const float* q, int64_t T, int64_t p0, float* out) {
   const int64_t H = s.n_head, nope = s.qk_nope_head_dim, rope = s.qk_rope_head_dim, dv = s.v_head_dim,
                 R = s.kv_lora_rank, qd = nope + rope, kvd = nope + dv, L = p0 + T;
-  latent_.resize(kNaiveBlock * R);
-  expanded_.resize(kNaiveBlock * H * kvd);
-  state_m_.assign(T * H, -std::numeric_limits<float>::infinity());
-  state_l_.assign(T * H, 0.0f);
-  acc_.assign(T * H * dv, 0.0f);
-
+  // Expanded rows, MHA layout: [K (H x (nope + rope)) ; V (H x dv)] per token.
+  const int64_t row = H * (qd + dv);
+  const AttnShape core{H, H, qd, dv, s.softmax_scale};
+  const KvLayout layout{grow(block_rows_, kNaiveBlock * row), row, 0, qd, H * qd, dv};
+  float* latent = grow(latent_, kNaiveBlock * R);
+  float* expanded = grow(expanded_, kNaiveBlock * H * kvd);
+  state_.reset(T, core);
   for (int64_t j0 = 0; j0 < L; j0 += kNaiveBlock) {
     const int64_t nb = std::min(kNaiveBlock, L - j0);
-    for (int64_t j = 0; j < nb; ++j) std::copy_n(cache.row(layer, j0 + j), R, latent_.data() + j * R);
-    // expanded[j] = kv_b_proj · c_kv[j]: per head [k_nope (nope) ; v (dv)]   -> [nb x H x (nope+dv)]
-    matmul(pool, kv_b_proj, latent_.data(), nb, expanded_.data());
-
-    pool.parallel_for(T * H, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t t = i / H, h = i % H, visible = std::min(nb, p0 + t + 1 - j0);
-        const float* qh = q + (t * H + h) * qd;
-        float& m = state_m_[i];
-        float& l = state_l_[i];
-        float* acc = acc_.data() + i * dv;
-        for (int64_t j = 0; j < visible; ++j) {
-          const float* kv = expanded_.data() + (j * H + h) * kvd;
-          const float* k_pe = cache.row(layer, j0 + j) + R;
-          const float score =
-              (dot_f32(qh, kv, nope) + dot_f32(qh + nope, k_pe, rope)) * s.softmax_scale;
-          if (score > m) {  // rescale what was accumulated under the old maximum
-            const float c = std::exp(m - score);
-            l *= c;
-            for (int64_t d = 0; d < dv; ++d) acc[d] *= c;
-            m = score;
-          }
-          const float p = std::exp(score - m);
-          l += p;
-          axpy_f32(p, kv + nope, acc, dv);
-        }
+    for (int64_t j = 0; j < nb; ++j) std::copy_n(cache.row(layer, j0 + j), R, latent + j * R);
+    // [nb x H x (nope + dv)] = c_kv · kv_b_proj^T: per head k_nope then v.
+    matmul(pool, kv_b_proj, latent, nb, expanded);
+    float* rows = block_rows_.data();
+    for (int64_t j = 0; j < nb; ++j) {
+      const float* k_pe = cache.row(layer, j0 + j) + R;  // shared by every head
+      for (int64_t h = 0; h < H; ++h) {
+        const float* e = expanded + (j * H + h) * kvd;
+        float* k = rows + j * row + h * qd;
+        std::copy_n(e, nope, k);
+        std::copy_n(k_pe, rope, k + nope);
+        std::copy_n(e + nope, dv, rows + j * row + H * qd + h * dv);
       }
-    });
+    }
+    attend_block(pool, core, q, T, p0, layout, j0, j0 + nb, state_);
   }
-  for (int64_t i = 0; i < T * H; ++i)
-    for (int64_t d = 0; d < dv; ++d) out[i * dv + d] = acc_[i * dv + d] / state_l_[i];
+  state_.finish(T, core, out);
 }
 
-void MlaAttention::absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const MlaCache& cache,
+void MlaAttention::absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache,
                             int64_t layer, const float* q, int64_t T, int64_t p0, float* out) {
   const int64_t H = s.n_head, nope = s.qk_nope_head_dim, rope = s.qk_rope_head_dim, dv = s.v_head_dim,
                 R = s.kv_lora_rank, qd = nope + rope, kvd = nope + dv, W = R + rope;
-  q_cat_.assign(T * H * W, 0.0f);  // [T x H x (R + rope)]: [q_lat ; q_pe]
-  o_lat_.assign(T * H * R, 0.0f);  // [T x H x R]
+  float* q_cat = grow(q_cat_, T * H * W);  // [T x H x (R + rope)]: [q_lat ; q_pe]
+  float* o_lat = grow(o_lat_, T * H * R);  // [T x H x R]
 
   // 1. Absorb W_UK into the query: q_lat[t,h] = W_UK_h^T q_nope[t,h]. Per head, so each W_UK_h row
   //    is decoded once for all T queries.
   pool.parallel_for(H, [&](int64_t h0, int64_t h1) {
-    float* row = grow_scratch(tl_row, R);
+    float* w = grow(tl_row, R);
     for (int64_t h = h0; h < h1; ++h) {
-      for (int64_t i = 0; i < nope; ++i) {
-        decode_row(kv_b_proj, h * kvd + i, row);
-        for (int64_t t = 0; t < T; ++t) axpy_f32(q[(t * H + h) * qd + i], row, &q_cat_[(t * H + h) * W], R);
+      for (int64_t t = 0; t < T; ++t) {
+        std::fill_n(q_cat + (t * H + h) * W, R, 0.0f);
+        std::copy_n(q + (t * H + h) * qd + nope, rope, q_cat + (t * H + h) * W + R);
       }
-      for (int64_t t = 0; t < T; ++t)
-        std::copy_n(q + (t * H + h) * qd + nope, rope, &q_cat_[(t * H + h) * W + R]);
+      for (int64_t i = 0; i < nope; ++i) {
+        decode_row(kv_b_proj, h * kvd + i, w);
+        for (int64_t t = 0; t < T; ++t) axpy_f32(q[(t * H + h) * qd + i], w, q_cat + (t * H + h) * W, R);
+      }
     }
   });
 
-  // 2. MQA over the latent rows: score_j = q_cat · row_j, o_lat = sum_j p_j c_kv_j.
-  pool.parallel_for(T * H, [&](int64_t i0, int64_t i1) {
-    float* scores = grow_scratch(tl_scores, p0 + T);
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t t = i / H, visible = p0 + t + 1;
-      const float* qc = &q_cat_[i * W];
-      for (int64_t j = 0; j < visible; ++j) scores[j] = dot_f32(qc, cache.row(layer, j), W) * s.softmax_scale;
-      const float m = *std::max_element(scores, scores + visible);
-      float l = 0;
-      for (int64_t j = 0; j < visible; ++j) l += (scores[j] = std::exp(scores[j] - m));
-      float* o = &o_lat_[i * R];
-      for (int64_t j = 0; j < visible; ++j) axpy_f32(scores[j] / l, cache.row(layer, j), o, R);
-    }
-  });
+  // 2. MQA over the cache rows: keys are whole rows [c_kv ; k_pe], values their c_kv prefix.
+  const AttnShape core{H, 1, W, R, s.softmax_scale};
+  const KvLayout layout{cache.row(layer, 0), cache.row_width(), 0, 0, 0, 0};
+  attend(pool, core, q_cat, T, p0, layout, state_, o_lat);
 
   // 3. Absorb W_UV into the output: out[t,h] = W_UV_h o_lat[t,h].
   pool.parallel_for(H, [&](int64_t h0, int64_t h1) {
-    float* row = grow_scratch(tl_row, R);
+    float* w = grow(tl_row, R);
     for (int64_t h = h0; h < h1; ++h)
       for (int64_t d = 0; d < dv; ++d) {
-        decode_row(kv_b_proj, h * kvd + nope + d, row);
-        for (int64_t t = 0; t < T; ++t) out[(t * H + h) * dv + d] = dot_f32(row, &o_lat_[(t * H + h) * R], R);
+        decode_row(kv_b_proj, h * kvd + nope + d, w);
+        for (int64_t t = 0; t < T; ++t) out[(t * H + h) * dv + d] = dot_f32(w, o_lat + (t * H + h) * R, R);
       }
   });
 }

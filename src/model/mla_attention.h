@@ -16,7 +16,8 @@
 
 #include "core/thread_pool.h"
 #include "kernels/matrix.h"
-#include "kv/mla_cache.h"
+#include "kernels/attention.h"
+#include "kv/kv_cache.h"
 
 namespace mla {
 
@@ -39,17 +40,18 @@ class MlaAttention {
   // q:   [T x n_head x (nope + rope)], q_pe already rotated for positions p0 + t
   // out: [T x n_head x v_head_dim]
   // The cache rows of `layer` for positions [0, p0 + T) must be filled; query t sees [0, p0 + t].
-  void run(AttnMode mode, ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const MlaCache& cache,
+  void run(AttnMode mode, ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache,
            int64_t layer, const float* q, int64_t T, int64_t p0, float* out);
 
  private:
-  void naive(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const MlaCache& cache, int64_t layer,
+  void naive(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache, int64_t layer,
              const float* q, int64_t T, int64_t p0, float* out);
-  void absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const MlaCache& cache, int64_t layer,
+  void absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache, int64_t layer,
                 const float* q, int64_t T, int64_t p0, float* out);
 
   // Scratch reused across calls (grown, never shrunk).
-  std::vector<float> latent_, expanded_, state_m_, state_l_, acc_, q_cat_, o_lat_;
+  std::vector<float> latent_, expanded_, block_rows_, q_cat_, o_lat_;
+  AttnState state_;
 };
 
 }  // namespace mla

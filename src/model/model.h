@@ -1,0 +1,44 @@
+// What every architecture offers the engine: a forward pass over a KV cache. DeepSeek (MLA) and
+// Llama (MHA / GQA / MQA) models implement it, so generation, evaluation and benchmarks run them
+// through the same code.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "core/thread_pool.h"
+#include "kv/kv_cache.h"
+#include "model/config.h"
+#include "model/mla_attention.h"
+
+namespace mla {
+
+struct ParamCounts {
+  int64_t total = 0;   // every weight the forward pass uses
+  int64_t active = 0;  // per token: total minus the routed experts a token does not visit
+};
+
+// Called while loading with (bytes done, bytes total).
+using LoadProgress = std::function<void(size_t, size_t)>;
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  virtual const ModelConfig& config() const = 0;
+  virtual const ParamCounts& params() const = 0;
+  // A cache for this model's attention with room for max_tokens tokens.
+  virtual KvCache make_cache(int64_t max_tokens) const = 0;
+  // Runs `tokens` at positions cache.n_tokens() ... and appends their keys/values to the cache.
+  // logits: [T x vocab] when all_logits, else [vocab] for the last token. `mode` picks the MLA
+  // attention path and is ignored by architectures without one.
+  virtual void forward(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits,
+                       float* logits) = 0;
+};
+
+// Reads DIR/config.json and builds the model its `architectures` names.
+std::unique_ptr<Model> load_model(const std::string& dir, ThreadPool& pool, const LoadProgress& progress = {});
+
+}  // namespace mla
