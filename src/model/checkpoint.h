@@ -9,19 +9,20 @@
 #include <vector>
 
 #include "formats/safetensors.h"
+#include "model/weight_source.h"
 
 namespace mla {
 
-class Checkpoint {
+class Checkpoint : public WeightSource {
  public:
   explicit Checkpoint(const std::string& dir);  // throws mla::Error naming the file and problem
 
   const std::string& dir() const { return dir_; }
-  bool has(const std::string& name) const;
+  bool has(const std::string& name) const override;
   // Throws "<dir>: missing tensor <name>" when absent.
   const TensorView& get(const std::string& name) const;
   // Also checks the shape: "<file>: tensor <name> has shape [a, b], expected [c, d]".
-  const TensorView& get(const std::string& name, const std::vector<int64_t>& shape) const;
+  const TensorView& get(const std::string& name, const std::vector<int64_t>& shape) const override;
   std::vector<std::string> names() const;
   size_t total_bytes() const;  // sum of tensor bytes over all shards
   size_t num_files() const { return files_.size(); }

@@ -24,25 +24,41 @@ constexpr int64_t kChunk = 256;
 void DeepseekModel::forward(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits,
                             float* logits) {
   if (tokens.empty()) fail("forward: no tokens");
-  for (int32_t id : tokens)
-    if (id < 0 || id >= cfg_.vocab_size) fail("token id ", id, " is out of range for vocab size ", cfg_.vocab_size);
   if (cache.n_tokens() + static_cast<int64_t>(tokens.size()) > cache.max_tokens())
     fail("context full: ", cache.n_tokens(), " + ", tokens.size(), " tokens exceed the context of ", cache.max_tokens());
   for (size_t c0 = 0; c0 < tokens.size(); c0 += kChunk) {
-    const size_t n = std::min<size_t>(kChunk, tokens.size() - c0);
+    const int64_t n = static_cast<int64_t>(std::min<size_t>(kChunk, tokens.size() - c0));
     const bool last = c0 + n == tokens.size();
-    if (!all_logits && !last) {
-      forward_chunk(tokens.subspan(c0, n), cache, mode, false, nullptr);
-      continue;
-    }
-    float* out = all_logits ? logits + c0 * cfg_.vocab_size : logits;
-    forward_chunk(tokens.subspan(c0, n), cache, mode, all_logits, out);
+    const SeqRows seq{&cache, 0, n};
+    float* out = all_logits ? logits + c0 * cfg_.vocab_size : (last ? logits : nullptr);
+    forward_rows(tokens.subspan(c0, n), {&seq, 1}, mode, all_logits, out);
   }
 }
 
-void DeepseekModel::forward_chunk(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode,
-                                  bool all_logits, float* logits) {
-  const int64_t T = tokens.size(), D = cfg_.hidden_size, p0 = cache.n_tokens();
+void DeepseekModel::decode_batch(std::span<const int32_t> tokens, std::span<KvCache* const> caches, AttnMode mode,
+                                 float* logits) {
+  if (tokens.size() != caches.size()) fail("decode_batch: ", tokens.size(), " tokens for ", caches.size(), " caches");
+  std::vector<SeqRows> seqs;
+  for (size_t b = 0; b < caches.size(); ++b) {
+    if (caches[b]->n_tokens() >= caches[b]->max_tokens())
+      fail("context full: sequence ", b, " holds ", caches[b]->n_tokens(), " tokens");
+    seqs.push_back({caches[b], static_cast<int64_t>(b), 1});
+  }
+  for (size_t c0 = 0; c0 < tokens.size(); c0 += kChunk) {
+    const size_t n = std::min<size_t>(kChunk, tokens.size() - c0);
+    std::vector<SeqRows> chunk(seqs.begin() + c0, seqs.begin() + c0 + n);
+    for (auto& s : chunk) s.begin -= static_cast<int64_t>(c0);
+    forward_rows(tokens.subspan(c0, n), chunk, mode, true, logits + c0 * cfg_.vocab_size);
+  }
+}
+
+// The forward pass over T rows that belong to one or more sequences (`seqs`): the projections and
+// experts run over all rows together, attention per sequence over its own cache.
+void DeepseekModel::forward_rows(std::span<const int32_t> tokens, std::span<const SeqRows> seqs, AttnMode mode,
+                                 bool all_logits, float* logits) {
+  const int64_t T = tokens.size(), D = cfg_.hidden_size;
+  for (int32_t id : tokens)
+    if (id < 0 || id >= cfg_.vocab_size) fail("token id ", id, " is out of range for vocab size ", cfg_.vocab_size);
   float* x = grow(ws_.x, T * D);   // residual stream [T x hidden]
   float* xn = grow(ws_.xn, T * D);
   for (int64_t t = 0; t < T; ++t) decode_row(embed_tokens_, tokens[t], x + t * D);
@@ -50,13 +66,15 @@ void DeepseekModel::forward_chunk(std::span<const int32_t> tokens, KvCache& cach
   const int64_t half = cfg_.qk_rope_head_dim / 2;
   float* cos = grow(ws_.rope_cos, T * half);
   float* sin = grow(ws_.rope_sin, T * half);
-  for (int64_t t = 0; t < T; ++t) rope_.angles(p0 + t, cos + t * half, sin + t * half);
+  for (const SeqRows& s : seqs)
+    for (int64_t i = 0; i < s.count; ++i)
+      rope_.angles(s.cache->n_tokens() + i, cos + (s.begin + i) * half, sin + (s.begin + i) * half);
 
   for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
     const LayerWeights& L = layers_[l];
     for (int64_t t = 0; t < T; ++t)
       rmsnorm(x + t * D, L.input_layernorm.data(), D, cfg_.rms_norm_eps, xn + t * D);
-    attention(l, T, p0, cache, mode);  // x += attn(xn)
+    attention(l, T, seqs, mode);  // x += attn(xn)
 
     for (int64_t t = 0; t < T; ++t)
       rmsnorm(x + t * D, L.post_attention_layernorm.data(), D, cfg_.rms_norm_eps, xn + t * D);
@@ -68,7 +86,7 @@ void DeepseekModel::forward_chunk(std::span<const int32_t> tokens, KvCache& cach
       for (int64_t i = 0; i < T * D; ++i) x[i] += out[i];
     }
   }
-  cache.set_n_tokens(p0 + T);
+  for (const SeqRows& s : seqs) s.cache->set_n_tokens(s.cache->n_tokens() + s.count);
   if (!logits) return;
 
   const int64_t first = all_logits ? 0 : T - 1, n_out = T - first;
@@ -77,11 +95,12 @@ void DeepseekModel::forward_chunk(std::span<const int32_t> tokens, KvCache& cach
 }
 
 // MLA (DeepSeek-V2 paper eq. 37-47): x += W_O · attention(q, cache), with the new tokens' latent and
-// rotated shared key appended to the cache first.
-void DeepseekModel::attention(int64_t layer, int64_t T, int64_t p0, KvCache& cache, AttnMode mode) {
+// rotated shared key appended to their sequence's cache first.
+void DeepseekModel::attention(int64_t layer, int64_t T, std::span<const SeqRows> seqs, AttnMode mode) {
   const AttnWeights& a = layers_[layer].attn;
   const int64_t D = cfg_.hidden_size, H = cfg_.num_attention_heads, nope = cfg_.qk_nope_head_dim,
-                rope = cfg_.qk_rope_head_dim, R = cfg_.kv_lora_rank, qd = nope + rope, half = rope / 2;
+                rope = cfg_.qk_rope_head_dim, R = cfg_.kv_lora_rank, qd = nope + rope, half = rope / 2,
+                dv = cfg_.v_head_dim;
   const float* xn = ws_.xn.data();
   float* x = ws_.x.data();
 
@@ -104,15 +123,19 @@ void DeepseekModel::attention(int64_t layer, int64_t T, int64_t p0, KvCache& cac
   // Compressed KV [T x (R + rope)] -> cache rows: [RMSNorm(c_kv) ; RoPE(k_pe)].
   float* kv = grow(ws_.kv_a, T * (R + rope));
   matmul(pool_, a.kv_a_proj_with_mqa, xn, T, kv);
-  for (int64_t t = 0; t < T; ++t) {
-    float* row = cache.row(layer, p0 + t);
-    rmsnorm(kv + t * (R + rope), a.kv_a_layernorm.data(), R, cfg_.rms_norm_eps, row);
-    std::copy_n(kv + t * (R + rope) + R, rope, row + R);
-    rope_interleaved(row + R, cos + t * half, sin + t * half, rope);
+  float* heads = grow(ws_.attn_out, T * H * dv);
+  for (const SeqRows& s : seqs) {
+    const int64_t p0 = s.cache->n_tokens();
+    for (int64_t i = 0; i < s.count; ++i) {
+      const int64_t t = s.begin + i;
+      float* row = s.cache->row(layer, p0 + i);
+      rmsnorm(kv + t * (R + rope), a.kv_a_layernorm.data(), R, cfg_.rms_norm_eps, row);
+      std::copy_n(kv + t * (R + rope) + R, rope, row + R);
+      rope_interleaved(row + R, cos + t * half, sin + t * half, rope);
+    }
+    attn_.run(mode, pool_, attn_shape(), a.kv_b_proj, *s.cache, layer, q + s.begin * H * qd, s.count, p0,
+              heads + s.begin * H * dv);
   }
-
-  float* heads = grow(ws_.attn_out, T * H * cfg_.v_head_dim);
-  attn_.run(mode, pool_, attn_shape(), a.kv_b_proj, cache, layer, q, T, p0, heads);
   float* proj = grow(ws_.proj, T * D);
   matmul(pool_, a.o_proj, heads, T, proj);
   for (int64_t i = 0; i < T * D; ++i) x[i] += proj[i];

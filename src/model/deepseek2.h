@@ -12,7 +12,7 @@
 #include "core/thread_pool.h"
 #include "kernels/matrix.h"
 #include "kv/kv_cache.h"
-#include "model/checkpoint.h"
+#include "model/weight_source.h"
 #include "model/config.h"
 #include "model/model.h"
 #include "model/mla_attention.h"
@@ -54,7 +54,8 @@ struct LayerWeights {
 
 class DeepseekModel : public Model {
  public:
-  DeepseekModel(const std::string& dir, ThreadPool& pool, const LoadProgress& progress = {});
+  DeepseekModel(ModelConfig cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
+                const LoadProgress& progress = {});
 
   const ModelConfig& config() const override { return cfg_; }
   const ParamCounts& params() const override { return params_; }
@@ -62,16 +63,19 @@ class DeepseekModel : public Model {
   KvCache make_cache(int64_t max_tokens) const override;
   void forward(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits,
                float* logits) override;
+  void decode_batch(std::span<const int32_t> tokens, std::span<KvCache* const> caches, AttnMode mode,
+                    float* logits) override;
   MlaShape attn_shape() const;
 
  private:
-  void forward_chunk(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits, float* logits);
-  void attention(int64_t layer, int64_t T, int64_t p0, KvCache& cache, AttnMode mode);
+  void forward_rows(std::span<const int32_t> tokens, std::span<const SeqRows> seqs, AttnMode mode, bool all_logits,
+                    float* logits);
+  void attention(int64_t layer, int64_t T, std::span<const SeqRows> seqs, AttnMode mode);
   void mlp(const MlpWeights& w, const float* x, int64_t T, float* out);
   void moe(const MoeWeights& w, int64_t T);
 
   ModelConfig cfg_;
-  std::unique_ptr<Checkpoint> ckpt_;
+  std::unique_ptr<WeightSource> weights_;
   ThreadPool& pool_;
   Matrix embed_tokens_;  // [vocab x hidden]
   std::vector<LayerWeights> layers_;
@@ -86,7 +90,7 @@ class DeepseekModel : public Model {
   // Activations for one chunk of T tokens, grown on demand and reused.
   struct Workspace {
     std::vector<float> x, xn, q_a, q, kv_a, attn_out, proj, gate, up, mlp_out, router_logits, moe_in, moe_out;
-    std::vector<float> rope_cos, rope_sin;
+    std::vector<float> rope_cos, rope_sin;  // [T x rope/2] for each row's position
     std::vector<int32_t> expert_ids;
     std::vector<int64_t> expert_rows;
     std::vector<float> expert_weights;

@@ -10,7 +10,7 @@ namespace {
 
 class Binder {
  public:
-  Binder(const Checkpoint& ckpt, std::vector<std::unique_ptr<uint8_t[]>>& realigned)
+  Binder(const WeightSource& ckpt, std::vector<std::unique_ptr<uint8_t[]>>& realigned)
       : ckpt_(ckpt), realigned_(realigned) {}
 
   // `<prefix>.weight` as a [rows x cols] matrix; fp8 brings its `<prefix>.weight_scale_inv`.
@@ -70,7 +70,7 @@ class Binder {
     return realigned_.back().get();
   }
 
-  const Checkpoint& ckpt_;
+  const WeightSource& ckpt_;
   std::vector<std::unique_ptr<uint8_t[]>>& realigned_;
 };
 
@@ -89,15 +89,16 @@ void prefault(const std::vector<std::pair<const uint8_t*, size_t>>& spans, const
 
 }  // namespace
 
-DeepseekModel::DeepseekModel(const std::string& dir, ThreadPool& pool, const LoadProgress& progress)
-    : cfg_(load_config(dir + "/config.json")),
-      ckpt_(std::make_unique<Checkpoint>(dir)),
+DeepseekModel::DeepseekModel(ModelConfig cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
+                             const LoadProgress& progress)
+    : cfg_(std::move(cfg)),
+      weights_(std::move(weights)),
       pool_(pool),
       rope_(cfg_),
       router_(cfg_) {
   const int64_t hidden = cfg_.hidden_size, H = cfg_.num_attention_heads, nope = cfg_.qk_nope_head_dim,
                 rope = cfg_.qk_rope_head_dim, dv = cfg_.v_head_dim, R = cfg_.kv_lora_rank;
-  Binder b(*ckpt_, realigned_);
+  Binder b(*weights_, realigned_);
   embed_tokens_ = b.matrix("model.embed_tokens", cfg_.vocab_size, hidden);
   // Layers at index >= num_hidden_layers (DeepSeek-V3's multi-token-prediction module) are not
   // part of next-token inference and are never bound.

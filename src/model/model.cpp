@@ -3,13 +3,22 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "model/checkpoint.h"
 #include "model/deepseek2.h"
 
 namespace mla {
 
+std::unique_ptr<Model> build_model(const ModelConfig& cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
+                                   const LoadProgress& progress) {
+  if (cfg.architecture == "DeepseekV2ForCausalLM" || cfg.architecture == "DeepseekV3ForCausalLM")
+    return std::make_unique<DeepseekModel>(cfg, std::move(weights), pool, progress);
+  fail("unsupported architecture '", cfg.architecture, "'");
+}
+
 std::unique_ptr<Model> load_model(const std::string& dir, ThreadPool& pool, const LoadProgress& progress) {
   if (!std::filesystem::is_directory(dir)) fail(dir, ": model directory does not exist");
-  return std::make_unique<DeepseekModel>(dir, pool, progress);
+  ModelConfig cfg = load_config(dir + "/config.json");
+  return build_model(cfg, std::make_unique<Checkpoint>(dir), pool, progress);
 }
 
 }  // namespace mla

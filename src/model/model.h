@@ -12,6 +12,7 @@
 #include "kv/kv_cache.h"
 #include "model/config.h"
 #include "model/mla_attention.h"
+#include "model/weight_source.h"
 
 namespace mla {
 
@@ -36,9 +37,23 @@ class Model {
   // attention path and is ignored by architectures without one.
   virtual void forward(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits,
                        float* logits) = 0;
+  // One decoding step for B sequences at once: tokens[b] is appended to *caches[b] at its next
+  // position. Every weight matrix is read once for the whole batch. logits: [B x vocab].
+  virtual void decode_batch(std::span<const int32_t> tokens, std::span<KvCache* const> caches, AttnMode mode,
+                            float* logits) = 0;
 };
 
-// Reads DIR/config.json and builds the model its `architectures` names.
+// Rows [begin, begin + count) of a batch are consecutive tokens of one sequence, at positions
+// cache->n_tokens() ... of its cache.
+struct SeqRows {
+  KvCache* cache;
+  int64_t begin, count;
+};
+
+// Builds the model `cfg.architecture` names from the given weights.
+std::unique_ptr<Model> build_model(const ModelConfig& cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
+                                   const LoadProgress& progress = {});
+// Reads DIR/config.json and the checkpoint beside it.
 std::unique_ptr<Model> load_model(const std::string& dir, ThreadPool& pool, const LoadProgress& progress = {});
 
 }  // namespace mla
