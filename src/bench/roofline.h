@@ -1,0 +1,15 @@
+// The machine's ceilings, measured in the same run as the benchmark so ratios are honest on a shared,
+// noisy machine: read bandwidth (STREAM-style sum over a buffer many times the last-level cache) and
+// f32 FMA peak (independent FMA chains in registers), both using all threads of the pool.
+#pragma once
+#include "core/thread_pool.h"
+
+namespace mla::bench {
+
+double measure_read_gbps(ThreadPool& pool, size_t buffer_bytes = size_t{1} << 30);
+double measure_peak_gflops(ThreadPool& pool);
+// The widest vector ISA the kernels' run-time dispatch picks on this CPU.
+const char* kernel_isa();
+std::string cpu_name();
+
+}  // namespace mla::bench
