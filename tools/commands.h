@@ -10,5 +10,6 @@ void register_chat(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_inspect(CLI::App& app);
+void register_kv(CLI::App& app);
 
 }  // namespace mla::cli

@@ -1,4 +1,4 @@
-// The `mla` command: generate, chat, eval, tokenize, inspect.
+// The `mla` command: generate, chat, eval, tokenize, inspect, kv.
 #include <cstdio>
 #include <exception>
 
@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   mla::cli::register_eval(app);
   mla::cli::register_tokenize(app);
   mla::cli::register_inspect(app);
+  mla::cli::register_kv(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,9 @@
 // noisy machine: read bandwidth (STREAM-style sum over a buffer many times the last-level cache) and
 // f32 FMA peak (independent FMA chains in registers), both using all threads of the pool.
 #pragma once
+#include <cstddef>
+#include <string>
+
 #include "core/thread_pool.h"
 
 namespace mla::bench {

@@ -61,7 +61,12 @@ GenerateResult Session::generate(const std::vector<int32_t>& prompt, const Gener
 
   Sampler sampler(opts.sampling);
   std::vector<int32_t> history = prompt;
-  const auto eos = model_.config().eos_token_id;
+  // Any of the config's end-of-sequence ids ends generation (Llama-3-Instruct lists several).
+  const ModelConfig& cfg = model_.config();
+  auto is_eos = [&cfg](int32_t id) {
+    return (cfg.eos_token_id && id == *cfg.eos_token_id) ||
+           std::find(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end(), id) != cfg.eos_token_ids.end();
+  };
   std::optional<StreamDecoder> decoder;
   if (tok) decoder.emplace(*tok);
   bool stopped_by_string = false;
@@ -70,7 +75,7 @@ GenerateResult Session::generate(const std::vector<int32_t>& prompt, const Gener
   const auto t1 = std::chrono::steady_clock::now();
   for (int64_t n = 0; n < opts.max_tokens; ++n) {
     const int32_t id = sampler.sample(logits_, history);
-    if (!opts.ignore_eos && eos && id == *eos) {
+    if (!opts.ignore_eos && is_eos(id)) {
       res.finish_reason = "stop";
       break;
     }

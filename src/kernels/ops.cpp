@@ -32,4 +32,13 @@ void rope_interleaved(float* x, const float* cos, const float* sin, int64_t d) {
   }
 }
 
+void rope_half_split(float* x, const float* cos, const float* sin, int64_t d) {
+  const int64_t half = d / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const float a = x[i], b = x[i + half];
+    x[i] = a * cos[i] - b * sin[i];
+    x[i + half] = b * cos[i] + a * sin[i];
+  }
+}
+
 }  // namespace mla

@@ -1,5 +1,5 @@
-// config.json for DeepSeek-V2 / V3 (Hugging Face `DeepseekV2Config` / `DeepseekV3Config`; the defaults
-// below are theirs where a key may be absent). Size keys have no default: a config without them
+// config.json for DeepSeek-V2 / V3 (Hugging Face `DeepseekV2Config` / `DeepseekV3Config`) and Llama
+// (`LlamaConfig`); the defaults below are theirs where a key may be absent. Size keys have no default: a config without them
 // is not one we can run, and guessing a size would only fail later, further from the cause.
 #include "model/config.h"
 
@@ -95,6 +95,50 @@ class Reader {
   const std::string& path_;
 };
 
+// LlamaForCausalLM (HF `LlamaConfig`): the keys after those every architecture shares.
+void parse_llama(const Reader& r, const std::string& path, ModelConfig& c) {
+  c.intermediate_size = r.integer("intermediate_size", 1);
+  if (c.num_attention_heads % c.num_key_value_heads != 0)
+    fail(path, ": key 'num_key_value_heads': ", c.num_key_value_heads, " does not divide num_attention_heads ",
+         c.num_attention_heads);
+  if (r.present("head_dim")) {
+    c.head_dim = r.integer("head_dim", 1);
+  } else {
+    if (c.hidden_size % c.num_attention_heads != 0)
+      fail(path, ": key 'head_dim': missing, and hidden_size ", c.hidden_size, " is not divisible by num_attention_heads ",
+           c.num_attention_heads);
+    c.head_dim = c.hidden_size / c.num_attention_heads;
+  }
+  if (c.head_dim % 2 != 0) fail(path, ": key 'head_dim': expected an even number (RoPE rotates pairs), got ", c.head_dim);
+  // Biases would need weights this engine does not bind; refusing is better than ignoring them.
+  for (const char* key : {"attention_bias", "mlp_bias"})
+    if (r.boolean(key, false)) fail(path, ": key '", key, "': true is not supported (only bias-free Llama models)");
+  const std::string act = r.string("hidden_act", "silu");
+  if (act != "silu") fail(path, ": key 'hidden_act': expected \"silu\", got \"", act, "\"");
+
+  if (!r.present("rope_scaling")) return;
+  const json& rs = *r.find("rope_scaling");
+  if (!rs.is_object()) r.bad("rope_scaling", "null or an object", &rs);
+  const std::string where = path + ": rope_scaling";
+  Reader s(rs, where);
+  std::string type = s.string("rope_type", "");
+  if (type.empty()) type = s.string("type", "");
+  if (type == "default") return;  // HF's name for no scaling
+  if (type.empty()) fail(where, ": missing 'rope_type' (only \"llama3\" is supported)");
+  if (type != "llama3") fail(where, ": unsupported rope_type '", type, "' (only \"llama3\" is supported)");
+  // HF `_validate_llama3_parameters` requires all four keys.
+  RopeScaling l;
+  l.type = RopeType::Llama3;
+  l.factor = s.number("factor", true, std::nullopt);
+  if (l.factor < 1) fail(where, ": key 'factor': expected a number >= 1, got ", l.factor);
+  l.low_freq_factor = s.number("low_freq_factor", true, std::nullopt);
+  l.high_freq_factor = s.number("high_freq_factor", true, std::nullopt);
+  if (l.high_freq_factor <= l.low_freq_factor)
+    fail(where, ": key 'high_freq_factor': ", l.high_freq_factor, " must exceed low_freq_factor ", l.low_freq_factor);
+  l.original_max_position_embeddings = s.integer("original_max_position_embeddings", 1);
+  c.rope_scaling = l;
+}
+
 }  // namespace
 
 ModelConfig parse_config(const json& j, const std::string& path) {
@@ -104,15 +148,17 @@ ModelConfig parse_config(const json& j, const std::string& path) {
 
   // --- architecture
   const json* arch = r.find("architectures");
-  if (!arch) fail(path, ": key 'architectures': missing (expected [\"DeepseekV2ForCausalLM\"] or [\"DeepseekV3ForCausalLM\"])");
+  if (!arch)
+    fail(path, ": key 'architectures': missing (expected [\"DeepseekV2ForCausalLM\"], [\"DeepseekV3ForCausalLM\"] or "
+               "[\"LlamaForCausalLM\"])");
   if (!arch->is_array() || arch->empty() || !(*arch)[0].is_string())
     r.bad("architectures", "a non-empty array of strings", arch);
   c.architecture = (*arch)[0].get<std::string>();
-  if (c.architecture != "DeepseekV2ForCausalLM" && c.architecture != "DeepseekV3ForCausalLM")
+  if (c.architecture != "DeepseekV2ForCausalLM" && c.architecture != "DeepseekV3ForCausalLM" && !c.is_llama())
     fail(path, ": unsupported architecture '", c.architecture,
-         "' (supported: DeepseekV2ForCausalLM, DeepseekV3ForCausalLM)");
+         "' (supported: DeepseekV2ForCausalLM, DeepseekV3ForCausalLM, LlamaForCausalLM)");
   const bool v3 = c.is_v3();
-  c.model_type = r.string("model_type", v3 ? "deepseek_v3" : "deepseek_v2");
+  c.model_type = r.string("model_type", c.is_llama() ? "llama" : v3 ? "deepseek_v3" : "deepseek_v2");
 
   // --- sizes
   c.vocab_size = r.integer("vocab_size", 1);
@@ -128,10 +174,18 @@ ModelConfig parse_config(const json& j, const std::string& path) {
   // eos_token_id may also be a list (generation stops at any); the first is the model's own.
   if (const json* eos = r.find("eos_token_id"); eos && eos->is_array()) {
     if (eos->empty()) r.bad("eos_token_id", "a non-negative integer or a non-empty list of them", eos);
-    json first = {{"eos_token_id", (*eos)[0]}};
-    c.eos_token_id = Reader(first, path).integer("eos_token_id", 0);
+    for (const json& id : *eos) {
+      json one = {{"eos_token_id", id}};
+      c.eos_token_ids.push_back(Reader(one, path).integer("eos_token_id", 0));
+    }
+    c.eos_token_id = c.eos_token_ids.front();
   } else {
     c.eos_token_id = r.optional_integer("eos_token_id", 0);
+    if (c.eos_token_id) c.eos_token_ids.push_back(*c.eos_token_id);
+  }
+  if (c.is_llama()) {
+    parse_llama(r, path, c);
+    return c;
   }
 
   // --- MLA: DeepSeek-V2 paper, section 2.1.

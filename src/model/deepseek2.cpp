@@ -2,10 +2,12 @@
 #include "model/deepseek2.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/error.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "model/row_batches.h"
 
 namespace mla {
 namespace {
@@ -16,40 +18,18 @@ T* grow(std::vector<T>& v, size_t n) {
   return v.data();
 }
 
-// Prompts are processed in chunks so activation memory stays bounded at any prompt length.
-constexpr int64_t kChunk = 256;
-
 }  // namespace
 
 void DeepseekModel::forward(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits,
                             float* logits) {
-  if (tokens.empty()) fail("forward: no tokens");
-  if (cache.n_tokens() + static_cast<int64_t>(tokens.size()) > cache.max_tokens())
-    fail("context full: ", cache.n_tokens(), " + ", tokens.size(), " tokens exceed the context of ", cache.max_tokens());
-  for (size_t c0 = 0; c0 < tokens.size(); c0 += kChunk) {
-    const int64_t n = static_cast<int64_t>(std::min<size_t>(kChunk, tokens.size() - c0));
-    const bool last = c0 + n == tokens.size();
-    const SeqRows seq{&cache, 0, n};
-    float* out = all_logits ? logits + c0 * cfg_.vocab_size : (last ? logits : nullptr);
-    forward_rows(tokens.subspan(c0, n), {&seq, 1}, mode, all_logits, out);
-  }
+  forward_in_chunks(tokens, cache, all_logits, logits, cfg_.vocab_size,
+                    [&](auto t, auto seqs, bool all, float* out) { forward_rows(t, seqs, mode, all, out); });
 }
 
 void DeepseekModel::decode_batch(std::span<const int32_t> tokens, std::span<KvCache* const> caches, AttnMode mode,
                                  float* logits) {
-  if (tokens.size() != caches.size()) fail("decode_batch: ", tokens.size(), " tokens for ", caches.size(), " caches");
-  std::vector<SeqRows> seqs;
-  for (size_t b = 0; b < caches.size(); ++b) {
-    if (caches[b]->n_tokens() >= caches[b]->max_tokens())
-      fail("context full: sequence ", b, " holds ", caches[b]->n_tokens(), " tokens");
-    seqs.push_back({caches[b], static_cast<int64_t>(b), 1});
-  }
-  for (size_t c0 = 0; c0 < tokens.size(); c0 += kChunk) {
-    const size_t n = std::min<size_t>(kChunk, tokens.size() - c0);
-    std::vector<SeqRows> chunk(seqs.begin() + c0, seqs.begin() + c0 + n);
-    for (auto& s : chunk) s.begin -= static_cast<int64_t>(c0);
-    forward_rows(tokens.subspan(c0, n), chunk, mode, true, logits + c0 * cfg_.vocab_size);
-  }
+  decode_in_batches(tokens, caches, logits, cfg_.vocab_size,
+                    [&](auto t, auto seqs, bool all, float* out) { forward_rows(t, seqs, mode, all, out); });
 }
 
 // The forward pass over T rows that belong to one or more sequences (`seqs`): the projections and
@@ -133,8 +113,10 @@ void DeepseekModel::attention(int64_t layer, int64_t T, std::span<const SeqRows>
       std::copy_n(kv + t * (R + rope) + R, rope, row + R);
       rope_interleaved(row + R, cos + t * half, sin + t * half, rope);
     }
+    const auto t0 = std::chrono::steady_clock::now();
     attn_.run(mode, pool_, attn_shape(), a.kv_b_proj, *s.cache, layer, q + s.begin * H * qd, s.count, p0,
               heads + s.begin * H * dv);
+    attention_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   float* proj = grow(ws_.proj, T * D);
   matmul(pool_, a.o_proj, heads, T, proj);
@@ -142,13 +124,7 @@ void DeepseekModel::attention(int64_t layer, int64_t T, std::span<const SeqRows>
 }
 
 void DeepseekModel::mlp(const MlpWeights& w, const float* x, int64_t T, float* out) {
-  const int64_t inter = w.gate_proj.rows;
-  float* gate = grow(ws_.gate, T * inter);
-  float* up = grow(ws_.up, T * inter);
-  matmul(pool_, w.gate_proj, x, T, gate);
-  matmul(pool_, w.up_proj, x, T, up);
-  silu_mul(gate, up, T * inter);
-  matmul(pool_, w.down_proj, gate, T, out);
+  swiglu(pool_, w, x, T, ws_.mlp, out);
 }
 
 // DeepSeekMoE: x += shared_experts(xn) + sum_k w_k expert_k(xn). Tokens are grouped by expert so each

@@ -18,14 +18,9 @@
 #include "model/mla_attention.h"
 #include "model/moe_router.h"
 #include "model/rope.h"
+#include "model/swiglu.h"
 
 namespace mla {
-
-struct MlpWeights {  // SwiGLU: down(silu(gate x) * up x)
-  Matrix gate_proj;  // [inter x hidden]
-  Matrix up_proj;    // [inter x hidden]
-  Matrix down_proj;  // [hidden x inter]
-};
 
 struct MoeWeights {
   Matrix gate;                      // router [n_routed_experts x hidden]
@@ -89,7 +84,8 @@ class DeepseekModel : public Model {
 
   // Activations for one chunk of T tokens, grown on demand and reused.
   struct Workspace {
-    std::vector<float> x, xn, q_a, q, kv_a, attn_out, proj, gate, up, mlp_out, router_logits, moe_in, moe_out;
+    std::vector<float> x, xn, q_a, q, kv_a, attn_out, proj, mlp_out, router_logits, moe_in, moe_out;
+    SwigluScratch mlp;
     std::vector<float> rope_cos, rope_sin;  // [T x rope/2] for each row's position
     std::vector<int32_t> expert_ids;
     std::vector<int64_t> expert_rows;

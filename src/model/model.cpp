@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "model/checkpoint.h"
 #include "model/deepseek2.h"
+#include "model/llama.h"
 
 namespace mla {
 
@@ -12,6 +13,7 @@ std::unique_ptr<Model> build_model(const ModelConfig& cfg, std::unique_ptr<Weigh
                                    const LoadProgress& progress) {
   if (cfg.architecture == "DeepseekV2ForCausalLM" || cfg.architecture == "DeepseekV3ForCausalLM")
     return std::make_unique<DeepseekModel>(cfg, std::move(weights), pool, progress);
+  if (cfg.is_llama()) return std::make_unique<LlamaModel>(cfg, std::move(weights), pool, progress);
   fail("unsupported architecture '", cfg.architecture, "'");
 }
 

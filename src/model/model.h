@@ -41,6 +41,14 @@ class Model {
   // position. Every weight matrix is read once for the whole batch. logits: [B x vocab].
   virtual void decode_batch(std::span<const int32_t> tokens, std::span<KvCache* const> caches, AttnMode mode,
                             float* logits) = 0;
+
+  // Wall time spent in attention over the cache (for MLA including the W_UK / W_UV absorption or
+  // the K/V re-expansion) since the last reset: the benchmark's attention share.
+  double attention_seconds() const { return attention_seconds_; }
+  void reset_attention_seconds() { attention_seconds_ = 0; }
+
+ protected:
+  double attention_seconds_ = 0;
 };
 
 // Rows [begin, begin + count) of a batch are consecutive tokens of one sequence, at positions

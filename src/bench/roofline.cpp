@@ -1,0 +1,236 @@
+// Roofline ceilings measured on the machine the benchmark runs on (see roofline.h).
+//
+// Read bandwidth: every pool thread sums its own contiguous slice of one large buffer (first touched by
+// that same thread, so pages sit on its NUMA node), with many independent accumulators so the loop is
+// limited by loads, not by the latency of the add chain. Best of several passes, in 1e9 bytes/s.
+//
+// FMA peak: every pool thread runs N independent FMA chains on register-resident vectors (N >= FMA
+// latency x FMA ports, so the pipes never wait on a result), 2 FLOPs per FMA lane. Best of a few passes.
+#include "bench/roofline.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace mla::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Results are folded into this so the compiler cannot drop the measured loops.
+volatile float g_sink = 0;
+
+#define MLA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+// 64 independent f32 lanes: 4 zmm / 8 ymm / 16 xmm accumulators, enough to hide the add latency.
+// No -ffast-math needed: each lane is its own sum, so vectorising does not reorder any addition.
+constexpr int kSumLanes = 64;
+
+MLA_CLONES float sum_f32(const float* p, int64_t n) {
+  float acc[kSumLanes] = {};
+  int64_t i = 0;
+  for (; i + kSumLanes <= n; i += kSumLanes)
+    for (int j = 0; j < kSumLanes; ++j) acc[j] += p[i + j];
+  float s = 0;
+  for (; i < n; ++i) s += p[i];
+  for (int j = 0; j < kSumLanes; ++j) s += acc[j];
+  return s;
+}
+
+// FMA chains: acc = acc * a + b, with a < 1 so every chain converges (to b / (1 - a)) and never
+// overflows or goes denormal. The chain count is set by the register file: 16 chains + a + b fit in
+// the 32 zmm registers; 12 + 2 in the 16 ymm registers. Intrinsics (not vector extensions) so the
+// instruction is vfmadd whatever -ffp-contract says.
+constexpr int kChains512 = 16, kChains256 = 12, kChains128 = 12;
+
+__attribute__((target("avx512f"))) float fma_chains_avx512(int64_t iters, float a_, float b_) {
+  const __m512 a = _mm512_set1_ps(a_), b = _mm512_set1_ps(b_);
+  __m512 acc[kChains512];
+  for (int j = 0; j < kChains512; ++j) acc[j] = _mm512_set1_ps(0.01f * j);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+    for (int j = 0; j < kChains512; ++j) acc[j] = _mm512_fmadd_ps(acc[j], a, b);
+  }
+  __m512 s = acc[0];
+  for (int j = 1; j < kChains512; ++j) s = _mm512_add_ps(s, acc[j]);
+  alignas(64) float out[16];  // (not _mm512_reduce_add_ps: GCC 12 warns inside it)
+  _mm512_store_ps(out, s);
+  float r = 0;
+  for (float v : out) r += v;
+  return r;
+}
+
+__attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t iters, float a_, float b_) {
+  const __m256 a = _mm256_set1_ps(a_), b = _mm256_set1_ps(b_);
+  __m256 acc[kChains256];
+  for (int j = 0; j < kChains256; ++j) acc[j] = _mm256_set1_ps(0.01f * j);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (int j = 0; j < kChains256; ++j) acc[j] = _mm256_fmadd_ps(acc[j], a, b);
+  }
+  __m256 s = acc[0];
+  for (int j = 1; j < kChains256; ++j) s = _mm256_add_ps(s, acc[j]);
+  alignas(32) float out[8];
+  _mm256_store_ps(out, s);
+  float r = 0;
+  for (float v : out) r += v;
+  return r;
+}
+
+// Baseline x86-64 has SSE2 but no FMA: a multiply and an add per lane, still 2 FLOPs.
+float fma_chains_sse(int64_t iters, float a_, float b_) {
+  const __m128 a = _mm_set1_ps(a_), b = _mm_set1_ps(b_);
+  __m128 acc[kChains128];
+  for (int j = 0; j < kChains128; ++j) acc[j] = _mm_set1_ps(0.01f * j);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (int j = 0; j < kChains128; ++j) acc[j] = _mm_add_ps(_mm_mul_ps(acc[j], a), b);
+  }
+  __m128 s = acc[0];
+  for (int j = 1; j < kChains128; ++j) s = _mm_add_ps(s, acc[j]);
+  alignas(16) float out[4];
+  _mm_store_ps(out, s);
+  return out[0] + out[1] + out[2] + out[3];
+}
+
+enum class Isa { avx512f, avx2, x86_64 };
+
+// Same order as the target_clones resolver: avx512f, then avx2, then the baseline.
+Isa detect_isa() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return Isa::avx512f;
+  if (__builtin_cpu_supports("avx2")) return Isa::avx2;
+  return Isa::x86_64;
+}
+
+struct FmaKernel {
+  float (*fn)(int64_t, float, float);
+  double flops_per_iter;  // chains x lanes x 2
+};
+
+FmaKernel pick_fma_kernel() {
+  switch (detect_isa()) {
+    case Isa::avx512f: return {fma_chains_avx512, 2.0 * kChains512 * 16};
+    case Isa::avx2:
+      // An AVX2 CPU without FMA (none shipped, but the flag is separate) takes the baseline path.
+      if (__builtin_cpu_supports("fma")) return {fma_chains_avx2, 2.0 * kChains256 * 8};
+      [[fallthrough]];
+    case Isa::x86_64: break;
+  }
+  return {fma_chains_sse, 2.0 * kChains128 * 4};
+}
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+}  // namespace
+
+double measure_read_gbps(ThreadPool& pool, size_t buffer_bytes) {
+  const int64_t n = static_cast<int64_t>(buffer_bytes / sizeof(float));
+  if (n < 1024) fail("measure_read_gbps: buffer of ", buffer_bytes, " bytes is too small");
+  const size_t alloc_bytes = (static_cast<size_t>(n) * sizeof(float) + 4095) / 4096 * 4096;
+  std::unique_ptr<float, FreeDeleter> buf(static_cast<float*>(std::aligned_alloc(4096, alloc_bytes)));
+  if (!buf) fail("measure_read_gbps: cannot allocate ", alloc_bytes, " bytes");
+  float* data = buf.get();
+  const int nth_pool = pool.size();
+
+  // First touch by the thread that will read the slice: pages are faulted in (not timed) and placed
+  // on that thread's memory node.
+  pool.run([&](int ith, int nth) {
+    const int64_t begin = n * ith / nth, end = n * (ith + 1) / nth;
+    std::fill(data + begin, data + end, 1.0f);
+  });
+
+  std::vector<float> partial(static_cast<size_t>(nth_pool) * 16, 0.0f);  // 64 bytes apart: no false sharing
+  const double bytes = static_cast<double>(n) * sizeof(float);
+  double best = 0;
+  // At least 3 passes, then more while under ~1 s (at most 20): a few GB/s on 1 GiB is ~1 s in total.
+  const auto t_all = Clock::now();
+  for (int rep = 0; rep < 20 && (rep < 3 || seconds_since(t_all) < 1.0); ++rep) {
+    const auto t0 = Clock::now();
+    pool.run([&](int ith, int nth) {
+      const int64_t begin = n * ith / nth, end = n * (ith + 1) / nth;
+      partial[static_cast<size_t>(ith) * 16] = sum_f32(data + begin, end - begin);
+    });
+    const double t = seconds_since(t0);
+    if (t > 0) best = std::max(best, bytes / t / 1e9);
+    float s = 0;
+    for (int i = 0; i < nth_pool; ++i) s += partial[static_cast<size_t>(i) * 16];
+    g_sink = g_sink + s;
+  }
+  return best;
+}
+
+double measure_peak_gflops(ThreadPool& pool) {
+  const FmaKernel k = pick_fma_kernel();
+  // Read through a volatile so the compiler cannot fold the chains into a closed form.
+  static volatile float va = 0.999f, vb = 0.001f;
+  const float a = va, b = vb;
+  std::vector<float> partial(static_cast<size_t>(pool.size()) * 16, 0.0f);
+
+  auto pass = [&](int64_t iters) {
+    const auto t0 = Clock::now();
+    pool.run([&](int ith, int) { partial[static_cast<size_t>(ith) * 16] = k.fn(iters, a, b); });
+    const double t = seconds_since(t0);
+    for (size_t i = 0; i < partial.size(); i += 16) g_sink = g_sink + partial[i];
+    return t;
+  };
+
+  // Calibrate: grow the pass until it takes >= 20 ms, then size passes to ~100 ms each.
+  int64_t iters = 1 << 14;
+  double t = pass(iters);
+  while (t < 0.02 && iters < (int64_t{1} << 40)) {
+    iters *= 4;
+    t = pass(iters);
+  }
+  iters = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(iters) * 0.1 / std::max(t, 1e-9)));
+
+  const double flops = k.flops_per_iter * static_cast<double>(iters) * pool.size();
+  double best = 0;
+  for (int rep = 0; rep < 4; ++rep) {
+    const double tr = pass(iters);
+    if (tr > 0) best = std::max(best, flops / tr / 1e9);
+  }
+  return best;
+}
+
+const char* kernel_isa() {
+  switch (detect_isa()) {
+    case Isa::avx512f: return "avx512f";
+    case Isa::avx2: return "avx2";
+    case Isa::x86_64: break;
+  }
+  return "x86-64";
+}
+
+std::string cpu_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    size_t b = line.find_first_not_of(" \t", colon + 1);
+    if (b == std::string::npos) break;
+    size_t e = line.find_last_not_of(" \t\r");
+    return line.substr(b, e - b + 1);
+  }
+  return "unknown cpu";
+}
+
+}  // namespace mla::bench
