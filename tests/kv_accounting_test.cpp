@@ -83,7 +83,7 @@ TEST(KvAccounting, Gpt2) {
   EXPECT_EQ(mha_bytes(s, CacheDtype::F16).per_token, 36864u);          // MHA is its own equivalent
   EXPECT_DOUBLE_EQ(reduction(s, CacheDtype::F16), 1.0);
   EXPECT_EQ(kv_bytes(s, CacheDtype::F32).per_token, 73728u);
-  EXPECT_EQ(kv_bytes(s, CacheDtype::Q8_0).per_token, 39168u);  // 12 x 2 x (768 / 32 = 24 blocks x 34)
+  EXPECT_EQ(kv_bytes(s, CacheDtype::Q8_0).per_token, 19584u);  // 12 x 2 x (768 / 32 = 24 blocks x 34 = 816)
 }
 
 TEST(KvAccounting, Llama3) {

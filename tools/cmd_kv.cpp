@@ -83,7 +83,8 @@ void run(const KvFlags& f) {
   }
   const bool context_given = !f.context.empty();
   const uint64_t context = context_given ? kv::parse_context(f.context) : static_cast<uint64_t>(shape.max_context);
-  const std::optional<uint64_t> mem = f.mem.empty() ? std::nullopt : std::optional<uint64_t>(kv::parse_mem(f.mem));
+  std::optional<uint64_t> mem;
+  if (!f.mem.empty()) mem = kv::parse_mem(f.mem);
   std::vector<kv::CacheDtype> dtypes;
   if (!f.dtype.empty()) dtypes = {kv::parse_cache_dtype(f.dtype)};
   else if (f.json) dtypes = {kv::CacheDtype::BF16};

@@ -11,5 +11,6 @@ void register_eval(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_kv(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace mla::cli

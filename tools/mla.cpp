@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   mla::cli::register_tokenize(app);
   mla::cli::register_inspect(app);
   mla::cli::register_kv(app);
+  mla::cli::register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -66,6 +66,8 @@ std::string percent(double fraction) {
 // Shortest text that reads back to the same double (for CSV).
 std::string exact(double v) {
   if (!std::isfinite(v)) return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+  // Whole numbers (byte counts, contexts) as integers: 1000000000, not 1e+09.
+  if (v == std::trunc(v) && std::fabs(v) < 9007199254740992.0) return std::to_string(static_cast<int64_t>(v));
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, res.ptr);

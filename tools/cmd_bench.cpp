@@ -1,0 +1,113 @@
+// mla bench: MLA against MHA, GQA and MQA at matched shapes on this machine, with no download:
+// synthetic models with deterministic random weights that differ only in attention.
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "bench/report.h"
+#include "bench/runner.h"
+#include "commands.h"
+#include "common.h"
+#include "core/error.h"
+#include "kv/kv_accounting.h"
+
+namespace mla::cli {
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  struct Opts {
+    bench::BenchOptions bench;
+    std::string preset = "deepseek-v2-lite-attn", variants, contexts, json, csv, plot;
+    std::string max_kv_mem = "8GiB", budget = "1GiB";
+    int threads = ThreadPool::default_threads();
+    // Shape overrides (0: the preset's value).
+    int64_t hidden = 0, heads = 0, layers = 0, ffn = 0, vocab = 0, head_dim = 0, gqa_kv_heads = 0, q_lora = -1,
+            kv_lora = 0, rope = 0, nope = 0, v_head_dim = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand("bench", "MLA against MHA / GQA / MQA on this machine: speed, memory, rooflines");
+  cmd->add_option("--preset", o->preset, "deepseek-v2-lite-attn | deepseek-v3-attn");
+  cmd->add_option("--variants", o->variants, "comma-separated: mha,gqa,mqa,mla-naive,mla-absorbed,mla-auto");
+  cmd->add_option("--contexts", o->contexts, "cache depths to decode at, e.g. 0,1024,4096");
+  cmd->add_option("-t,--threads", o->threads, "worker threads (default: physical cores)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--prompt-tokens", o->bench.prompt_tokens, "prefill prompt length")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--min-seconds", o->bench.min_seconds, "time each decode measurement at least this long")->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--max-kv-mem", o->max_kv_mem, "skip contexts whose single-sequence cache needs more");
+  cmd->add_option("--budget", o->budget, "KV memory budget for the equal-memory throughput run");
+  cmd->add_option("--throughput-context", o->bench.throughput_context, "tokens per sequence in the throughput run")->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--max-batch", o->bench.max_batch, "cap on sequences in the throughput run")->check(CLI::Range(1, 1 << 16));
+  cmd->add_flag("--throughput-naive", o->bench.throughput_naive, "also run naive MLA in the throughput run (slow)");
+  cmd->add_option("--hidden", o->hidden, "shape override: hidden size")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--heads", o->heads, "shape override: attention heads")->check(CLI::Range(1, 1 << 12));
+  cmd->add_option("--layers", o->layers, "shape override: layers")->check(CLI::Range(1, 1 << 12));
+  cmd->add_option("--ffn", o->ffn, "shape override: dense MLP width")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--vocab", o->vocab, "shape override: vocabulary")->check(CLI::Range(2, 1 << 22));
+  cmd->add_option("--head-dim", o->head_dim, "shape override: MHA/GQA/MQA head width")->check(CLI::Range(2, 1 << 12));
+  cmd->add_option("--gqa-kv-heads", o->gqa_kv_heads, "shape override: GQA's K/V heads")->check(CLI::Range(1, 1 << 12));
+  cmd->add_option("--q-lora", o->q_lora, "shape override: MLA q_lora_rank (0: none)")->check(CLI::Range(0, 1 << 16));
+  cmd->add_option("--kv-lora", o->kv_lora, "shape override: MLA kv_lora_rank")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--rope", o->rope, "shape override: MLA qk_rope_head_dim (even)")->check(CLI::Range(2, 1 << 12));
+  cmd->add_option("--nope", o->nope, "shape override: MLA qk_nope_head_dim")->check(CLI::Range(1, 1 << 12));
+  cmd->add_option("--v-head-dim", o->v_head_dim, "shape override: MLA v_head_dim")->check(CLI::Range(1, 1 << 12));
+  cmd->add_option("--json", o->json, "write the results as JSON");
+  cmd->add_option("--csv", o->csv, "write the results as CSV (and FILE-throughput.csv)");
+  cmd->add_option("--plot", o->plot, "write plots (.svg or .png): decode tok/s and KV memory against context");
+  cmd->callback([o] {
+    bench::BenchOptions& b = o->bench;
+    b.preset = o->preset;
+    b.shape = bench::preset_shape(o->preset);
+    bench::BenchShape& s = b.shape;
+    auto apply = [](int64_t v, int64_t& field) {
+      if (v > 0) field = v;
+    };
+    apply(o->hidden, s.hidden_size);
+    apply(o->heads, s.num_attention_heads);
+    apply(o->layers, s.num_hidden_layers);
+    apply(o->ffn, s.intermediate_size);
+    apply(o->vocab, s.vocab_size);
+    apply(o->head_dim, s.head_dim);
+    apply(o->gqa_kv_heads, s.gqa_kv_heads);
+    apply(o->kv_lora, s.kv_lora_rank);
+    apply(o->rope, s.qk_rope_head_dim);
+    apply(o->nope, s.qk_nope_head_dim);
+    apply(o->v_head_dim, s.v_head_dim);
+    if (o->q_lora == 0) s.q_lora_rank.reset();
+    if (o->q_lora > 0) s.q_lora_rank = o->q_lora;
+    if (s.qk_rope_head_dim % 2) fail("--rope: must be even, got ", s.qk_rope_head_dim);
+    if (!o->variants.empty()) b.variants = split_list(o->variants);
+    for (const auto& v : b.variants) bench::variant_config(s, v);  // reject unknown names before any work
+    if (!o->contexts.empty()) {
+      b.contexts.clear();
+      for (const auto& c : split_list(o->contexts))
+        b.contexts.push_back(c == "0" ? 0 : static_cast<int64_t>(kv::parse_context(c)));
+    }
+    b.max_kv_bytes = static_cast<double>(kv::parse_mem(o->max_kv_mem));
+    b.throughput_budget_bytes = static_cast<double>(kv::parse_mem(o->budget));
+
+    ThreadPool pool(o->threads);
+    const bool tty = ::isatty(STDERR_FILENO);
+    const bench::BenchReport report = bench::run_bench(b, pool, [tty](const std::string& line) {
+      std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
+    });
+    if (tty) std::fprintf(stderr, "\n");
+    std::printf("%s", bench::format_table(report).c_str());
+    if (!o->json.empty()) bench::write_json(report, o->json);
+    if (!o->csv.empty()) bench::write_csv(report, o->csv);
+    if (!o->plot.empty()) bench::write_plots(report, o->plot);
+  });
+}
+
+}  // namespace mla::cli
