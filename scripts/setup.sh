@@ -7,7 +7,7 @@ build=${1:-build}
 shift || true
 
 packages=(build-essential cmake pkg-config libpcre2-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-          python3 python3-numpy nodejs npm)
+          libbenchmark-dev gnuplot-nox python3 python3-numpy nodejs npm clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

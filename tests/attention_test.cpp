@@ -26,9 +26,12 @@ TEST(Attention, MatchesReferenceForEveryVariant) {
                         {"gqa", {8, 2, 16, 12, 0.25f}, false},
                         {"mqa", {8, 1, 16, 16, 0.25f}, false},
                         {"mla-absorbed", {4, 1, 40, 32, 0.15f}, true}};
+  // A short prefill after a cached prefix, and single-token decode over a long cache (whose keys
+  // are split across threads and merged).
+  for (auto [T, p0] : {std::pair<int64_t, int64_t>{5, 37}, {1, 600}})
   for (const Case& c : cases) {
     const AttnShape& s = c.shape;
-    const int64_t T = 5, p0 = 37, L = p0 + T;
+    const int64_t L = p0 + T;
     const int64_t row = c.v_is_k_prefix ? s.d_k : s.n_head_kv * (s.d_k + s.d_v);
     const KvLayout kv = c.v_is_k_prefix
                             ? KvLayout{nullptr, row, 0, 0, 0, 0}

@@ -179,8 +179,9 @@ TEST(Config, EosList) {
 
 TEST(Config, Architecture) {
   expect_bad(without(v2_lite(), "architectures"), "key 'architectures': missing");
-  expect_bad(with(v2_lite(), "architectures", {"LlamaForCausalLM"}),
-             "unsupported architecture 'LlamaForCausalLM' (supported: DeepseekV2ForCausalLM, DeepseekV3ForCausalLM)");
+  expect_bad(with(v2_lite(), "architectures", {"MistralForCausalLM"}),
+             "unsupported architecture 'MistralForCausalLM' (supported: DeepseekV2ForCausalLM, DeepseekV3ForCausalLM, "
+             "LlamaForCausalLM)");
   expect_bad(with(v2_lite(), "architectures", "DeepseekV2ForCausalLM"), "key 'architectures': expected a non-empty array");
   expect_bad(with(v2_lite(), "architectures", json::array()), "key 'architectures'");
   expect_bad(json::array(), "expected a JSON object");
@@ -266,6 +267,160 @@ TEST(Config, LoadFile) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("nope.json: does not exist"), std::string::npos) << e.what();
   }
+}
+
+// meta-llama/Llama-3.1-8B-Instruct config.json (unused keys trimmed): GQA 32 / 8, llama3 rope scaling,
+// three end-of-sequence ids.
+json llama31_8b() {
+  return json::parse(R"({
+    "architectures": ["LlamaForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+    "bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009], "hidden_act": "silu",
+    "hidden_size": 4096, "initializer_range": 0.02, "intermediate_size": 14336, "max_position_embeddings": 131072,
+    "mlp_bias": false, "model_type": "llama", "num_attention_heads": 32, "num_hidden_layers": 32,
+    "num_key_value_heads": 8, "pretraining_tp": 1, "rms_norm_eps": 1e-05,
+    "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                     "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+    "rope_theta": 500000.0, "tie_word_embeddings": false, "torch_dtype": "bfloat16", "use_cache": true,
+    "vocab_size": 128256
+  })");
+}
+
+// meta-llama/Llama-3.2-1B config.json: explicit head_dim, tied embeddings.
+json llama32_1b() {
+  return json::parse(R"({
+    "architectures": ["LlamaForCausalLM"], "attention_bias": false, "bos_token_id": 128000,
+    "eos_token_id": 128001, "head_dim": 64, "hidden_act": "silu", "hidden_size": 2048,
+    "intermediate_size": 8192, "max_position_embeddings": 131072, "mlp_bias": false, "model_type": "llama",
+    "num_attention_heads": 32, "num_hidden_layers": 16, "num_key_value_heads": 8, "rms_norm_eps": 1e-05,
+    "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                     "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+    "rope_theta": 500000.0, "tie_word_embeddings": true, "vocab_size": 128256
+  })");
+}
+
+// meta-llama/Llama-2-7b-hf config.json: MHA, no rope scaling.
+json llama2_7b() {
+  return json::parse(R"({
+    "architectures": ["LlamaForCausalLM"], "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu",
+    "hidden_size": 4096, "initializer_range": 0.02, "intermediate_size": 11008, "max_position_embeddings": 4096,
+    "model_type": "llama", "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32,
+    "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_scaling": null, "tie_word_embeddings": false,
+    "torch_dtype": "float16", "vocab_size": 32000
+  })");
+}
+
+TEST(Config, Llama31) {
+  ModelConfig c = parse_config(llama31_8b(), "cfg.json");
+  EXPECT_TRUE(c.is_llama());
+  EXPECT_FALSE(c.is_v3());
+  EXPECT_EQ(c.model_type, "llama");
+  EXPECT_EQ(c.vocab_size, 128256);
+  EXPECT_EQ(c.hidden_size, 4096);
+  EXPECT_EQ(c.intermediate_size, 14336);
+  EXPECT_EQ(c.num_hidden_layers, 32);
+  EXPECT_EQ(c.num_attention_heads, 32);
+  EXPECT_EQ(c.num_key_value_heads, 8);
+  EXPECT_EQ(c.head_dim, 128);  // hidden / heads
+  EXPECT_EQ(c.max_position_embeddings, 131072);
+  EXPECT_DOUBLE_EQ(c.rms_norm_eps, 1e-5);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 500000.0);
+  ASSERT_TRUE(c.rope_scaling.has_value());
+  EXPECT_EQ(c.rope_scaling->type, RopeType::Llama3);
+  EXPECT_DOUBLE_EQ(c.rope_scaling->factor, 8.0);
+  EXPECT_DOUBLE_EQ(c.rope_scaling->low_freq_factor, 1.0);
+  EXPECT_DOUBLE_EQ(c.rope_scaling->high_freq_factor, 4.0);
+  EXPECT_EQ(c.rope_scaling->original_max_position_embeddings, 8192);
+  EXPECT_FALSE(c.tie_word_embeddings);
+  EXPECT_EQ(c.bos_token_id, 128000);
+  EXPECT_EQ(c.eos_token_id, 128001);
+  EXPECT_EQ(c.eos_token_ids, (std::vector<int64_t>{128001, 128008, 128009}));
+  EXPECT_FALSE(c.n_routed_experts.has_value());
+  EXPECT_FALSE(c.is_moe_layer(3));
+}
+
+TEST(Config, Llama32And2) {
+  ModelConfig c = parse_config(llama32_1b(), "cfg.json");
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_DOUBLE_EQ(c.rope_scaling->factor, 32.0);
+  EXPECT_EQ(c.eos_token_ids, (std::vector<int64_t>{128001}));
+
+  ModelConfig m = parse_config(llama2_7b(), "cfg.json");
+  EXPECT_EQ(m.num_key_value_heads, 32);  // MHA
+  EXPECT_EQ(m.head_dim, 128);
+  EXPECT_FALSE(m.rope_scaling.has_value());
+  EXPECT_DOUBLE_EQ(m.rope_theta, 10000.0);  // default
+  EXPECT_EQ(m.eos_token_id, 2);
+
+  // HF LlamaConfig defaults: num_key_value_heads = heads, no scaling, untied.
+  json j = llama2_7b();
+  for (const char* k : {"num_key_value_heads", "rope_scaling", "tie_word_embeddings", "model_type", "rms_norm_eps",
+                        "hidden_act", "max_position_embeddings", "eos_token_id", "bos_token_id"})
+    j.erase(k);
+  ModelConfig d = parse_config(j, "cfg.json");
+  EXPECT_EQ(d.num_key_value_heads, 32);
+  EXPECT_FALSE(d.rope_scaling.has_value());
+  EXPECT_FALSE(d.tie_word_embeddings);
+  EXPECT_EQ(d.model_type, "llama");
+  EXPECT_EQ(d.max_position_embeddings, 2048);
+  EXPECT_TRUE(d.eos_token_ids.empty());
+  // MQA, and rope_type "default" (HF's name for none).
+  EXPECT_EQ(parse_config(with(llama2_7b(), "num_key_value_heads", 1), "cfg.json").num_key_value_heads, 1);
+  EXPECT_FALSE(parse_config(with(llama2_7b(), "rope_scaling", {{"rope_type", "default"}}), "cfg.json").rope_scaling);
+  // The older "type" key works too.
+  json t = llama31_8b();
+  t["rope_scaling"].erase("rope_type");
+  t["rope_scaling"]["type"] = "llama3";
+  EXPECT_EQ(parse_config(t, "cfg.json").rope_scaling->type, RopeType::Llama3);
+  // DeepSeek's MLA keys are not required for Llama.
+  EXPECT_EQ(parse_config(llama2_7b(), "cfg.json").kv_lora_rank, 0);
+}
+
+TEST(Config, LlamaBadKeys) {
+  expect_bad(with(llama31_8b(), "num_key_value_heads", 5), "key 'num_key_value_heads': 5 does not divide num_attention_heads 32");
+  expect_bad(with(llama31_8b(), "num_key_value_heads", 0), "key 'num_key_value_heads': expected a positive integer, got 0");
+  expect_bad(with(llama31_8b(), "head_dim", 63), "key 'head_dim': expected an even number");
+  expect_bad(with(llama31_8b(), "head_dim", -1), "key 'head_dim': expected a positive integer, got -1");
+  expect_bad(with(llama31_8b(), "hidden_size", 4000), "key 'head_dim': missing, and hidden_size 4000 is not divisible");
+  expect_bad(with(llama31_8b(), "attention_bias", true), "key 'attention_bias': true is not supported");
+  expect_bad(with(llama31_8b(), "mlp_bias", true), "key 'mlp_bias': true is not supported");
+  expect_bad(with(llama31_8b(), "attention_bias", "no"), "key 'attention_bias': expected true or false");
+  expect_bad(with(llama31_8b(), "hidden_act", "gelu"), "key 'hidden_act': expected \"silu\", got \"gelu\"");
+  expect_bad(without(llama31_8b(), "intermediate_size"), "key 'intermediate_size': missing");
+  expect_bad(with(llama31_8b(), "eos_token_id", {128001, -1}), "key 'eos_token_id'");
+  expect_bad(with(llama31_8b(), "eos_token_id", json::array()), "key 'eos_token_id'");
+}
+
+TEST(Config, LlamaBadRopeScaling) {
+  auto rs = [](json scaling) { return with(llama31_8b(), "rope_scaling", std::move(scaling)); };
+  expect_bad(rs("llama3"), "key 'rope_scaling': expected null or an object");
+  expect_bad(rs({{"rope_type", "yarn"}, {"factor", 4}}), "rope_scaling: unsupported rope_type 'yarn' (only \"llama3\" is supported)");
+  expect_bad(rs({{"rope_type", "linear"}, {"factor", 4}}), "rope_scaling: unsupported rope_type 'linear'");
+  expect_bad(rs({{"rope_type", "dynamic"}, {"factor", 4}}), "rope_scaling: unsupported rope_type 'dynamic'");
+  expect_bad(rs({{"factor", 4}}), "rope_scaling: missing 'rope_type'");
+  json base = llama31_8b()["rope_scaling"];
+  for (const char* k : {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}) {
+    json s = base;
+    s.erase(k);
+    expect_bad(rs(s), std::string("rope_scaling: key '") + k + "': missing");
+  }
+  json s = base;
+  s["factor"] = 0.5;
+  expect_bad(rs(s), "rope_scaling: key 'factor': expected a number >= 1");
+  s = base;
+  s["high_freq_factor"] = 1.0;
+  expect_bad(rs(s), "rope_scaling: key 'high_freq_factor': 1 must exceed low_freq_factor 1");
+  s = base;
+  s["original_max_position_embeddings"] = "8192";
+  expect_bad(rs(s), "rope_scaling: key 'original_max_position_embeddings': expected a positive integer");
+  // DeepSeek still accepts only YaRN.
+  expect_bad(with(v2_lite(), "rope_scaling", base), "rope_scaling: unsupported type 'llama3' (only \"yarn\" is supported)");
+}
+
+TEST(Config, EosListKeepsAll) {
+  ModelConfig c = parse_config(with(v2_lite(), "eos_token_id", {7, 8}), "cfg.json");
+  EXPECT_EQ(c.eos_token_ids, (std::vector<int64_t>{7, 8}));
+  EXPECT_EQ(parse_config(v2_lite(), "cfg.json").eos_token_ids, (std::vector<int64_t>{100001}));
 }
 
 }  // namespace

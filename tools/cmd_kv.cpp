@@ -35,18 +35,19 @@ std::string grouped(uint64_t v) {
 
 std::string describe_rows(const kv::KvShape& s) {
   if (s.kind == kv::AttentionKind::MLA)
-    return str("c_kv ", s.kv_lora_rank, " + k_pe ", s.qk_rope_head_dim, " = ",
-               grouped(s.cached_rows()[0]), " values (one latent row)");
+    return str("c_kv ", s.kv_lora_rank, " + k_pe ", s.qk_rope_head_dim, " = ", grouped(s.cached_rows()[0]),
+               " values (one latent row)");
   return str("K ", s.n_head_kv, " x ", s.head_dim, " + V ", s.n_head_kv, " x ", s.head_dim, " = ",
              grouped(2 * s.cached_rows()[0]), " values");
 }
 
 std::string describe_mha(const kv::KvShape& s) {
   const auto rows = s.mha_rows();
-  if (s.kind == kv::AttentionKind::MLA)
+  if (s.kind == kv::AttentionKind::MLA)  // DeepSeek-V2 paper, Table 1: 2 n_h d_h per layer
     return str(s.n_head, " heads x (", s.qk_nope_head_dim, " K + ", s.v_head_dim, " V) = ", grouped(rows[0] + rows[1]),
-               " values (DeepSeek-V2 paper, Table 1: 2 n_h d_h per layer)");
-  return str(s.n_head, " heads x (", s.head_dim, " K + ", s.head_dim, " V) = ", grouped(rows[0] + rows[1]), " values");
+               " values (as the DeepSeek-V2 paper counts MHA)");
+  return str(s.n_head, " heads x (", s.head_dim, " K + ", s.head_dim, " V) = ", grouped(rows[0] + rows[1]),
+             " values (n_head_kv = n_head)");
 }
 
 // Prints a table: first column left-aligned, the others right-aligned, two spaces between.
@@ -155,8 +156,8 @@ void run(const KvFlags& f) {
   std::printf("model:           %s (%s): %s, %lld layers, %lld heads, max context %s tokens\n", shape.name.c_str(),
               source.c_str(), kv::attention_kind_name(shape.kind), (long long)shape.n_layer, (long long)shape.n_head,
               grouped(shape.max_context).c_str());
-  std::printf("cached / layer:  %s per token\n", describe_rows(shape).c_str());
-  std::printf("MHA equivalent:  %s per token\n", describe_mha(shape).c_str());
+  std::printf("cached:          %s per token per layer\n", describe_rows(shape).c_str());
+  std::printf("MHA equivalent:  %s\n", describe_mha(shape).c_str());
   std::printf("context:         %s tokens%s\n", grouped(context).c_str(),
               context_given ? "" : " (the model's max context; --context N to change)");
   if (context > static_cast<uint64_t>(shape.max_context))
@@ -170,7 +171,7 @@ void run(const KvFlags& f) {
                                    str("KV for ", grouped(context), " tokens")};
   if (mem) {
     head.push_back(str("tokens in ", f.mem));
-    head.push_back("(MHA)");
+    head.push_back("MHA tokens");
   }
   t.push_back(head);
   for (const Row& r : rows) {
@@ -188,10 +189,12 @@ void run(const KvFlags& f) {
   print_table(t);
   for (const Row& r : rows)
     if (r.d == kv::CacheDtype::Q8_0) {
-      std::printf("\nq8_0: each cached row of n values takes ceil(n/32) blocks of 34 B (f16 scale + 32 int8);");
-      std::printf(" rows here:");
-      for (uint64_t w : cached) std::printf(" %llu -> %llu B", (unsigned long long)w, (unsigned long long)kv::row_bytes(w, r.d));
-      std::printf("\n");
+      const uint64_t w = cached[0];
+      std::printf("\nq8_0: a row of n values takes ceil(n/32) blocks of 34 B (f16 scale + 32 int8): %s %s-value %s = %s "
+                  "blocks = %s B\n",
+                  cached.size() == 1 ? "the" : "each", grouped(w).c_str(), cached.size() == 1 ? "latent row" : "K or V row",
+                  grouped((w + kv::kQ8_0BlockValues - 1) / kv::kQ8_0BlockValues).c_str(),
+                  grouped(kv::row_bytes(w, r.d)).c_str());
     }
 }
 

@@ -425,11 +425,14 @@ void write_plots(const BenchReport& r, const std::string& path) {
   s << terminal << "\n"
     << "set grid\nset key outside right top box\nset border 3\nset tics nomirror\n"
     << ax.setup << "set xlabel " << gp_str(ax.log ? "context (tokens, log scale)" : "context (tokens)") << "\n";
+  // A different marker per variant, so lines that coincide (naive and absorbed MLA cache the same
+  // bytes) stay distinguishable: circle, square, triangles, diamond, pentagon.
+  static constexpr int kPointTypes[] = {7, 5, 9, 11, 13, 15};
   auto plot_lines = [&](int column) {
     s << "plot ";
     for (size_t i = 0; i < variants.size(); ++i)
       s << (i ? ", \\\n     " : "") << gp_str(data[i].string()) << " using 1:" << column
-        << " with linespoints lw 2 pt 7 ps 0.8 title " << gp_str(variants[i]);
+        << " with linespoints lw 2 pt " << kPointTypes[i % 6] << " ps 1 title " << gp_str(variants[i]);
     s << "\n";
   };
   s << "set output " << gp_str(path) << "\n"

@@ -9,12 +9,62 @@
 namespace mla {
 namespace {
 
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// Keys scored per pass: the G x kSubBlock score tile stays in L1/L2.
+constexpr int64_t kSubBlock = 64;
+// Fewest keys worth a work item of their own when one query's keys are split across threads.
+constexpr int64_t kMinSplitRows = 128;
+
 thread_local std::vector<float> tl_scores;
+
+// Folds rows [a, b) of `kv` into one running state of the G query heads that share kv head g: each key and
+// value row is read once and used for all G heads while it is in cache (the MQA/GQA structure;
+// for absorbed MLA all heads share the one latent row).
+//   qg: [G x d_k]; m, l: [G]; acc: [G x d_v]
+void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& kv, int64_t g, int64_t a, int64_t b,
+               float* m, float* l, float* acc) {
+  if (static_cast<int64_t>(tl_scores.size()) < G * kSubBlock) tl_scores.resize(G * kSubBlock);
+  float* scores = tl_scores.data();  // [G x kSubBlock]
+  const float* kbase = kv.base + kv.k_offset + g * kv.k_head_stride;
+  const float* vbase = kv.base + kv.v_offset + g * kv.v_head_stride;
+  for (int64_t c0 = a; c0 < b; c0 += kSubBlock) {
+    const int64_t n = std::min(kSubBlock, b - c0);
+    for (int64_t j = 0; j < n; ++j) {
+      const float* k = kbase + (c0 + j) * kv.row_stride;
+      for (int64_t i = 0; i < G; ++i) scores[i * kSubBlock + j] = dot_f32(qg + i * s.d_k, k, s.d_k) * s.scale;
+    }
+    for (int64_t i = 0; i < G; ++i) {
+      float* sc = scores + i * kSubBlock;
+      const float new_max = std::max(m[i], *std::max_element(sc, sc + n));
+      const float c = std::exp(m[i] - new_max);  // rescales what was folded under the old maximum
+      if (c != 1.0f) {
+        l[i] *= c;
+        for (int64_t d = 0; d < s.d_v; ++d) acc[i * s.d_v + d] *= c;
+      }
+      m[i] = new_max;
+      for (int64_t j = 0; j < n; ++j) l[i] += (sc[j] = std::exp(sc[j] - new_max));
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      const float* v = vbase + (c0 + j) * kv.row_stride;
+      for (int64_t i = 0; i < G; ++i) axpy_f32(scores[i * kSubBlock + j], v, acc + i * s.d_v, s.d_v);
+    }
+  }
+}
+
+// Merges the state (m2, l2, acc2) into (m, l, acc): the exact combination of two partial softmaxes.
+void merge_state(int64_t d_v, float& m, float& l, float* acc, float m2, float l2, const float* acc2) {
+  if (m2 == kNegInf) return;
+  const float new_max = std::max(m, m2);
+  const float c1 = std::exp(m - new_max), c2 = std::exp(m2 - new_max);
+  l = l * c1 + l2 * c2;
+  for (int64_t d = 0; d < d_v; ++d) acc[d] = acc[d] * c1 + acc2[d] * c2;
+  m = new_max;
+}
 
 }  // namespace
 
 void AttnState::reset(int64_t T, const AttnShape& s) {
-  max.assign(T * s.n_head, -std::numeric_limits<float>::infinity());
+  max.assign(T * s.n_head, kNegInf);
   sum.assign(T * s.n_head, 0.0f);
   acc.assign(T * s.n_head * s.d_v, 0.0f);
 }
@@ -28,38 +78,40 @@ void AttnState::finish(int64_t T, const AttnShape& s, float* out) const {
 
 void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t T, int64_t p0, const KvLayout& kv,
                   int64_t j0, int64_t j1, AttnState& st) {
-  const int64_t H = s.n_head, group = s.n_head / s.n_head_kv;
-  pool.parallel_for(T * H, [&](int64_t i0, int64_t i1) {
-    if (static_cast<int64_t>(tl_scores.size()) < j1 - j0) tl_scores.resize(j1 - j0);
-    float* scores = tl_scores.data();
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t t = i / H, g = (i % H) / group;
-      const int64_t n = std::min(j1, p0 + t + 1) - j0;  // visible tokens of this block
-      if (n <= 0) continue;
-      const float* qi = q + i * s.d_k;
-      const float* k = kv.base + kv.k_offset + g * kv.k_head_stride;
-      float block_max = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < n; ++j) {
-        scores[j] = dot_f32(qi, k + j * kv.row_stride, s.d_k) * s.scale;
-        block_max = std::max(block_max, scores[j]);
-      }
-      // Rescale what was accumulated under the previous maximum, then add this block.
-      float* acc = st.acc.data() + i * s.d_v;
-      const float m = std::max(st.max[i], block_max);
-      const float c = std::exp(st.max[i] - m);
-      if (c != 1.0f) {
-        st.sum[i] *= c;
-        for (int64_t d = 0; d < s.d_v; ++d) acc[d] *= c;
-      }
-      st.max[i] = m;
-      const float* v = kv.base + kv.v_offset + g * kv.v_head_stride;
-      float sum = 0;
-      for (int64_t j = 0; j < n; ++j) {
-        const float p = std::exp(scores[j] - m);
-        sum += p;
-        axpy_f32(p, v + j * kv.row_stride, acc, s.d_v);
-      }
-      st.sum[i] += sum;
+  const int64_t H = s.n_head, G = s.n_head / s.n_head_kv, pairs = T * s.n_head_kv;
+  // Decoding has few (query, kv head) pairs: split each one's keys across threads (flash-decoding)
+  // so every thread streams a part of the cache, then merge the partial softmaxes exactly.
+  int64_t splits = 1;
+  if (pairs < 2 * pool.size()) {
+    const int64_t want = (2 * pool.size() + pairs - 1) / pairs;
+    splits = std::clamp<int64_t>((j1 - j0) / kMinSplitRows, 1, want);
+  }
+  const int64_t items = pairs * splits;
+  st.part_max.assign(items * G, kNegInf);
+  st.part_sum.assign(items * G, 0.0f);
+  st.part_acc.assign(items * G * s.d_v, 0.0f);
+
+  pool.parallel_for(items, [&](int64_t i0, int64_t i1) {
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t pair = item / splits, split = item % splits, t = pair / s.n_head_kv, g = pair % s.n_head_kv;
+      const int64_t end = std::min(j1, p0 + t + 1);  // causal: query t sees tokens <= p0 + t
+      if (end <= j0) continue;
+      const int64_t a = j0 + (end - j0) * split / splits, b = j0 + (end - j0) * (split + 1) / splits;
+      if (a >= b) continue;
+      fold_rows(s, q + (t * H + g * G) * s.d_k, G, kv, g, a - j0, b - j0, &st.part_max[item * G],
+                &st.part_sum[item * G], &st.part_acc[item * G * s.d_v]);
+    }
+  });
+  // Merge each pair's splits into the running state, in order (deterministic).
+  pool.parallel_for(pairs, [&](int64_t b0, int64_t b1) {
+    for (int64_t pair = b0; pair < b1; ++pair) {
+      const int64_t t = pair / s.n_head_kv, g = pair % s.n_head_kv;
+      for (int64_t split = 0; split < splits; ++split)
+        for (int64_t i = 0; i < G; ++i) {
+          const int64_t item = pair * splits + split, h = t * H + g * G + i;
+          merge_state(s.d_v, st.max[h], st.sum[h], &st.acc[h * s.d_v], st.part_max[item * G + i],
+                      st.part_sum[item * G + i], &st.part_acc[(item * G + i) * s.d_v]);
+        }
     }
   });
 }

@@ -31,6 +31,7 @@ struct KvLayout {
 // Running softmax of T x n_head queries.
 struct AttnState {
   std::vector<float> max, sum, acc;  // [T*H], [T*H], [T*H x d_v]
+  std::vector<float> part_max, part_sum, part_acc;  // per work item, merged into the above
   void reset(int64_t T, const AttnShape& s);
   // out[T x H x d_v] = acc / sum
   void finish(int64_t T, const AttnShape& s, float* out) const;

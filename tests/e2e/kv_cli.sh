@@ -151,7 +151,7 @@ expect_error bad_unit "unknown unit 'XB'" "$MLA_BIN" kv --preset gpt2 --mem 24XB
 expect_error neg_mem "--mem '-1GiB'" "$MLA_BIN" kv --preset gpt2 --mem=-1GiB
 expect_error no_source "exactly one of --model DIR or --preset NAME" "$MLA_BIN" kv
 expect_error both_sources "exactly one of" "$MLA_BIN" kv --preset gpt2 --model "$CK"
-expect_error missing_model "config.json: does not exist" "$MLA_BIN" kv --model "$W/nowhere"
+expect_error missing_model "nowhere: does not exist" "$MLA_BIN" kv --model "$W/nowhere"
 
 if [ $failed -ne 0 ]; then
   echo "kv_cli: FAILED" >&2
