@@ -8,6 +8,8 @@
 // latency x FMA ports, so the pipes never wait on a result), 2 FLOPs per FMA lane. Best of a few passes.
 #include "bench/roofline.h"
 
+#include "core/huge_buffer.h"
+
 #include <immintrin.h>
 #include <sys/mman.h>
 
@@ -135,22 +137,13 @@ FmaKernel pick_fma_kernel() {
   return {fma_chains_sse, 2.0 * kChains128 * 4};
 }
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-
 }  // namespace
 
 double measure_read_gbps(ThreadPool& pool, size_t buffer_bytes) {
   const int64_t n = static_cast<int64_t>(buffer_bytes / sizeof(float));
   if (n < 1024) fail("measure_read_gbps: buffer of ", buffer_bytes, " bytes is too small");
-  // 2 MiB-aligned and advised as huge pages where the kernel allows: faster first touch, and TLB
-  // misses do not eat into the measured bandwidth.
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t alloc_bytes = (static_cast<size_t>(n) * sizeof(float) + kHuge - 1) / kHuge * kHuge;
-  std::unique_ptr<float, FreeDeleter> buf(static_cast<float*>(std::aligned_alloc(kHuge, alloc_bytes)));
-  if (!buf) fail("measure_read_gbps: cannot allocate ", alloc_bytes, " bytes");
-  madvise(buf.get(), alloc_bytes, MADV_HUGEPAGE);  // advisory: failure changes nothing
+  // Huge pages where the kernel allows: TLB misses do not eat into the measured bandwidth.
+  HugeBuffer<float> buf = make_huge_buffer<float>(n);
   float* data = buf.get();
   const int nth_pool = pool.size();
 

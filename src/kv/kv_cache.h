@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/huge_buffer.h"
+
 namespace mla {
 
 class KvCache {
@@ -38,7 +40,7 @@ class KvCache {
  private:
   int64_t n_layers_, row_width_, max_tokens_;
   int64_t n_tokens_ = 0;
-  std::unique_ptr<float[]> data_;  // [n_layers x max_tokens x row_width]
+  HugeBuffer<float> data_;  // [n_layers x max_tokens x row_width]
 };
 
 }  // namespace mla

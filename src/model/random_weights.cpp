@@ -60,7 +60,7 @@ const TensorView& RandomWeights::get(const std::string& name, const std::vector<
   }
   const float a = static_cast<float>(std * std::sqrt(3.0)), m = static_cast<float>(mean);
   Tensor t;
-  t.data.reset(new uint8_t[numel * dtype_size(dt)]);
+  t.data = make_huge_buffer<uint8_t>(numel * dtype_size(dt));
   const uint64_t key = hash_name(name, seed_);
   uint8_t* out = t.data.get();
   pool_.parallel_for(numel, [&](int64_t b, int64_t e) {

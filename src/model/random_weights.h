@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_buffer.h"
 #include "core/thread_pool.h"
 #include "model/weight_source.h"
 
@@ -25,7 +26,7 @@ class RandomWeights : public WeightSource {
 
  private:
   struct Tensor {
-    std::unique_ptr<uint8_t[]> data;
+    HugeBuffer<uint8_t> data;
     TensorView view;
   };
   DType dtype_;

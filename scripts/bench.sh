@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job: set up, build, and compare MLA with MHA, GQA and MQA on this machine with
+# `mla bench` (synthetic models, no download). Results: a table on stdout, and out/bench.{json,csv},
+# out/bench.svg (decode tok/s against context) and out/bench-kv.svg (KV memory against context).
+#   scripts/bench.sh [extra mla bench flags...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh build
+mkdir -p out
+./build/mla bench --json out/bench.json --csv out/bench.csv --plot out/bench.svg "$@"
