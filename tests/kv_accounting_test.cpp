@@ -253,6 +253,30 @@ TEST(KvAccounting, ShapeFromLlamaStyleConfig) {
   EXPECT_THROW(shape_from_config(c), Error);
 }
 
+// The published Meta-Llama-3-8B config.json through the real parser: GQA, 8 KV heads of 128.
+TEST(KvAccounting, ShapeFromLlama3Config) {
+  json j = json::parse(R"({
+    "architectures": ["LlamaForCausalLM"], "attention_bias": false, "bos_token_id": 128000, "eos_token_id": 128001,
+    "hidden_act": "silu", "hidden_size": 4096, "intermediate_size": 14336, "max_position_embeddings": 8192,
+    "model_type": "llama", "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-05, "rope_scaling": null, "rope_theta": 500000.0, "tie_word_embeddings": false,
+    "torch_dtype": "bfloat16", "vocab_size": 128256
+  })");
+  KvShape s = shape_from_config(parse_config(j, "config.json"));
+  EXPECT_EQ(s.kind, AttentionKind::GQA);
+  EXPECT_EQ(s.head_dim, 128);
+  EXPECT_EQ(s.max_context, 8192);
+  for (CacheDtype d : all_cache_dtypes()) {
+    EXPECT_EQ(kv_bytes(s, d).per_token, per_token("llama-3-8b", d)) << cache_dtype_name(d);
+    EXPECT_EQ(mha_bytes(s, d).per_token, mha_per_token("llama-3-8b", d)) << cache_dtype_name(d);
+  }
+  // An explicit head_dim wins over hidden_size / num_attention_heads.
+  j["head_dim"] = 64;
+  s = shape_from_config(parse_config(j, "config.json"));
+  EXPECT_EQ(s.head_dim, 64);
+  EXPECT_EQ(kv_bytes(s, CacheDtype::BF16).per_token, 32u * 2 * 8 * 64 * 2);
+}
+
 TEST(KvAccounting, InvalidShapes) {
   KvShape s = preset("llama-3-8b");
   s.kind = AttentionKind::MHA;  // 8 KV heads for 32 is GQA

@@ -126,6 +126,25 @@ else
   fail "mla kv --model: $(cat "$W/ck.err")"
 fi
 
+# --- --model on a Llama config.json (Meta-Llama-3-8B's, written here): GQA with 8 KV heads of
+# 4096 / 32 = 128: 32 x 2 x 8 x 128 x 2 = 131,072 B per token; MHA equivalent 524,288 B.
+mkdir -p "$W/llama3"
+cat > "$W/llama3/config.json" <<'EOF'
+{"architectures": ["LlamaForCausalLM"], "attention_bias": false, "bos_token_id": 128000, "eos_token_id": 128001,
+ "hidden_act": "silu", "hidden_size": 4096, "intermediate_size": 14336, "max_position_embeddings": 8192,
+ "model_type": "llama", "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8,
+ "rms_norm_eps": 1e-05, "rope_scaling": null, "rope_theta": 500000.0, "tie_word_embeddings": false,
+ "torch_dtype": "bfloat16", "vocab_size": 128256}
+EOF
+if "$MLA_BIN" kv --model "$W/llama3" --json > "$W/llama3.json" 2> "$W/llama3.err"; then
+  check_json "$W/llama3.json" \
+    'j["attention"] == "GQA" and j["kv_heads"] == 8 and j["head_dim"] == 128' \
+    'j["kv_bytes_per_token"] == 131072 and j["mha_kv_bytes_per_token"] == 524288' \
+    'j["max_context"] == 8192 and j["context_bytes"] == 131072 * 8192'
+else
+  fail "mla kv --model (Llama config): $(cat "$W/llama3.err")"
+fi
+
 # --- bad arguments: exit 1, exactly one stderr line "mla: error: ..." matching PATTERN
 expect_error() {
   local name=$1 pattern=$2
