@@ -381,7 +381,7 @@ TEST(Config, LlamaBadKeys) {
   expect_bad(with(llama31_8b(), "num_key_value_heads", 0), "key 'num_key_value_heads': expected a positive integer, got 0");
   expect_bad(with(llama31_8b(), "head_dim", 63), "key 'head_dim': expected an even number");
   expect_bad(with(llama31_8b(), "head_dim", -1), "key 'head_dim': expected a positive integer, got -1");
-  expect_bad(with(llama31_8b(), "hidden_size", 4000), "key 'head_dim': missing, and hidden_size 4000 is not divisible");
+  expect_bad(with(llama31_8b(), "hidden_size", 4100), "key 'head_dim': missing, and hidden_size 4100 is not divisible");
   expect_bad(with(llama31_8b(), "attention_bias", true), "key 'attention_bias': true is not supported");
   expect_bad(with(llama31_8b(), "mlp_bias", true), "key 'mlp_bias': true is not supported");
   expect_bad(with(llama31_8b(), "attention_bias", "no"), "key 'attention_bias': expected true or false");

@@ -6,12 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <vector>
 
 #include "core/error.h"
+#include "engine/generate.h"
 #include "kernels/ops.h"
 #include "model/model.h"
 #include "model/random_weights.h"
@@ -320,6 +322,35 @@ TEST(Llama, BadTokensAndMissingTensors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("model.embed_tokens.weight"), std::string::npos) << e.what();
   }
+}
+
+// Llama-3-Instruct ends a turn with <|eot_id|>, not its eos_token_id's first entry: generation
+// stops at any id of the list.
+TEST(Llama, GenerationStopsAtAnyEosId) {
+  ThreadPool pool(2);
+  ModelConfig cfg = tiny_llama(4, 2);
+  const std::vector<int32_t> prompt = {5, 6, 7};
+  GenerateOptions opts;
+  opts.max_tokens = 12;
+  opts.sampling.temperature = 0;
+  opts.ignore_eos = true;
+  auto free_model = build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 9, pool), pool);
+  Session free_run(*free_model, 32);
+  const std::vector<int32_t> ids = free_run.generate(prompt, opts, nullptr).ids;
+  ASSERT_EQ(ids.size(), 12u);
+  // An eos list whose second entry is the 4th generated id (and whose first is never generated).
+  const int32_t stop_id = ids[3];
+  if (std::find(ids.begin(), ids.begin() + 3, stop_id) != ids.begin() + 3) GTEST_SKIP() << "id repeats early";
+  int32_t never = 0;
+  while (std::find(ids.begin(), ids.end(), never) != ids.end()) ++never;
+  cfg.eos_token_id = never;
+  cfg.eos_token_ids = {never, stop_id};
+  auto model = build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 9, pool), pool);
+  Session session(*model, 32);
+  opts.ignore_eos = false;
+  GenerateResult r = session.generate(prompt, opts, nullptr);
+  EXPECT_EQ(r.ids, std::vector<int32_t>(ids.begin(), ids.begin() + 3));
+  EXPECT_EQ(r.finish_reason, "stop");
 }
 
 }  // namespace

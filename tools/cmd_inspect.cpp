@@ -24,18 +24,35 @@ void register_inspect(CLI::App& app) {
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) moe_layers += c.is_moe_layer(i);
 
     std::printf("architecture:      %s (%s)\n", c.architecture.c_str(), c.model_type.c_str());
-    std::printf("layers:            %lld (%lld dense, %lld MoE)\n", (long long)c.num_hidden_layers,
-                (long long)(c.num_hidden_layers - moe_layers), (long long)moe_layers);
+    if (c.is_llama())
+      std::printf("layers:            %lld (SwiGLU MLP, intermediate %lld)\n", (long long)c.num_hidden_layers,
+                  (long long)c.intermediate_size);
+    else
+      std::printf("layers:            %lld (%lld dense, %lld MoE)\n", (long long)c.num_hidden_layers,
+                  (long long)(c.num_hidden_layers - moe_layers), (long long)moe_layers);
     std::printf("hidden / vocab:    %lld / %lld\n", (long long)c.hidden_size, (long long)c.vocab_size);
-    std::printf("attention:         MLA, %lld heads, q_lora_rank %s, kv_lora_rank %lld, nope %lld, rope %lld, v %lld\n",
-                (long long)c.num_attention_heads, c.q_lora_rank ? std::to_string(*c.q_lora_rank).c_str() : "null",
-                (long long)c.kv_lora_rank, (long long)c.qk_nope_head_dim, (long long)c.qk_rope_head_dim,
-                (long long)c.v_head_dim);
-    if (c.rope_scaling)
+    if (c.is_llama()) {
+      // MHA / GQA / MQA: the one attention core with n_head_kv K/V heads.
+      const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads;
+      const char* kind = Hkv == H ? "MHA" : Hkv == 1 ? "MQA" : "GQA";
+      std::printf("attention:         %s, %lld heads, %lld kv heads (%lld query heads per kv head), head_dim %lld\n",
+                  kind, (long long)H, (long long)Hkv, (long long)(H / Hkv), (long long)c.head_dim);
+    } else {
+      std::printf("attention:         MLA, %lld heads, q_lora_rank %s, kv_lora_rank %lld, nope %lld, rope %lld, v %lld\n",
+                  (long long)c.num_attention_heads, c.q_lora_rank ? std::to_string(*c.q_lora_rank).c_str() : "null",
+                  (long long)c.kv_lora_rank, (long long)c.qk_nope_head_dim, (long long)c.qk_rope_head_dim,
+                  (long long)c.v_head_dim);
+    }
+    if (c.rope_scaling && c.rope_scaling->type == RopeType::Llama3)
+      std::printf("rope:              theta %g, llama3 factor %g (low %g, high %g) over %lld positions\n", c.rope_theta,
+                  c.rope_scaling->factor, c.rope_scaling->low_freq_factor, c.rope_scaling->high_freq_factor,
+                  (long long)c.rope_scaling->original_max_position_embeddings);
+    else if (c.rope_scaling)
       std::printf("rope:              theta %g, YaRN factor %g over %lld positions\n", c.rope_theta,
                   c.rope_scaling->factor, (long long)c.rope_scaling->original_max_position_embeddings);
     else
       std::printf("rope:              theta %g\n", c.rope_theta);
+    if (c.tie_word_embeddings) std::printf("embeddings:        tied (lm_head = embed_tokens)\n");
     if (c.n_routed_experts)
       std::printf("experts:           %lld routed (%lld per token) + %lld shared\n", (long long)*c.n_routed_experts,
                   (long long)c.num_experts_per_tok, (long long)c.n_shared_experts);
@@ -43,9 +60,12 @@ void register_inspect(CLI::App& app) {
                 model->params().active / 1e9);
     std::printf("files:             %zu safetensors, %s\n", ck.num_files(), human_bytes(ck.total_bytes()).c_str());
     for (const auto& [dt, b] : bytes_by_dtype) std::printf("  %-8s         %s\n", dt.c_str(), human_bytes(b).c_str());
-    const int64_t values = c.num_hidden_layers * (c.kv_lora_rank + c.qk_rope_head_dim);
-    std::printf("KV cache / token:  %lld values = %lld B as bf16, %lld B as f32 (this engine's cache)\n",
-                (long long)values, (long long)values * 2, (long long)values * 4);
+    // Per token per layer: the MLA latent + rope key, or K and V of every kv head.
+    const int64_t row = model->make_cache(1).row_width(), values = c.num_hidden_layers * row;
+    std::printf("KV cache / token:  %lld values (%lld layers x %lld%s) = %lld B as bf16, %lld B as f32 (this engine's cache)\n",
+                (long long)values, (long long)c.num_hidden_layers, (long long)row,
+                c.is_llama() ? " = 2 x kv heads x head_dim" : " = kv_lora_rank + rope", (long long)values * 2,
+                (long long)values * 4);
   });
 }
 

@@ -13,6 +13,12 @@ even the ~1B-parameter preset needs little memory.
 Needs only Python 3 and numpy. Examples:
   gen_checkpoint.py --variant v3 --dtype fp8 --yarn --shards 2 --out /tmp/v3fp8
   gen_checkpoint.py --variant v2-lite --dtype bf16 --preset-1b --out /tmp/v2lite-1b
+
+Llama baselines (LlamaForCausalLM, the same tokenizer trained the same way but with the Llama-3
+pre-tokenizer and special tokens, eos_token_id a list as Llama-3-Instruct publishes it):
+  gen_checkpoint.py --variant llama-gqa --dtype bf16 --llama3-rope --tied --out /tmp/llama-gqa
+  variants: llama-mha (4 heads x 32), llama-gqa (8 heads x 16, 2 kv heads), llama-mqa (8 heads x 32,
+  1 kv head, head_dim x heads != hidden); --kv-heads / --head-dim / --heads override.
 """
 import argparse
 import json
@@ -645,10 +651,205 @@ def make_config(cfg, dtype, yarn, bos, eos):
 
 
 # --------------------------------------------------------------------------------------------
+# Llama (MHA / GQA / MQA baselines)
+# --------------------------------------------------------------------------------------------
+
+LLAMA_VARIANTS = {
+    "llama-mha": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                      head_dim=32, intermediate_size=256),
+    "llama-gqa": dict(hidden_size=128, num_hidden_layers=3, num_attention_heads=8, num_key_value_heads=2,
+                      head_dim=16, intermediate_size=256),
+    # head_dim x heads = 256 != hidden: o_proj is [128 x 256], head_dim comes from the config key.
+    "llama-mqa": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=1,
+                      head_dim=32, intermediate_size=256),
+}
+
+LLAMA3_BOS, LLAMA3_EOS, LLAMA3_EOT = "<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"
+LLAMA3_SPECIALS = [LLAMA3_BOS, LLAMA3_EOS, "<|start_header_id|>", "<|end_header_id|>", LLAMA3_EOT]
+
+# The pre-tokenizer of Meta's Llama-3 tokenizer.json.
+LLAMA3_PRE_TOKENIZER = {
+    "type": "Sequence",
+    "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex":
+            r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+            r"\s*[\r\n]+|\s+(?!\S)|\s+"},
+         "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
+    ],
+}
+
+LLAMA3_CHAT_TEMPLATE = (
+    "{% set loop_messages = messages %}{% for message in loop_messages %}"
+    "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim"
+    " + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}"
+    "{% endfor %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
+)
+
+
+def build_llama3_tokenizer(vocab_size):
+    """Byte-level BPE (trained as for DeepSeek) with Llama-3's layout: BPE ids first, the special
+    tokens at the end, ignore_merges on. Returns (tok, bos_id, [eos ids])."""
+    n_special = len(LLAMA3_SPECIALS)
+    if vocab_size < 256 + n_special:
+        raise SystemExit(f"--vocab must be at least {256 + n_special}")
+    tokens, merges = train_bpe(vocab_size - n_special)
+    vocab = {t: i for i, t in enumerate(tokens)}
+    added = []
+    next_id = len(vocab)
+    while next_id < vocab_size - n_special:   # the corpus ran out of pairs: reserved tokens
+        added.append({"id": next_id, "content": f"<|reserved_special_token_{next_id - len(vocab)}|>",
+                      "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+                      "special": True})
+        next_id += 1
+    ids = {}
+    for t in LLAMA3_SPECIALS:
+        ids[t] = next_id
+        added.append({"id": next_id, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                      "normalized": False, "special": True})
+        next_id += 1
+    assert next_id == vocab_size
+    tok = {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": LLAMA3_PRE_TOKENIZER,
+        "post_processor": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False,
+                           "use_regex": True},
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": True,
+                  "vocab": vocab, "merges": merges},
+    }
+    return tok, ids[LLAMA3_BOS], [ids[LLAMA3_EOS], ids[LLAMA3_EOT]]
+
+
+def llama_tensor_specs(cfg, dtype, tied):
+    """Every tensor of a LlamaForCausalLM checkpoint, Hugging Face names, layer order."""
+    base = {"bf16": "BF16", "f16": "F16", "f32": "F32"}[dtype]
+    D, H, Hkv, hd = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    inter, V = cfg["intermediate_size"], cfg["vocab_size"]
+    specs = [TensorSpec("model.embed_tokens.weight", [V, D], base, "embed")]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        specs += [
+            TensorSpec(p + ".input_layernorm.weight", [D], base, "norm"),
+            TensorSpec(p + ".self_attn.q_proj.weight", [H * hd, D], base, "linear"),
+            TensorSpec(p + ".self_attn.k_proj.weight", [Hkv * hd, D], base, "linear"),
+            TensorSpec(p + ".self_attn.v_proj.weight", [Hkv * hd, D], base, "linear"),
+            TensorSpec(p + ".self_attn.o_proj.weight", [D, H * hd], base, "linear"),
+            TensorSpec(p + ".post_attention_layernorm.weight", [D], base, "norm"),
+            TensorSpec(p + ".mlp.gate_proj.weight", [inter, D], base, "linear"),
+            TensorSpec(p + ".mlp.up_proj.weight", [inter, D], base, "linear"),
+            TensorSpec(p + ".mlp.down_proj.weight", [D, inter], base, "linear"),
+        ]
+    specs.append(TensorSpec("model.norm.weight", [D], base, "norm"))
+    if not tied:
+        specs.append(TensorSpec("lm_head.weight", [V, D], base, "linear"))
+    return specs
+
+
+def make_llama_config(cfg, dtype, llama3_rope, tied, bos, eos):
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "bos_token_id": bos,
+        "eos_token_id": eos,
+        "head_dim": cfg["head_dim"],
+        "hidden_act": "silu",
+        "hidden_size": cfg["hidden_size"],
+        "initializer_range": 0.02,
+        "intermediate_size": cfg["intermediate_size"],
+        "max_position_embeddings": cfg["max_position_embeddings"],
+        "mlp_bias": False,
+        "model_type": "llama",
+        "num_attention_heads": cfg["num_attention_heads"],
+        "num_hidden_layers": cfg["num_hidden_layers"],
+        "num_key_value_heads": cfg["num_key_value_heads"],
+        "pretraining_tp": 1,
+        "rms_norm_eps": cfg["rms_norm_eps"],
+        # Llama-3.1's published proportions (factor 8, low 1, high 4) over a tiny original context
+        # so that the 48-token tests run past it and every band of the blend is used.
+        "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                         "original_max_position_embeddings": cfg["original_max_position_embeddings"],
+                         "rope_type": "llama3"} if llama3_rope else None,
+        "rope_theta": cfg["rope_theta"],
+        "tie_word_embeddings": tied,
+        "torch_dtype": {"bf16": "bfloat16", "f16": "float16", "f32": "float32"}[dtype],
+        "transformers_version": "4.45.0",
+        "use_cache": True,
+        "vocab_size": cfg["vocab_size"],
+    }
+
+
+def write_weights(out, specs, shards, seed):
+    """model.safetensors, or shards + model.safetensors.index.json. Returns the total tensor bytes."""
+    for fn in os.listdir(out):   # stale weight files from an earlier run into the same directory
+        if fn.endswith(".safetensors") or fn == "model.safetensors.index.json":
+            os.remove(os.path.join(out, fn))
+    total = sum(s.nbytes for s in specs)
+    if shards <= 1:
+        write_safetensors(os.path.join(out, "model.safetensors"), specs, seed)
+        return total
+    weight_map = {}
+    for k, grp in enumerate(split_shards(specs, shards)):
+        fn = f"model-{k + 1:05d}-of-{shards:05d}.safetensors"
+        write_safetensors(os.path.join(out, fn), grp, seed)
+        for s in grp:
+            weight_map[s.name] = fn
+    index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+    with open(os.path.join(out, "model.safetensors.index.json"), "w", encoding="utf-8") as f:
+        json.dump(index, f, indent=2)
+    return total
+
+
+def main_llama(a):
+    if a.dtype == "fp8":
+        raise SystemExit("--dtype fp8 is for DeepSeek variants; Llama variants take bf16, f16 or f32")
+    cfg = dict(LLAMA_VARIANTS[a.variant])
+    cfg.update(vocab_size=512, rope_theta=10000.0, rms_norm_eps=1e-5, max_position_embeddings=128,
+               original_max_position_embeddings=32)
+    for k in ("num_hidden_layers", "hidden_size", "vocab_size", "num_attention_heads", "num_key_value_heads",
+              "head_dim", "intermediate_size", "rope_theta", "max_position_embeddings",
+              "original_max_position_embeddings", "rms_norm_eps"):
+        v = getattr(a, k, None)
+        if v is not None:
+            cfg[k] = v
+    if cfg["num_attention_heads"] % cfg["num_key_value_heads"]:
+        raise SystemExit("--kv-heads must divide --heads")
+    os.makedirs(a.out, exist_ok=True)
+    if a.tokenizer:
+        tok, vsize, _, _ = real_tokenizer_info(a.tokenizer)
+        by_content = {t["content"]: t["id"] for t in tok.get("added_tokens", [])}
+        bos = by_content.get(LLAMA3_BOS)
+        eos = [by_content[t] for t in (LLAMA3_EOS, LLAMA3_EOT) if t in by_content] or None
+        cfg["vocab_size"] = vsize
+    else:
+        tok, bos, eos = build_llama3_tokenizer(cfg["vocab_size"])
+    with open(os.path.join(a.out, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tok, f, ensure_ascii=False, indent=2)
+    with open(os.path.join(a.out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"bos_token": LLAMA3_BOS, "eos_token": LLAMA3_EOT, "clean_up_tokenization_spaces": True,
+                   "model_max_length": 131072, "tokenizer_class": "PreTrainedTokenizerFast",
+                   "chat_template": LLAMA3_CHAT_TEMPLATE}, f, ensure_ascii=False, indent=2)
+    with open(os.path.join(a.out, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(make_llama_config(cfg, a.dtype, a.llama3_rope, a.tied, bos, eos), f, indent=2)
+    specs = llama_tensor_specs(cfg, a.dtype, a.tied)
+    total = write_weights(a.out, specs, a.shards, a.seed)
+    n_params = sum(int(np.prod(s.shape)) for s in specs)
+    print(f"{a.out}: {a.variant} {a.dtype} llama3_rope={'on' if a.llama3_rope else 'off'} "
+          f"tied={'yes' if a.tied else 'no'} shards={max(a.shards, 1)} params={n_params} bytes={total}",
+          file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variant", required=True, choices=sorted(VARIANTS))
+    ap.add_argument("--variant", required=True, choices=sorted(VARIANTS) + sorted(LLAMA_VARIANTS))
     ap.add_argument("--dtype", default="bf16", choices=["bf16", "f16", "f32", "fp8"])
     ap.add_argument("--out", required=True, help="output directory (created)")
     ap.add_argument("--shards", type=int, default=1, help="number of safetensors files (default 1)")
@@ -687,7 +888,18 @@ def main(argv=None):
     g.add_argument("--mscale", type=float, dest="yarn_mscale")
     g.add_argument("--mscale-all-dim", type=float, dest="yarn_mscale_all_dim")
     g.add_argument("--rms-eps", type=float, dest="rms_norm_eps")
+    g = ap.add_argument_group("Llama variants")
+    g.add_argument("--kv-heads", type=int, dest="num_key_value_heads")
+    g.add_argument("--head-dim", type=int, dest="head_dim")
+    g.add_argument("--llama3-rope", dest="llama3_rope", action="store_true",
+                   help="llama3 rope_scaling (factor 8, low 1, high 4, original 32)")
+    g.add_argument("--no-llama3-rope", dest="llama3_rope", action="store_false")
+    g.add_argument("--tied", dest="tied", action="store_true", help="tie_word_embeddings (no lm_head.weight)")
+    g.add_argument("--untied", dest="tied", action="store_false")
+    ap.set_defaults(llama3_rope=False, tied=False)
     a = ap.parse_args(argv)
+    if a.variant in LLAMA_VARIANTS:
+        return main_llama(a)
 
     cfg = dict(VARIANTS[a.variant])
     cfg.update(vocab_size=512, rope_theta=10000.0, rms_norm_eps=1e-6, max_position_embeddings=128,

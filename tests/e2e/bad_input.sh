@@ -98,8 +98,12 @@ run_eval missing_config "config\.json" "$d"
 d=$(fresh malformed_config); printf '{"architectures": ["DeepseekV2ForCausalLM"], "hidden_size": ' > "$d/config.json"
 run_eval malformed_config "config\.json" "$d"
 
-d=$(fresh bad_arch); corrupt config "$d/config.json" architectures '["LlamaForCausalLM"]'
-run_eval bad_arch "config\.json.*LlamaForCausalLM" "$d"
+d=$(fresh bad_arch); corrupt config "$d/config.json" architectures '["MistralForCausalLM"]'
+run_eval bad_arch "config\.json.*MistralForCausalLM" "$d"
+
+# A DeepSeek checkpoint labelled Llama: the config parses, the first Llama tensor does not fit.
+d=$(fresh deepseek_as_llama); corrupt config "$d/config.json" architectures '["LlamaForCausalLM"]'
+run_eval deepseek_as_llama "self_attn\.q_proj\.weight" "$d"
 
 d=$(fresh bad_config_key); corrupt config "$d/config.json" kv_lora_rank '"abc"'
 run_eval bad_config_key "config\.json.*kv_lora_rank" "$d"

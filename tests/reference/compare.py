@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Comparisons for tests/e2e/deepseek_reference.sh.
+"""Comparisons for tests/e2e/deepseek_reference.sh and tests/e2e/llama_reference.sh.
 
   compare.py logits --ref REF.f32 --got GOT.f32 --vocab V --case NAME --summary TSV
       Every logit must satisfy |got - ref| <= 1e-3 + 1e-4 * max|ref|. Appends one row to TSV.
