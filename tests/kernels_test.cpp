@@ -76,6 +76,48 @@ TEST_P(MatmulTest, RowSlicesAndTransposedProductMatchReference) {
   for (size_t i = 0; i < y2.size(); ++i) ASSERT_NEAR(y2[i], r2[i], 1e-4f * (1.0f + std::fabs(r2[i])));
 }
 
+// Every dispatch level (the explicit AVX-512 kernels where the CPU has them, and the portable ones)
+// over shapes around the vector width (16), the gemv step (64), the micro-kernel blocks (4 rows x 6
+// inputs, 16-row tiles) and the fp8 block (128), for every batch size from 1 to 9.
+TEST_P(MatmulTest, EveryPathShapeAndBatchMatchesReference) {
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> dist;
+  ThreadPool pool(2);
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {3, 15}, {5, 17}, {17, 33}, {19, 64}, {33, 129}, {7, 200}};
+  for (KernelPath path : {KernelPath::Auto, KernelPath::Portable}) {
+    set_kernel_path(path);
+    for (auto [rows, cols] : shapes) {
+      StoredMatrix W(GetParam(), rows, cols, rng);
+      for (int64_t n = 1; n <= 9; ++n) {
+        std::vector<float> X(n * cols), Y(n * rows), R(n * rows);
+        for (float& v : X) v = dist(rng);
+        matmul(pool, W.view, X.data(), n, Y.data());
+        ref::matmul(W.view, X.data(), n, R.data());
+        for (size_t i = 0; i < Y.size(); ++i)
+          ASSERT_NEAR(Y[i], R[i], 1e-4f * (1.0f + std::fabs(R[i])))
+              << "portable=" << (path == KernelPath::Portable) << " rows=" << rows << " cols=" << cols << " n=" << n;
+      }
+      std::vector<float> x(cols), y(rows), r(rows);
+      for (float& v : x) v = dist(rng);
+      matvec(W.view, x.data(), y.data());
+      ref::matmul(W.view, x.data(), 1, r.data());
+      for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], r[i], 1e-4f * (1.0f + std::fabs(r[i]))) << "matvec";
+      // decode_row, dot_f32 and axpy_f32 against plain loops.
+      std::vector<float> row(cols), acc(cols, 1.0f);
+      decode_row(W.view, rows - 1, row.data());
+      double d = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        ASSERT_EQ(row[c], ref::weight_at(W.view, rows - 1, c));
+        d += static_cast<double>(row[c]) * x[c];
+      }
+      ASSERT_NEAR(dot_f32(row.data(), x.data(), cols), d, 1e-4 * (1 + std::fabs(d)));
+      axpy_f32(0.5f, row.data(), acc.data(), cols);
+      for (int64_t c = 0; c < cols; ++c) ASSERT_NEAR(acc[c], 1.0f + 0.5f * row[c], 1e-6f * (1 + std::fabs(row[c])));
+    }
+  }
+  set_kernel_path(KernelPath::Auto);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllDtypes, MatmulTest,
                          ::testing::Values(DType::F32, DType::BF16, DType::F16, DType::F8_E4M3),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });

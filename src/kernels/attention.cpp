@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "kernels/matmul.h"
+#include "kernels/simd.h"
 
 namespace mla {
 namespace {
@@ -27,11 +28,18 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
   float* scores = tl_scores.data();  // [G x kSubBlock]
   const float* kbase = kv.base + kv.k_offset + g * kv.k_head_stride;
   const float* vbase = kv.base + kv.v_offset + g * kv.v_head_stride;
+  // Chosen once per call: register-blocked AVX-512 micro-kernels (4 heads share each key / value
+  // load) or the portable loops below.
+  const bool simd = kernels_use_avx512();
   for (int64_t c0 = a; c0 < b; c0 += kSubBlock) {
     const int64_t n = std::min(kSubBlock, b - c0);
-    for (int64_t j = 0; j < n; ++j) {
-      const float* k = kbase + (c0 + j) * kv.row_stride;
-      for (int64_t i = 0; i < G; ++i) scores[i * kSubBlock + j] = dot_f32(qg + i * s.d_k, k, s.d_k) * s.scale;
+    if (simd) {
+      simd::attn_scores(qg, G, s.d_k, kbase + c0 * kv.row_stride, kv.row_stride, n, s.scale, scores, kSubBlock);
+    } else {
+      for (int64_t j = 0; j < n; ++j) {
+        const float* k = kbase + (c0 + j) * kv.row_stride;
+        for (int64_t i = 0; i < G; ++i) scores[i * kSubBlock + j] = dot_f32(qg + i * s.d_k, k, s.d_k) * s.scale;
+      }
     }
     for (int64_t i = 0; i < G; ++i) {
       float* sc = scores + i * kSubBlock;
@@ -43,6 +51,10 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
       }
       m[i] = new_max;
       for (int64_t j = 0; j < n; ++j) l[i] += (sc[j] = std::exp(sc[j] - new_max));
+    }
+    if (simd) {
+      simd::attn_accumulate(scores, kSubBlock, G, vbase + c0 * kv.row_stride, kv.row_stride, n, s.d_v, acc);
+      continue;
     }
     for (int64_t j = 0; j < n; ++j) {
       const float* v = vbase + (c0 + j) * kv.row_stride;

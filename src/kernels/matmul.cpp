@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
+
+#include "kernels/simd.h"
 
 namespace mla {
 namespace {
@@ -61,15 +65,42 @@ const float* f16_table() {
   return table.data();
 }
 
-// Rows decoded per tile in matmul: each tile of W is decoded once and reused for every input row.
+// Rows decoded per tile in the portable matmul: each tile of W is decoded once and reused for every input row.
 constexpr int64_t kTileRows = 8;
+// Rows decoded per tile in the AVX-512 matmul (n > 1): 16 rows of f32 (64 KiB at 1024 columns) stay
+// in L2 while blocks of 6 inputs pass over them 4 rows at a time.
+constexpr int64_t kSimdTileRows = 16;
 
 thread_local std::vector<float> tl_tile;
 
+std::atomic<bool> g_force_portable{false};
+
+bool env_portable() {
+  static const bool p = [] {
+    const char* e = std::getenv("MLA_KERNELS");
+    return e != nullptr && std::strcmp(e, "portable") == 0;
+  }();
+  return p;
+}
+
+void ensure_tile(size_t n) {
+  if (tl_tile.size() < n) tl_tile.resize(n);
+}
+
 }  // namespace
 
-float dot_f32(const float* a, const float* b, int64_t n) { return dot_f32_impl(a, b, n); }
-void axpy_f32(float alpha, const float* x, float* y, int64_t n) { axpy_impl(alpha, x, y, n); }
+void set_kernel_path(KernelPath path) { g_force_portable = path == KernelPath::Portable; }
+bool kernels_use_avx512() { return !g_force_portable.load(std::memory_order_relaxed) && !env_portable() && simd::avx512_cpu(); }
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  return kernels_use_avx512() ? simd::dot_f32(a, b, n) : dot_f32_impl(a, b, n);
+}
+void axpy_f32(float alpha, const float* x, float* y, int64_t n) {
+  if (kernels_use_avx512())
+    simd::axpy_f32(alpha, x, y, n);
+  else
+    axpy_impl(alpha, x, y, n);
+}
 
 void decode_row(const Matrix& W, int64_t r, float* out) {
   const uint8_t* row = W.data + static_cast<size_t>(r) * W.row_bytes();
@@ -78,9 +109,16 @@ void decode_row(const Matrix& W, int64_t r, float* out) {
       std::memcpy(out, row, W.row_bytes());
       return;
     case DType::BF16:
-      bf16_row_to_f32(reinterpret_cast<const uint16_t*>(row), out, W.cols);
+      if (kernels_use_avx512())
+        simd::bf16_to_f32(reinterpret_cast<const uint16_t*>(row), out, W.cols);
+      else
+        bf16_row_to_f32(reinterpret_cast<const uint16_t*>(row), out, W.cols);
       return;
     case DType::F16: {
+      if (kernels_use_avx512()) {
+        simd::f16_to_f32(reinterpret_cast<const uint16_t*>(row), out, W.cols);
+        return;
+      }
       const float* t = f16_table();
       const uint16_t* h = reinterpret_cast<const uint16_t*>(row);
       for (int64_t c = 0; c < W.cols; ++c) out[c] = t[h[c]];
@@ -109,24 +147,81 @@ static float dot_row(const Matrix& W, int64_t r, const float* x, float* scratch)
   return dot_f32_impl(scratch, x, W.cols);
 }
 
+namespace {
+
+// y[r] = W[r] · x for rows [r0, r1) with the AVX-512 kernels: one dispatch per call, 4 rows per step.
+void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, float* y, float* scratch) {
+  const uint8_t* row0 = W.data + static_cast<size_t>(r0) * W.row_bytes();
+  switch (W.dtype) {
+    case DType::BF16:
+      simd::gemv_bf16(reinterpret_cast<const uint16_t*>(row0), W.cols, r1 - r0, W.cols, x, y + r0);
+      return;
+    case DType::F16:
+      simd::gemv_f16(reinterpret_cast<const uint16_t*>(row0), W.cols, r1 - r0, W.cols, x, y + r0);
+      return;
+    case DType::F32:
+      simd::gemv_f32(reinterpret_cast<const float*>(row0), W.cols, r1 - r0, W.cols, x, y + r0);
+      return;
+    case DType::F8_E4M3:
+      for (int64_t r = r0; r < r1; ++r) {
+        decode_row(W, r, scratch);
+        y[r] = simd::dot_f32(scratch, x, W.cols);
+      }
+      return;
+  }
+}
+
+// Y[n x W.rows] for weight rows [r0, r1) with the AVX-512 kernels: tiles of kSimdTileRows rows are
+// decoded to f32 once and multiplied against all n inputs by the register-blocked micro-kernel.
+void gemm_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* X, int64_t n, float* Y) {
+  const int64_t ldt = (W.cols + 15) / 16 * 16;
+  ensure_tile(static_cast<size_t>(kSimdTileRows * ldt));
+  float* tile = tl_tile.data();
+  for (int64_t t0 = r0; t0 < r1; t0 += kSimdTileRows) {
+    const int64_t nr = std::min(kSimdTileRows, r1 - t0);
+    for (int64_t r = 0; r < nr; ++r) decode_row(W, t0 + r, tile + r * ldt);
+    simd::gemm_tile(tile, ldt, nr, W.cols, X, W.cols, n, Y + t0, W.rows);
+  }
+}
+
+}  // namespace
+
 void matvec(const Matrix& W, const float* x, float* y) {
-  if (static_cast<int64_t>(tl_tile.size()) < W.cols) tl_tile.resize(W.cols);
+  ensure_tile(W.cols);
+  if (kernels_use_avx512()) {
+    gemv_rows_avx512(W, 0, W.rows, x, y, tl_tile.data());
+    return;
+  }
   for (int64_t r = 0; r < W.rows; ++r) y[r] = dot_row(W, r, x, tl_tile.data());
 }
 
 void matvec_t(const Matrix& W, const float* x, float* y) {
-  if (static_cast<int64_t>(tl_tile.size()) < W.cols) tl_tile.resize(W.cols);
+  ensure_tile(W.cols);
   std::fill(y, y + W.cols, 0.0f);
   for (int64_t r = 0; r < W.rows; ++r) {
     decode_row(W, r, tl_tile.data());
-    axpy_impl(x[r], tl_tile.data(), y, W.cols);
+    axpy_f32(x[r], tl_tile.data(), y, W.cols);
   }
 }
 
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y) {
+  if (kernels_use_avx512()) {
+    // Each thread takes one contiguous range of rows (in units of the row block) and streams it once.
+    const int64_t block = n == 1 ? 4 : kSimdTileRows, n_blocks = (W.rows + block - 1) / block;
+    pool.parallel_for(n_blocks, [&](int64_t b0, int64_t b1) {
+      const int64_t r0 = b0 * block, r1 = std::min(W.rows, b1 * block);
+      if (n == 1) {
+        ensure_tile(W.cols);
+        gemv_rows_avx512(W, r0, r1, X, Y, tl_tile.data());
+      } else {
+        gemm_rows_avx512(W, r0, r1, X, n, Y);
+      }
+    });
+    return;
+  }
   const int64_t n_tiles = (W.rows + kTileRows - 1) / kTileRows;
   pool.parallel_for(n_tiles, [&](int64_t t0, int64_t t1) {
-    if (static_cast<int64_t>(tl_tile.size()) < kTileRows * W.cols) tl_tile.resize(kTileRows * W.cols);
+    ensure_tile(static_cast<size_t>(kTileRows * W.cols));
     float* tile = tl_tile.data();
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r0 = t * kTileRows, nr = std::min(kTileRows, W.rows - r0);

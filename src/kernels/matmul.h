@@ -8,6 +8,14 @@
 
 namespace mla {
 
+// Which implementation the kernels run (matmul here and the attention core): the explicit AVX-512
+// kernels (kernels/simd.h) where the CPU has AVX-512 F/BW/VL + FMA + F16C, else the portable ones
+// (compiler-vectorised, target_clones). MLA_KERNELS=portable in the environment, or
+// set_kernel_path(Portable), forces the portable path, so tests check both on an AVX-512 machine.
+enum class KernelPath { Auto, Portable };
+void set_kernel_path(KernelPath path);
+bool kernels_use_avx512();
+
 // One row of W as f32: out[cols].
 void decode_row(const Matrix& W, int64_t r, float* out);
 

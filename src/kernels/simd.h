@@ -1,0 +1,44 @@
+// Explicit AVX-512 kernels behind matmul.cpp and attention.cpp (internal to src/kernels). Every
+// function here is compiled for AVX-512 (F, BW, VL, FMA, F16C) only and may be called only when
+// avx512_usable() is true; the portable twins live beside their callers and the plain scalar
+// oracles in reference.h. All arithmetic on activations is f32 (weights are widened to f32, never
+// the activations narrowed).
+#pragma once
+#include <cstdint>
+
+namespace mla::simd {
+
+// The CPU has everything these kernels use (checked once, at first call).
+bool avx512_cpu();
+
+// y[r] = W[r] · x for r in [0, rows): W row r at w + r * stride (elements), cols wide.
+// One sequential row stream per thread with software prefetch (see simd_avx512.cpp for why not
+// several rows per step).
+void gemv_bf16(const uint16_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y);
+void gemv_f16(const uint16_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y);
+void gemv_f32(const float* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y);
+
+// Row conversions to f32.
+void bf16_to_f32(const uint16_t* in, float* out, int64_t n);
+void f16_to_f32(const uint16_t* in, float* out, int64_t n);
+
+float dot_f32(const float* a, const float* b, int64_t n);
+void axpy_f32(float alpha, const float* x, float* y, int64_t n);
+
+// Register-blocked product of a decoded weight tile with a batch of inputs:
+//   Y[i * ldy + r] = T[r * ldt + 0 .. K) · X[i * ldx + 0 .. K)   for r < nr, i < n
+// T rows must be zero-padded up to ldt (a multiple of 16) and nr rounded up to 4 rows may be read:
+// T must hold round_up(nr, 4) rows. Micro-kernel: 4 weight rows x 6 inputs (24 zmm accumulators).
+void gemm_tile(const float* T, int64_t ldt, int64_t nr, int64_t K, const float* X, int64_t ldx, int64_t n, float* Y,
+               int64_t ldy);
+
+// Attention: scores[h * ld + j] = scale * q[h * d_k ..] · k_j for h < G, j < n, with k_j = k + j * stride.
+// Micro-kernel: 4 heads x 4 keys (16 accumulators; each key load feeds 4 heads).
+void attn_scores(const float* q, int64_t G, int64_t d_k, const float* k, int64_t stride, int64_t n, float scale,
+                 float* scores, int64_t ld);
+// acc[h * d_v + d] += sum_j p[h * ld + j] * v_j[d] for h < G, j < n, v_j = v + j * stride.
+// Micro-kernel: 4 heads x 64 dims (16 accumulators; each value load feeds 4 heads).
+void attn_accumulate(const float* p, int64_t ld, int64_t G, const float* v, int64_t stride, int64_t n, int64_t d_v,
+                     float* acc);
+
+}  // namespace mla::simd
