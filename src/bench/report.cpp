@@ -278,17 +278,20 @@ std::string format_table(const BenchReport& r) {
   if (!r.rows.empty()) {
     Table t;
     t.head = {"variant", "context", "decode tok/s", "vs mha", "KV/token", "KV total", "attn",
-              "GB/s", "GFLOP/s", "bound", "roofline"};
-    t.left = {true, false, false, false, false, false, false, false, false, true, false};
+              "GB/s", "GFLOP/s", "bound", "roofline", "peak RSS"};
+    t.left = {true, false, false, false, false, false, false, false, false, true, false, false};
     for (const auto& row : r.rows) {
       const auto it = mha_decode.find(row.context);
       t.rows.push_back({row.variant, std::to_string(row.context), num(row.decode_tok_s),
                         it == mha_decode.end() ? "-" : ratio_str(row.decode_tok_s, it->second),
                         human_bytes(row.kv_bytes_per_token), human_bytes(row.kv_bytes_total),
                         percent(row.attention_share), num(row.achieved_gbps), num(row.achieved_gflops),
-                        row.bound.empty() ? "-" : row.bound, percent(row.roofline_fraction)});
+                        row.bound.empty() ? "-" : row.bound, percent(row.roofline_fraction),
+                        human_bytes(row.peak_rss_bytes)});
     }
-    out << "\ndecode (one sequence; vs mha = tok/s relative to mha at the same context)\n" << t.render();
+    out << "\ndecode (one sequence; vs mha = tok/s relative to mha at the same context; peak RSS of the\n"
+           "variant so far: weights + caches)\n"
+        << t.render();
 
     // Prefill is measured once per variant: its first row with a prefill figure.
     Table p;

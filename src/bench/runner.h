@@ -17,7 +17,7 @@ struct BenchOptions {
   std::string preset = "deepseek-v2-lite-attn";
   BenchShape shape;  // the preset's, with overrides applied
   std::vector<std::string> variants = variant_names();
-  std::vector<int64_t> contexts = {0, 1024, 4096, 16384, 32768};
+  std::vector<int64_t> contexts = {0, 1024, 4096, 16384, 32768, 65536, 131072};
   int64_t prompt_tokens = 256;          // prefill measurement
   double min_seconds = 1.0;             // time each decode measurement at least this long...
   int64_t max_steps = 32;               // ...or stop after this many steps
