@@ -10,32 +10,9 @@
 #
 # Environment: MLA_BIN (the mla binary), MLA_SOURCE_DIR (source tree), MLA_WORK (scratch dir).
 # Optional: MLA_E2E_CASES (space-separated case names to run, default all), PYTHON.
-set -u
-
-: "${MLA_BIN:?MLA_BIN must point at the mla binary}"
-MLA_SOURCE_DIR=${MLA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-MLA_WORK=${MLA_WORK:-${TMPDIR:-/tmp}/mla-e2e}
-PYTHON=${PYTHON:-/usr/bin/python3}
-[ -x "$PYTHON" ] || PYTHON=python3
-
-GEN="$MLA_SOURCE_DIR/tools/gen_checkpoint.py"
-REF="$MLA_SOURCE_DIR/tests/reference/deepseek_ref.py"
-CMP="$MLA_SOURCE_DIR/tests/reference/compare.py"
-W="$MLA_WORK/deepseek_reference"
-rm -rf "$W"
-mkdir -p "$W"
-SUMMARY="$W/summary.tsv"
-: > "$SUMMARY"
-
-if [ ! -x "$MLA_BIN" ]; then
-  echo "MLA_BIN=$MLA_BIN is not an executable" >&2
-  exit 1
-fi
-if ! "$PYTHON" -c 'import numpy' 2>/dev/null; then
-  echo "$PYTHON cannot import numpy" >&2
-  exit 1
-fi
-
+SUITE=deepseek_reference
+REF="${MLA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/reference/deepseek_ref.py"
+ATTN_MODES=(naive absorbed)
 N_TOKENS=48      # > original_max_position_embeddings (32) of the YaRN checkpoints
 N_GREEDY=32
 
@@ -49,76 +26,4 @@ CASES=(
   "v3_bf16_mla_only|--variant v3 --dtype bf16 --yarn --layers 2 --first-dense 2 --hidden 96 --seed 17"
 )
 
-selected() {
-  [ -z "${MLA_E2E_CASES:-}" ] && return 0
-  local c
-  for c in $MLA_E2E_CASES; do [ "$c" = "$1" ] && return 0; done
-  return 1
-}
-
-# Runs a command, logging its output; on failure records the case and shows the log's tail.
-run_logged() {  # case log cmd...
-  local case=$1 log=$2
-  shift 2
-  local rc=0
-  "$@" >"$log" 2>&1 || rc=$?
-  if [ "$rc" -ne 0 ]; then
-    echo "--- $case failed (exit status $rc): $*" >&2
-    tail -n 20 "$log" >&2
-    "$PYTHON" "$CMP" fail --case "$case" --summary "$SUMMARY" \
-      --what "exit status $rc: $(tail -n 1 "$log" | cut -c1-200)" >/dev/null
-    return 1
-  fi
-  return 0
-}
-
-start=$(date +%s)
-for entry in "${CASES[@]}"; do
-  name=${entry%%|*}
-  args=${entry#*|}
-  selected "$name" || continue
-  dir="$W/$name"
-  echo "=== $name: gen_checkpoint.py $args"
-  # shellcheck disable=SC2086
-  if ! run_logged "$name/generate-checkpoint" "$W/$name.gen.log" "$PYTHON" "$GEN" $args --out "$dir"; then
-    continue
-  fi
-  vocab=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["vocab_size"])' "$dir/config.json")
-  seed=${args##*--seed }
-  tokens=$("$PYTHON" -c '
-import sys, numpy as np
-rng = np.random.default_rng(int(sys.argv[1]))
-print(",".join(str(int(t)) for t in rng.integers(0, int(sys.argv[2]), size=int(sys.argv[3]))))' \
-    "$seed" "$vocab" "$N_TOKENS")
-
-  if ! run_logged "$name/reference" "$W/$name.ref.log" "$PYTHON" "$REF" --model "$dir" --tokens "$tokens" \
-      --out "$W/$name.ref.f32" --greedy "$N_GREEDY" --greedy-json "$W/$name.ref.greedy.json"; then
-    continue
-  fi
-
-  for mode in prefill decode; do
-    for attn in naive absorbed; do
-      case_name="$name/$mode/$attn"
-      out="$W/$name.$mode.$attn.f32"
-      extra=()
-      [ "$mode" = decode ] && extra+=(--decode)
-      if run_logged "$case_name" "$W/$name.$mode.$attn.log" "$MLA_BIN" eval --model "$dir" --tokens "$tokens" \
-          --logits-out "$out" --attn "$attn" "${extra[@]}"; then
-        "$PYTHON" "$CMP" logits --ref "$W/$name.ref.f32" --got "$out" --vocab "$vocab" \
-          --case "$case_name" --summary "$SUMMARY"
-      fi
-    done
-  done
-
-  case_name="$name/greedy$N_GREEDY"
-  if run_logged "$case_name" "$W/$name.generate.log" "$MLA_BIN" generate --model "$dir" --tokens "$tokens" \
-      -n "$N_GREEDY" --temperature 0 --ignore-eos --json-out "$W/$name.generate.json"; then
-    "$PYTHON" "$CMP" ids --ref "$W/$name.ref.greedy.json" --got "$W/$name.generate.json" \
-      --case "$case_name" --summary "$SUMMARY"
-  fi
-done
-
-"$PYTHON" "$CMP" table --summary "$SUMMARY"
-status=$?
-echo "deepseek_reference: $(( $(date +%s) - start ))s, work files in $W"
-exit $status
+source "$(dirname "$0")/../reference/run_cases.sh"
