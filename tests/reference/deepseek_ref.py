@@ -315,18 +315,6 @@ class Model:
         x = self.rmsnorm(x, "model.norm.weight")
         return x @ self.w("lm_head.weight").T
 
-    def greedy(self, tokens, n):
-        """n greedy ids, recomputing the full forward every step; also each step's top1-top2 gap."""
-        seq, ids, gaps = list(tokens), [], []
-        for _ in range(n):
-            last = self.forward(seq)[-1]
-            nxt = int(np.argmax(last))
-            srt = np.sort(last)
-            ids.append(nxt)
-            gaps.append(float(srt[-1] - srt[-2]))
-            seq.append(nxt)
-        return ids, gaps
-
 
 # --------------------------------------------------------------------------------------------
 # self-check
@@ -396,18 +384,35 @@ def self_check(model, tokens):
 # --------------------------------------------------------------------------------------------
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def greedy(forward, tokens, n):
+    """n greedy ids, recomputing the full forward every step; also each step's top1-top2 gap."""
+    seq, ids, gaps = list(tokens), [], []
+    for _ in range(n):
+        last = forward(seq)[-1]
+        nxt = int(np.argmax(last))
+        srt = np.sort(last)
+        ids.append(nxt)
+        gaps.append(float(srt[-1] - srt[-2]))
+        seq.append(nxt)
+    return ids, gaps
+
+
+def reference_main(make_model, self_check, describe, add_args=None, forward_kwargs=lambda a: {}):
+    """The command line shared by the references (this one and llama_ref.py): --out logits,
+    --greedy ids, --self-check. describe(model) names the model in the self-check header."""
+    ap = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
     ap.add_argument("--tokens", help="comma-separated token ids")
     ap.add_argument("--out", help="write logits of every position, float32 little-endian [T x vocab]")
     ap.add_argument("--greedy", type=int, default=0, help="print N greedy continuation ids as JSON")
     ap.add_argument("--greedy-json", help="also write {ids, gaps} (top1 - top2 logit per step) here")
-    ap.add_argument("--absorbed", action="store_true", help="use the absorbed MLA formulation")
     ap.add_argument("--self-check", action="store_true")
+    if add_args:
+        add_args(ap)
     a = ap.parse_args()
 
-    model = Model(a.model)
+    model = make_model(a.model)
     vocab = model.cfg["vocab_size"]
     tokens = [int(t) for t in a.tokens.split(",") if t.strip()] if a.tokens else None
     if tokens is not None and any(t < 0 or t >= vocab for t in tokens):
@@ -417,7 +422,7 @@ def main():
         if tokens is None:
             rng = np.random.default_rng(0)
             tokens = [int(t) for t in rng.integers(0, vocab, size=40)]
-        print(f"self-check {a.model} ({model.arch}, {len(tokens)} tokens):")
+        print(f"self-check {a.model} ({describe(model)}, {len(tokens)} tokens):")
         ok = self_check(model, tokens)
         print("self-check passed" if ok else "self-check FAILED")
         if not ok:
@@ -427,14 +432,21 @@ def main():
     if tokens is None:
         sys.exit("--tokens is required")
     if a.out:
-        logits = model.forward(tokens, absorbed=a.absorbed)
-        logits.astype("<f4").tofile(a.out)
+        model.forward(tokens, **forward_kwargs(a)).astype("<f4").tofile(a.out)
     if a.greedy:
-        ids, gaps = model.greedy(tokens, a.greedy)
+        ids, gaps = greedy(model.forward, tokens, a.greedy)
         print(json.dumps(ids))
         if a.greedy_json:
             with open(a.greedy_json, "w") as f:
                 json.dump({"ids": ids, "gaps": gaps}, f)
+
+
+def main():
+    reference_main(
+        Model, self_check, lambda m: m.arch,
+        add_args=lambda ap: ap.add_argument("--absorbed", action="store_true",
+                                            help="use the absorbed MLA formulation"),
+        forward_kwargs=lambda a: {"absorbed": a.absorbed})
 
 
 if __name__ == "__main__":

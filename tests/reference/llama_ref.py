@@ -18,7 +18,6 @@ C++ engine (the safetensors reader is the one of deepseek_ref.py, itself test to
   llama_ref.py --model DIR --tokens 1,2,3 --greedy 32          prints the 32 greedy ids (JSON)
   llama_ref.py --model DIR --self-check                        validates the reference itself
 """
-import argparse
 import json
 import math
 import os
@@ -27,7 +26,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deepseek_ref import SafetensorsDir  # noqa: E402  (test tooling, not the engine)
+from deepseek_ref import SafetensorsDir, reference_main  # noqa: E402  (test tooling, not the engine)
 
 
 def llama_inv_freq(cfg, head_dim):
@@ -143,18 +142,6 @@ class Model:
         head = emb if self.tied else self.w("lm_head.weight")
         return x @ head.T
 
-    def greedy(self, tokens, n):
-        """n greedy ids, recomputing the full forward every step; also each step's top1-top2 gap."""
-        seq, ids, gaps = list(tokens), [], []
-        for _ in range(n):
-            last = self.forward(seq)[-1]
-            nxt = int(np.argmax(last))
-            srt = np.sort(last)
-            ids.append(nxt)
-            gaps.append(float(srt[-1] - srt[-2]))
-            seq.append(nxt)
-        return ids, gaps
-
 
 def self_check(model, tokens):
     """Checks the reference against itself with independent formulations. Returns True if ok."""
@@ -201,41 +188,8 @@ def self_check(model, tokens):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--tokens", help="comma-separated token ids")
-    ap.add_argument("--out", help="write logits of every position, float32 little-endian [T x vocab]")
-    ap.add_argument("--greedy", type=int, default=0, help="print N greedy continuation ids as JSON")
-    ap.add_argument("--greedy-json", help="also write {ids, gaps} (top1 - top2 logit per step) here")
-    ap.add_argument("--self-check", action="store_true")
-    a = ap.parse_args()
-
-    model = Model(a.model)
-    vocab = model.cfg["vocab_size"]
-    tokens = [int(t) for t in a.tokens.split(",") if t.strip()] if a.tokens else None
-    if tokens is not None and any(t < 0 or t >= vocab for t in tokens):
-        sys.exit(f"token id out of range [0, {vocab})")
-    if a.self_check:
-        if tokens is None:
-            rng = np.random.default_rng(0)
-            tokens = [int(t) for t in rng.integers(0, vocab, size=40)]
-        print(f"self-check {a.model} ({model.H} heads, {model.Hkv} kv heads, head_dim {model.hd}, {len(tokens)} tokens):")
-        ok = self_check(model, tokens)
-        print("self-check passed" if ok else "self-check FAILED")
-        if not ok:
-            sys.exit(1)
-        if not a.out and not a.greedy:
-            return
-    if tokens is None:
-        sys.exit("--tokens is required")
-    if a.out:
-        model.forward(tokens).astype("<f4").tofile(a.out)
-    if a.greedy:
-        ids, gaps = model.greedy(tokens, a.greedy)
-        print(json.dumps(ids))
-        if a.greedy_json:
-            with open(a.greedy_json, "w") as f:
-                json.dump({"ids": ids, "gaps": gaps}, f)
+    reference_main(Model, self_check,
+                   lambda m: f"{m.H} heads, {m.Hkv} kv heads, head_dim {m.hd}")
 
 
 if __name__ == "__main__":
