@@ -28,7 +28,7 @@ struct Setup {
     std::normal_distribution<float> d(0.0f, 0.05f);
     for (auto& v : kv_b) v = f32_to_bf16(d(rng));
     kv_b_view = Matrix{DType::BF16, kShape.n_head * (kShape.qk_nope_head_dim + kShape.v_head_dim), kShape.kv_lora_rank,
-                       reinterpret_cast<const uint8_t*>(kv_b.data()), nullptr, 0};
+                       reinterpret_cast<const uint8_t*>(kv_b.data()), nullptr};
     for (int64_t t = 0; t < context + T; ++t)
       for (int64_t i = 0; i < cache.row_width(); ++i) cache.row(0, t)[i] = d(rng);
     for (auto& v : q) v = d(rng);

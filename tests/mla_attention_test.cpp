@@ -23,7 +23,7 @@ struct Fixture {
     kv_b.resize(s.n_head * (s.qk_nope_head_dim + s.v_head_dim) * s.kv_lora_rank);
     for (float& v : kv_b) v = d(rng);
     kv_b_view = Matrix{DType::F32, s.n_head * (s.qk_nope_head_dim + s.v_head_dim), s.kv_lora_rank,
-                       reinterpret_cast<const uint8_t*>(kv_b.data()), nullptr, 0};
+                       reinterpret_cast<const uint8_t*>(kv_b.data()), nullptr};
     for (int64_t l = 0; l < 2; ++l)
       for (int64_t t = 0; t < cache.max_tokens(); ++t)
         for (int64_t i = 0; i < cache.row_width(); ++i) cache.row(l, t)[i] = d(rng);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/human_bytes.h"
 #include "core/thread_pool.h"
 #include "engine/generate.h"
 #include "model/model.h"
@@ -32,6 +33,5 @@ void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size, const 
 void add_sampling_flags(CLI::App* cmd, GenerateOptions& o);
 
 size_t peak_rss_bytes();
-std::string human_bytes(double bytes);
 
 }  // namespace mla::cli

@@ -1,6 +1,8 @@
 // Writing a BenchReport out: aligned text tables, JSON, CSV and gnuplot plots (see report.h).
 #include "bench/report.h"
 
+#include "core/human_bytes.h"
+
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -38,19 +40,6 @@ std::string num(double v) {
   if (a >= 10) return printf_str("%.1f", v);
   if (a >= 1) return printf_str("%.2f", v);
   return printf_str("%.3f", v);
-}
-
-// Binary units: 512 B, 1.5 KiB, 68.0 MiB, 2.00 GiB.
-std::string human_bytes(double b) {
-  if (!std::isfinite(b)) return "-";
-  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  int u = 0;
-  while (std::fabs(b) >= 1024 && u < 5) {
-    b /= 1024;
-    ++u;
-  }
-  if (u == 0) return printf_str("%.0f", b) + " B";
-  return printf_str(std::fabs(b) >= 100 ? "%.0f" : std::fabs(b) >= 10 ? "%.1f" : "%.2f", b) + " " + units[u];
 }
 
 std::string ratio_str(double num_v, double den_v) {

@@ -127,7 +127,7 @@ void decode_row(const Matrix& W, int64_t r, float* out) {
     case DType::F8_E4M3: {
       const float* t = fp8_e4m3_table();
       const int64_t scale_cols = (W.cols + kFp8Block - 1) / kFp8Block;
-      const float* scales = W.scale_inv + ((W.scale_row0 + r) / kFp8Block) * scale_cols;
+      const float* scales = W.scale_inv + (r / kFp8Block) * scale_cols;
       for (int64_t c0 = 0; c0 < W.cols; c0 += kFp8Block) {
         const float s = scales[c0 / kFp8Block];
         const int64_t c1 = std::min(W.cols, c0 + kFp8Block);
@@ -185,24 +185,6 @@ void gemm_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* X, i
 }
 
 }  // namespace
-
-void matvec(const Matrix& W, const float* x, float* y) {
-  ensure_tile(W.cols);
-  if (kernels_use_avx512()) {
-    gemv_rows_avx512(W, 0, W.rows, x, y, tl_tile.data());
-    return;
-  }
-  for (int64_t r = 0; r < W.rows; ++r) y[r] = dot_row(W, r, x, tl_tile.data());
-}
-
-void matvec_t(const Matrix& W, const float* x, float* y) {
-  ensure_tile(W.cols);
-  std::fill(y, y + W.cols, 0.0f);
-  for (int64_t r = 0; r < W.rows; ++r) {
-    decode_row(W, r, tl_tile.data());
-    axpy_f32(x[r], tl_tile.data(), y, W.cols);
-  }
-}
 
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y) {
   if (kernels_use_avx512()) {

@@ -29,9 +29,4 @@ void axpy_f32(float alpha, const float* x, float* y, int64_t n);
 // row is read once per call (decode: n = 1, the weights stream from memory once).
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y);
 
-// Single-threaded versions for callers that already split the work (e.g. per attention head):
-// y[W.rows] = W · x, and y[W.cols] = W^T · x.
-void matvec(const Matrix& W, const float* x, float* y);
-void matvec_t(const Matrix& W, const float* x, float* y);
-
 }  // namespace mla

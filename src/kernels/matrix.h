@@ -14,19 +14,10 @@ struct Matrix {
   DType dtype = DType::F32;
   int64_t rows = 0, cols = 0;
   const uint8_t* data = nullptr;      // row 0 of this view
-  const float* scale_inv = nullptr;   // fp8 only: the whole tensor's [ceil(R/128) x ceil(C/128)] scales
-  int64_t scale_row0 = 0;             // fp8 only: the tensor row that this view's row 0 is
+  const float* scale_inv = nullptr;   // fp8 only: [ceil(rows/128) x ceil(cols/128)] block scales
 
   size_t row_bytes() const { return static_cast<size_t>(cols) * dtype_size(dtype); }
   size_t bytes() const { return row_bytes() * static_cast<size_t>(rows); }
-  // Rows [r0, r0 + n) as a view of their own.
-  Matrix row_slice(int64_t r0, int64_t n) const {
-    Matrix m = *this;
-    m.rows = n;
-    m.data = data + static_cast<size_t>(r0) * row_bytes();
-    m.scale_row0 = scale_row0 + r0;
-    return m;
-  }
 };
 
 }  // namespace mla

@@ -24,7 +24,7 @@ float weight_at(const Matrix& W, int64_t r, int64_t c) {
     }
     case DType::F8_E4M3: {
       const int64_t scale_cols = (W.cols + kFp8Block - 1) / kFp8Block;
-      const float s = W.scale_inv[((W.scale_row0 + r) / kFp8Block) * scale_cols + c / kFp8Block];
+      const float s = W.scale_inv[(r / kFp8Block) * scale_cols + c / kFp8Block];
       return fp8_e4m3_to_f32(*p) * s;
     }
   }
@@ -38,14 +38,6 @@ void matmul(const Matrix& W, const float* X, int64_t n, float* Y) {
       for (int64_t c = 0; c < W.cols; ++c) s += static_cast<double>(weight_at(W, r, c)) * X[i * W.cols + c];
       Y[i * W.rows + r] = static_cast<float>(s);
     }
-}
-
-void matvec_t(const Matrix& W, const float* x, float* y) {
-  for (int64_t c = 0; c < W.cols; ++c) {
-    double s = 0;
-    for (int64_t r = 0; r < W.rows; ++r) s += static_cast<double>(weight_at(W, r, c)) * x[r];
-    y[c] = static_cast<float>(s);
-  }
 }
 
 }  // namespace mla::ref

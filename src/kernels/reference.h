@@ -10,8 +10,6 @@ namespace mla::ref {
 float weight_at(const Matrix& W, int64_t r, int64_t c);
 // Y[n x W.rows] = X[n x W.cols] · W^T
 void matmul(const Matrix& W, const float* X, int64_t n, float* Y);
-// y[W.cols] = W^T · x
-void matvec_t(const Matrix& W, const float* x, float* y);
 
 }  // namespace mla::ref
 

@@ -35,7 +35,6 @@ class KvCache {
   static constexpr size_t kBytesPerValue = sizeof(float);
   size_t bytes_per_token() const { return static_cast<size_t>(n_layers_) * row_width_ * kBytesPerValue; }
   size_t bytes_used() const { return bytes_per_token() * static_cast<size_t>(n_tokens_); }
-  size_t bytes_reserved() const { return bytes_per_token() * static_cast<size_t>(max_tokens_); }
 
  private:
   int64_t n_layers_, row_width_, max_tokens_;

@@ -8,7 +8,7 @@ namespace mla {
 
 Matrix WeightBinder::matrix(const std::string& prefix, int64_t rows, int64_t cols) {
   const TensorView& t = weights_.get(prefix + ".weight", {rows, cols});
-  Matrix m{t.dtype, rows, cols, aligned(t), nullptr, 0};
+  Matrix m{t.dtype, rows, cols, aligned(t), nullptr};
   if (t.dtype == DType::F8_E4M3) {
     const int64_t sr = (rows + kFp8Block - 1) / kFp8Block, sc = (cols + kFp8Block - 1) / kFp8Block;
     const TensorView& s = weights_.get(prefix + ".weight_scale_inv", {sr, sc});
