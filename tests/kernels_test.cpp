@@ -30,6 +30,7 @@ struct StoredMatrix {
         case DType::BF16: { uint16_t h = f32_to_bf16(v); std::memcpy(&bytes[2 * i], &h, 2); break; }
         case DType::F16: { uint16_t h = f32_to_f16(v); std::memcpy(&bytes[2 * i], &h, 2); break; }
         case DType::F8_E4M3: bytes[i] = static_cast<uint8_t>(rng() & 0xff) & 0xf7; break;  // no NaN codes
+        default: break;
       }
     }
     const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;

@@ -135,6 +135,29 @@ void decode_row(const Matrix& W, int64_t r, float* out) {
       }
       return;
     }
+    case DType::Q8_0:
+    case DType::Q4_0: {
+      const float* t = f16_table();
+      const size_t bb = dtype_block_bytes(W.dtype);
+      for (int64_t b = 0; b < W.cols / kQuantBlock; ++b) {
+        const uint8_t* blk = row + b * bb;
+        uint16_t dh;
+        std::memcpy(&dh, blk, 2);
+        const float d = t[dh];
+        float* o = out + b * kQuantBlock;
+        if (W.dtype == DType::Q8_0) {
+          const int8_t* q = reinterpret_cast<const int8_t*>(blk + 2);
+          for (int i = 0; i < kQuantBlock; ++i) o[i] = d * static_cast<float>(q[i]);
+        } else {
+          const uint8_t* qs = blk + 2;
+          for (int i = 0; i < kQuantBlock / 2; ++i) {
+            o[i] = d * static_cast<float>((qs[i] & 15) - 8);
+            o[i + kQuantBlock / 2] = d * static_cast<float>((qs[i] >> 4) - 8);
+          }
+        }
+      }
+      return;
+    }
   }
 }
 
@@ -162,7 +185,7 @@ void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, f
     case DType::F32:
       simd::gemv_f32(reinterpret_cast<const float*>(row0), W.cols, r1 - r0, W.cols, x, y + r0);
       return;
-    case DType::F8_E4M3:
+    default:  // fp8 and the block formats: decode the row, then one dot product
       for (int64_t r = r0; r < r1; ++r) {
         decode_row(W, r, scratch);
         y[r] = simd::dot_f32(scratch, x, W.cols);

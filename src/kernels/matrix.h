@@ -16,7 +16,7 @@ struct Matrix {
   const uint8_t* data = nullptr;      // row 0 of this view
   const float* scale_inv = nullptr;   // fp8 only: [ceil(rows/128) x ceil(cols/128)] block scales
 
-  size_t row_bytes() const { return static_cast<size_t>(cols) * dtype_size(dtype); }
+  size_t row_bytes() const { return dtype_row_bytes(dtype, cols); }
   size_t bytes() const { return row_bytes() * static_cast<size_t>(rows); }
 };
 

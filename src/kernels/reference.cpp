@@ -5,7 +5,11 @@
 namespace mla::ref {
 
 float weight_at(const Matrix& W, int64_t r, int64_t c) {
-  const uint8_t* p = W.data + static_cast<size_t>(r) * W.row_bytes() + static_cast<size_t>(c) * dtype_size(W.dtype);
+  const uint8_t* row = W.data + static_cast<size_t>(r) * W.row_bytes();
+  const uint8_t* p = row + static_cast<size_t>(c) * dtype_size(W.dtype);
+  // Block formats: the block holding column c, then the value inside it.
+  const uint8_t* block = row + static_cast<size_t>(c / kQuantBlock) * dtype_block_bytes(W.dtype);
+  const int64_t i = c % kQuantBlock;
   switch (W.dtype) {
     case DType::F32: {
       float f;
@@ -26,6 +30,17 @@ float weight_at(const Matrix& W, int64_t r, int64_t c) {
       const int64_t scale_cols = (W.cols + kFp8Block - 1) / kFp8Block;
       const float s = W.scale_inv[(r / kFp8Block) * scale_cols + c / kFp8Block];
       return fp8_e4m3_to_f32(*p) * s;
+    }
+    case DType::Q8_0: {
+      BlockQ8_0 b;
+      std::memcpy(&b, block, sizeof b);
+      return f16_to_f32(b.d) * static_cast<float>(b.q[i]);
+    }
+    case DType::Q4_0: {
+      BlockQ4_0 b;
+      std::memcpy(&b, block, sizeof b);
+      const int q = i < kQuantBlock / 2 ? (b.qs[i] & 15) : (b.qs[i - kQuantBlock / 2] >> 4);
+      return f16_to_f32(b.d) * static_cast<float>(q - 8);
     }
   }
   return 0;

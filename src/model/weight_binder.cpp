@@ -8,6 +8,9 @@ namespace mla {
 
 Matrix WeightBinder::matrix(const std::string& prefix, int64_t rows, int64_t cols) {
   const TensorView& t = weights_.get(prefix + ".weight", {rows, cols});
+  if (dtype_is_quantized(t.dtype) && cols % kQuantBlock != 0)
+    fail(*t.file, ": tensor ", t.name, " is ", dtype_name(t.dtype), " with ", cols, " columns, not a multiple of ",
+         kQuantBlock);
   Matrix m{t.dtype, rows, cols, aligned(t), nullptr};
   if (t.dtype == DType::F8_E4M3) {
     const int64_t sr = (rows + kFp8Block - 1) / kFp8Block, sc = (cols + kFp8Block - 1) / kFp8Block;
@@ -22,7 +25,8 @@ Matrix WeightBinder::matrix(const std::string& prefix, int64_t rows, int64_t col
 
 std::vector<float> WeightBinder::vector(const std::string& name, int64_t n) {
   const TensorView& t = weights_.get(name, {n});
-  if (t.dtype == DType::F8_E4M3) fail(*t.file, ": tensor ", name, " is F8_E4M3; expected a float vector");
+  if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16)
+    fail(*t.file, ": tensor ", name, " is ", dtype_name(t.dtype), "; expected a float vector (F32, BF16, F16)");
   const uint8_t* data = aligned(t);
   std::vector<float> v(n);
   for (int64_t i = 0; i < n; ++i) {
@@ -30,7 +34,7 @@ std::vector<float> WeightBinder::vector(const std::string& name, int64_t n) {
       case DType::F32: std::memcpy(&v[i], data + 4 * i, 4); break;
       case DType::BF16: v[i] = bf16_to_f32(static_cast<uint16_t>(data[2 * i] | (data[2 * i + 1] << 8))); break;
       case DType::F16: v[i] = f16_to_f32(static_cast<uint16_t>(data[2 * i] | (data[2 * i + 1] << 8))); break;
-      case DType::F8_E4M3: break;
+      default: break;  // rejected above
     }
   }
   params += n;
@@ -45,7 +49,7 @@ MlpWeights WeightBinder::mlp(const std::string& prefix, int64_t hidden, int64_t 
 // Kernels read elements as their type; a tensor at an offset the type cannot be read from is
 // copied once (published checkpoints are aligned, so this is for hand-made files).
 const uint8_t* WeightBinder::aligned(const TensorView& t) {
-  const size_t align = dtype_size(t.dtype);
+  const size_t align = dtype_is_quantized(t.dtype) ? alignof(uint16_t) : dtype_size(t.dtype);  // blocks start with an f16
   if (reinterpret_cast<uintptr_t>(t.data) % align == 0) {
     spans.emplace_back(t.data, t.nbytes);
     return t.data;

@@ -5,15 +5,27 @@
 
 namespace mla {
 
-size_t dtype_size(DType t) {
+int64_t dtype_block_values(DType t) { return dtype_is_quantized(t) ? kQuantBlock : 1; }
+
+size_t dtype_block_bytes(DType t) {
   switch (t) {
     case DType::F32: return 4;
     case DType::F16: return 2;
     case DType::BF16: return 2;
     case DType::F8_E4M3: return 1;
+    case DType::Q8_0: return sizeof(BlockQ8_0);
+    case DType::Q4_0: return sizeof(BlockQ4_0);
   }
   return 0;
 }
+
+bool dtype_is_quantized(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+
+size_t dtype_row_bytes(DType t, int64_t cols) {
+  return static_cast<size_t>(cols / dtype_block_values(t)) * dtype_block_bytes(t);
+}
+
+size_t dtype_size(DType t) { return dtype_is_quantized(t) ? 0 : dtype_block_bytes(t); }
 
 const char* dtype_name(DType t) {
   switch (t) {
@@ -21,6 +33,8 @@ const char* dtype_name(DType t) {
     case DType::F16: return "F16";
     case DType::BF16: return "BF16";
     case DType::F8_E4M3: return "F8_E4M3";
+    case DType::Q8_0: return "Q8_0";
+    case DType::Q4_0: return "Q4_0";
   }
   return "?";
 }

@@ -7,11 +7,33 @@
 
 namespace mla {
 
-enum class DType { F32, F16, BF16, F8_E4M3 };
+// Q8_0 and Q4_0 are GGUF's block formats (ggml-common.h), blocks of 32 consecutive values of a row:
+//   Q8_0: 34 bytes = f16 d, int8 q[32];            value[i] = d * q[i]
+//   Q4_0: 18 bytes = f16 d, uint8 qs[16];          value[i] = d * ((qs[i] & 15) - 8),
+//                                                  value[i + 16] = d * ((qs[i] >> 4) - 8)   (i < 16)
+enum class DType { F32, F16, BF16, F8_E4M3, Q8_0, Q4_0 };
 
+constexpr int64_t kQuantBlock = 32;  // values per Q8_0 / Q4_0 block
+struct BlockQ8_0 {
+  uint16_t d;  // f16 scale
+  int8_t q[kQuantBlock];
+};
+struct BlockQ4_0 {
+  uint16_t d;  // f16 scale
+  uint8_t qs[kQuantBlock / 2];
+};
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "GGUF block layouts");
+
+// Values per storage block (1 for the element types, 32 for Q8_0 / Q4_0) and bytes per block.
+int64_t dtype_block_values(DType t);
+size_t dtype_block_bytes(DType t);
+bool dtype_is_quantized(DType t);  // Q8_0, Q4_0
+// Bytes of a row of `cols` values; cols must be a multiple of dtype_block_values(t) (checked by loaders).
+size_t dtype_row_bytes(DType t, int64_t cols);
+// Bytes per value of an element type (F32, F16, BF16, F8_E4M3); not defined for block types.
 size_t dtype_size(DType t);
-const char* dtype_name(DType t);                                // "F32", "BF16", ... (safetensors spelling)
-std::optional<DType> dtype_from_name(std::string_view name);  // safetensors spelling
+const char* dtype_name(DType t);                                // "F32", "BF16", "Q8_0", ...
+std::optional<DType> dtype_from_name(std::string_view name);  // safetensors spelling (element types only)
 
 inline float bf16_to_f32(uint16_t h) {
   uint32_t bits = static_cast<uint32_t>(h) << 16;
