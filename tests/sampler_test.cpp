@@ -275,6 +275,33 @@ TEST(Sampler, RepetitionPenaltyDividesPositiveMultipliesNegativeOncePerId) {
   EXPECT_FLOAT_EQ(l2[1], -1.0f);
 }
 
+TEST(Sampler, PresenceAndFrequencyPenaltiesCountGeneratedTokensOnly) {
+  SamplingParams p;
+  p.presence_penalty = 0.5f;
+  p.frequency_penalty = 0.25f;
+  Sampler s(p);
+  std::vector<float> l = {1.0f, 1.0f, 1.0f, 1.0f};
+  // Prompt {3, 3}; generated {0, 1, 0, 0}: id 0 three times, id 1 once, id 3 only in the prompt.
+  const std::vector<int32_t> history = {3, 3, 0, 1, 0, 0};
+  s.sample(l, history, 2);
+  EXPECT_FLOAT_EQ(l[0], 1.0f - 0.25f * 3 - 0.5f);
+  EXPECT_FLOAT_EQ(l[1], 1.0f - 0.25f * 1 - 0.5f);
+  EXPECT_FLOAT_EQ(l[2], 1.0f);
+  EXPECT_FLOAT_EQ(l[3], 1.0f);
+  // The scratch counts are clean for the next call: the same call gives the same result.
+  std::vector<float> l2 = {1.0f, 1.0f, 1.0f, 1.0f};
+  s.sample(l2, history, 2);
+  EXPECT_FLOAT_EQ(l2[0], l[0]);
+  // Negative penalties reward repetition and change the greedy choice.
+  SamplingParams r;
+  r.presence_penalty = -1.0f;
+  Sampler rs(r);
+  std::vector<float> g = {2.0f, 1.5f};
+  const std::vector<int32_t> h = {1};
+  EXPECT_EQ(rs.sample(g, h, 0), 1);
+  EXPECT_THROW(rs.sample(g, h, 2), Error);  // prompt_len beyond the history
+}
+
 TEST(Sampler, HistoryIdOutsideVocabularyIsAnError) {
   SamplingParams p;
   p.repetition_penalty = 1.2f;
@@ -358,6 +385,14 @@ TEST(Sampler, InvalidParamsAreRejectedByName) {
   p = {};
   p.top_k = -1;
   expect_rejected(p, "top_k");
+  p = {};
+  p.presence_penalty = 2.5f;
+  expect_rejected(p, "presence_penalty");
+  p.presence_penalty = std::nanf("");
+  expect_rejected(p, "presence_penalty");
+  p = {};
+  p.frequency_penalty = -2.01f;
+  expect_rejected(p, "frequency_penalty");
 
   // The edges of the valid ranges are accepted.
   p = {};

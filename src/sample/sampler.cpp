@@ -75,11 +75,16 @@ Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.se
   if (!(p.repetition_penalty > 0.0f) || !std::isfinite(p.repetition_penalty))
     fail("sampling parameter repetition_penalty must be a finite number > 0 (1 = off), got ",
          p.repetition_penalty);
+  if (!(p.presence_penalty >= -2.0f && p.presence_penalty <= 2.0f))
+    fail("sampling parameter presence_penalty must be in [-2, 2] (0 = off), got ", p.presence_penalty);
+  if (!(p.frequency_penalty >= -2.0f && p.frequency_penalty <= 2.0f))
+    fail("sampling parameter frequency_penalty must be in [-2, 2] (0 = off), got ", p.frequency_penalty);
 }
 
-int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
+int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history, size_t prompt_len) {
   const size_t n = logits.size();
   if (n == 0) fail("Sampler::sample: empty logits");
+  if (prompt_len > history.size()) fail("Sampler::sample: prompt_len ", prompt_len, " beyond history of ", history.size());
   float* l = logits.data();
 
   // Repetition penalty (Keskar et al. 2019, CTRL, section 4.1; as Hugging Face's
@@ -97,6 +102,21 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
       l[id] = l[id] > 0.0f ? l[id] / penalty : l[id] * penalty;
     }
     for (int32_t id : history) seen_[id] = 0;  // leave the scratch clean for the next call
+  }
+
+  // Presence and frequency penalties (OpenAI API reference, "Parameter details"), generated ids only.
+  if ((params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f) && history.size() > prompt_len) {
+    const auto generated = history.subspan(prompt_len);
+    for (int32_t id : generated)
+      if (id < 0 || static_cast<size_t>(id) >= n)
+        fail("Sampler::sample: history holds id ", id, ", outside the vocabulary of ", n);
+    if (counts_.size() < n) counts_.resize(n, 0);
+    for (int32_t id : generated) ++counts_[id];
+    for (int32_t id : generated) {
+      if (counts_[id] == 0) continue;  // already applied
+      l[id] -= params_.frequency_penalty * static_cast<float>(counts_[id]) + params_.presence_penalty;
+      counts_[id] = 0;  // applied once per distinct id; leaves the scratch clean
+    }
   }
 
   if (params_.temperature == 0.0f || params_.top_k == 1) return argmax(logits);
