@@ -7,6 +7,51 @@
 namespace mla {
 namespace {
 
+// One token per byte: id b stands for the byte b.
+class ByteTokenizer : public Tokenizer {
+ public:
+  std::vector<int32_t> encode(std::string_view text) const override {
+    return std::vector<int32_t>(reinterpret_cast<const unsigned char*>(text.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()) + text.size());
+  }
+  std::string decode(const std::vector<int32_t>& ids) const override {
+    std::string s;
+    for (int32_t id : ids) s += token_bytes(id);
+    return s;
+  }
+  std::string token_bytes(int32_t id) const override { return std::string(1, static_cast<char>(id)); }
+  int32_t vocab_size() const override { return 256; }
+  int32_t token_id(std::string_view) const override { return -1; }
+};
+
+// Feeds `text` byte by byte and returns what was released at each step, joined by '|'.
+std::string stream(const std::string& text, std::vector<std::string> stop, bool* stopped = nullptr) {
+  ByteTokenizer tok;
+  TextStream ts(tok, std::move(stop));
+  std::string out;
+  for (int32_t id : tok.encode(text)) {
+    out += ts.push(id) + "|";
+    if (ts.stopped()) break;
+  }
+  out += ts.finish();
+  if (stopped) *stopped = ts.stopped();
+  return out;
+}
+
+TEST(TextStream, HoldsSplitCharactersAndStopPrefixesThenCutsAtTheStop) {
+  bool stopped = false;
+  // "é" is two bytes: nothing is released after the first.
+  EXPECT_EQ(stream("a\xc3\xa9" "b", {}, &stopped), "a||\xc3\xa9|b|");
+  EXPECT_FALSE(stopped);
+  // "<" and "</" may begin "</s>": held until "</x" rules it out.
+  EXPECT_EQ(stream("a</x", {"</s>"}), "a|||</x|");
+  // A completed stop string ends the stream; its text and anything after are never released.
+  EXPECT_EQ(stream("ab</s>cd", {"</s>"}, &stopped), "a|b|||||");
+  EXPECT_TRUE(stopped);
+  // Held-back text is released at the end when no stop completes.
+  EXPECT_EQ(stream("ab<", {"</s>"}), "a|b||<");
+}
+
 TEST(StopStrings, FindsEarliestCompleteStop) {
   const std::vector<std::string> stop = {"</s>", "\n\n"};
   EXPECT_EQ(find_stop("hello</s> world\n\n", stop), 5u);

@@ -15,26 +15,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-size_t find_stop(std::string_view text, const std::vector<std::string>& stop) {
-  size_t best = std::string_view::npos;
-  for (const auto& s : stop)
-    if (!s.empty()) best = std::min(best, text.find(s));
-  return best;
-}
-
-size_t stop_safe_length(std::string_view text, const std::vector<std::string>& stop) {
-  size_t safe = text.size();
-  for (const auto& s : stop) {
-    if (s.empty()) continue;
-    for (size_t k = std::min(s.size() - 1, text.size()); k > 0; --k)
-      if (text.substr(text.size() - k) == std::string_view(s).substr(0, k)) {
-        safe = std::min(safe, text.size() - k);
-        break;
-      }
-  }
-  return safe;
-}
-
 Session::Session(Model& model, int64_t max_context)
     : model_(model), cache_(model.make_cache(max_context)), logits_(model.config().vocab_size) {}
 
@@ -67,37 +47,27 @@ GenerateResult Session::generate(const std::vector<int32_t>& prompt, const Gener
     return (cfg.eos_token_id && id == *cfg.eos_token_id) ||
            std::find(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end(), id) != cfg.eos_token_ids.end();
   };
-  std::optional<StreamDecoder> decoder;
-  if (tok) decoder.emplace(*tok);
-  bool stopped_by_string = false;
-  std::string pending;  // decoded text not yet released to on_text
+  std::optional<TextStream> text;
+  if (tok) text.emplace(*tok, opts.stop);
+  auto release = [&](const std::string& piece) {
+    res.text += piece;
+    if (on_text && !piece.empty()) on_text(piece);
+  };
   res.finish_reason = "length";
   const auto t1 = std::chrono::steady_clock::now();
   for (int64_t n = 0; n < opts.max_tokens; ++n) {
-    const int32_t id = sampler.sample(logits_, history);
+    const int32_t id = sampler.sample(logits_, history, prompt.size());
     if (!opts.ignore_eos && is_eos(id)) {
       res.finish_reason = "stop";
       break;
     }
     res.ids.push_back(id);
     history.push_back(id);
-    if (tok) {
-      pending += decoder->push(id);
-      const size_t at = find_stop(pending, opts.stop);
-      if (at != std::string::npos) {
-        pending.resize(at);
-        res.text += pending;
-        if (on_text && !pending.empty()) on_text(pending);
-        pending.clear();
+    if (text) {
+      release(text->push(id));
+      if (text->stopped()) {
         res.finish_reason = "stop";
-        stopped_by_string = true;
         break;
-      }
-      const size_t safe = stop_safe_length(pending, opts.stop);
-      if (safe > 0) {
-        res.text.append(pending, 0, safe);
-        if (on_text) on_text(std::string_view(pending).substr(0, safe));
-        pending.erase(0, safe);
       }
     }
     if (n + 1 == opts.max_tokens) break;  // the last token needs no forward pass
@@ -106,11 +76,7 @@ GenerateResult Session::generate(const std::vector<int32_t>& prompt, const Gener
     cached_.push_back(id);
     ++res.decode_steps;
   }
-  if (tok && !stopped_by_string) {
-    pending += decoder->flush();
-    res.text += pending;
-    if (on_text && !pending.empty()) on_text(pending);
-  }
+  if (text) release(text->finish());
   res.decode_seconds = seconds_since(t1);
   return res;
 }

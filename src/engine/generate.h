@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/text_stream.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
 #include "sample/sampler.h"
@@ -49,10 +50,5 @@ class Session {
   std::vector<int32_t> cached_;  // the tokens whose latents are in cache_
   std::vector<float> logits_;
 };
-
-// Stop-string matching over streamed text: how much of `text` may be released now without
-// possibly emitting the beginning of a stop string, and where a complete stop string starts.
-size_t stop_safe_length(std::string_view text, const std::vector<std::string>& stop);
-size_t find_stop(std::string_view text, const std::vector<std::string>& stop);  // npos if none
 
 }  // namespace mla
