@@ -29,8 +29,11 @@ struct Setup {
     for (auto& v : kv_b) v = f32_to_bf16(d(rng));
     kv_b_view = Matrix{DType::BF16, kShape.n_head * (kShape.qk_nope_head_dim + kShape.v_head_dim), kShape.kv_lora_rank,
                        reinterpret_cast<const uint8_t*>(kv_b.data()), nullptr};
-    for (int64_t t = 0; t < context + T; ++t)
-      for (int64_t i = 0; i < cache.row_width(); ++i) cache.row(0, t)[i] = d(rng);
+    std::vector<float> row(cache.row_width());
+    for (int64_t t = 0; t < context + T; ++t) {
+      for (float& v : row) v = d(rng);
+      cache.write_row(0, t, row.data());
+    }
     for (auto& v : q) v = d(rng);
   }
 };

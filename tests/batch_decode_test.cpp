@@ -12,9 +12,11 @@
 namespace mla {
 namespace {
 
+using testing::tiny_deepseek_v3;
+
 TEST(BatchDecode, EqualsDecodingEachSequenceAlone) {
   ThreadPool pool(2);
-  const ModelConfig cfg = testing::tiny_deepseek_v3();
+  const ModelConfig cfg = tiny_deepseek_v3();
   auto model = build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 3, pool), pool);
   const std::vector<std::vector<int32_t>> prompts = {{1, 2, 3}, {4, 5, 6, 7, 8}, {9}};
   const int64_t V = cfg.vocab_size;

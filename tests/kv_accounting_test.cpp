@@ -48,7 +48,7 @@ TEST(KvAccounting, DeepSeekR1) {
   EXPECT_NEAR(reduction(s, CacheDtype::BF16), 56.89, 0.005);
   EXPECT_EQ(per_token("deepseek-r1", CacheDtype::F16), 70272u);
   EXPECT_EQ(per_token("deepseek-r1", CacheDtype::F32), 140544u);  // 61 x 576 x 4
-  EXPECT_EQ(per_token("deepseek-r1", CacheDtype::FP8), 35136u);   // 61 x 576
+  EXPECT_EQ(per_token("deepseek-r1", CacheDtype::FP8), 36356u);   // 61 x (576 + 5 scales x 4)
   EXPECT_EQ(per_token("deepseek-r1", CacheDtype::Q8_0), 37332u);  // 61 x 18 blocks x 34
   // MHA q8_0: rows of 128 x 128 = 16384 values = 512 blocks = 17408 B; 61 x 2 x 17408
   EXPECT_EQ(mha_per_token("deepseek-r1", CacheDtype::Q8_0), 2123776u);
@@ -93,7 +93,7 @@ TEST(KvAccounting, Llama3) {
   EXPECT_EQ(kv_bytes(s8, CacheDtype::BF16).per_token, 131072u);   // 32 x 2 x 8 x 128 x 2
   EXPECT_EQ(mha_bytes(s8, CacheDtype::BF16).per_token, 524288u);  // 32 x 2 x 32 x 128 x 2
   EXPECT_DOUBLE_EQ(reduction(s8, CacheDtype::BF16), 4.0);          // 32 heads / 8 KV heads
-  EXPECT_EQ(kv_bytes(s8, CacheDtype::FP8).per_token, 65536u);
+  EXPECT_EQ(kv_bytes(s8, CacheDtype::FP8).per_token, 67584u);  // 32 x 2 x (1024 + 8 scales x 4)
   EXPECT_EQ(kv_bytes(s8, CacheDtype::Q8_0).per_token, 69632u);  // 32 x 2 x (1024 / 32 x 34 = 1088)
 
   const KvShape s70 = preset("llama-3-70b");
@@ -110,7 +110,9 @@ TEST(KvAccounting, Q8_0RowRounding) {
   EXPECT_EQ(row_bytes(33, CacheDtype::Q8_0), 68u);
   EXPECT_EQ(row_bytes(100, CacheDtype::Q8_0), 136u);  // ceil(100 / 32) = 4 blocks
   EXPECT_EQ(row_bytes(576, CacheDtype::Q8_0), 612u);  // 18 blocks
-  EXPECT_EQ(row_bytes(576, CacheDtype::FP8), 576u);
+  EXPECT_EQ(row_bytes(576, CacheDtype::FP8), 596u);  // 5 blocks of <= 128 codes, an f32 scale each
+  EXPECT_EQ(row_bytes(128, CacheDtype::FP8), 132u);
+  EXPECT_EQ(row_bytes(129, CacheDtype::FP8), 137u);
   EXPECT_EQ(row_bytes(576, CacheDtype::BF16), 1152u);
   EXPECT_EQ(row_bytes(576, CacheDtype::F32), 2304u);
   // Blocks never span rows: an MLA shape with a 48-wide row pays 2 blocks per layer, not 1.5.

@@ -17,36 +17,12 @@
 #include "kernels/ops.h"
 #include "model/model.h"
 #include "model/random_weights.h"
+#include "testing/tiny_models.h"
 
 namespace mla {
 namespace {
 
-ModelConfig tiny_llama(int64_t n_head, int64_t n_head_kv, bool tied = false, bool llama3 = false) {
-  ModelConfig c;
-  c.architecture = "LlamaForCausalLM";
-  c.model_type = "llama";
-  c.vocab_size = 101;
-  c.hidden_size = 48;
-  c.intermediate_size = 80;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = n_head;
-  c.num_key_value_heads = n_head_kv;
-  c.head_dim = 16;  // != hidden / heads on purpose
-  c.max_position_embeddings = 512;
-  c.rms_norm_eps = 1e-5;
-  c.rope_theta = 500.0;  // low theta: positions matter within a short test
-  c.tie_word_embeddings = tied;
-  if (llama3) {
-    RopeScaling s;
-    s.type = RopeType::Llama3;
-    s.factor = 8;
-    s.low_freq_factor = 1;
-    s.high_freq_factor = 4;
-    s.original_max_position_embeddings = 64;
-    c.rope_scaling = s;
-  }
-  return c;
-}
+using testing::tiny_llama;
 
 struct Variant {
   const char* name;

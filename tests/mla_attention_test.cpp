@@ -24,9 +24,12 @@ struct Fixture {
     for (float& v : kv_b) v = d(rng);
     kv_b_view = Matrix{DType::F32, s.n_head * (s.qk_nope_head_dim + s.v_head_dim), s.kv_lora_rank,
                        reinterpret_cast<const uint8_t*>(kv_b.data()), nullptr};
+    std::vector<float> row(cache.row_width());
     for (int64_t l = 0; l < 2; ++l)
-      for (int64_t t = 0; t < cache.max_tokens(); ++t)
-        for (int64_t i = 0; i < cache.row_width(); ++i) cache.row(l, t)[i] = d(rng);
+      for (int64_t t = 0; t < cache.max_tokens(); ++t) {
+        for (float& v : row) v = d(rng);
+        cache.write_row(l, t, row.data());
+      }
   }
 
   // Plain MHA with K/V expanded from the latent: the published equations, double precision.
@@ -39,8 +42,9 @@ struct Fixture {
         const int64_t L = p0 + t + 1;
         std::vector<double> score(L);
         std::vector<std::vector<double>> v(L, std::vector<double>(dv));
+        std::vector<float> row(cache.row_width());
         for (int64_t j = 0; j < L; ++j) {
-          const float* row = cache.row(layer, j);
+          cache.read_row(layer, j, row.data());
           double sc = 0;
           for (int64_t i = 0; i < nope; ++i) {
             double k = 0;

@@ -66,13 +66,13 @@ void register_generate(CLI::App& app) {
                  "generated tokens: %zu (%s)\n"
                  "prefill:          %.1f tok/s (%.3f s)\n"
                  "decode:           %.1f tok/s (%lld steps, %.3f s)\n"
-                 "KV cache:         %zu bytes/token (%lld layers x %lld values x %zu B), %s for %lld tokens\n"
+                 "KV cache:         %zu bytes/token (%lld layers x %lld values, %s), %s for %lld tokens\n"
                  "peak memory:      %s (RSS, including mapped weights)\n",
                  static_cast<long long>(r.prompt_tokens), r.ids.size(), r.finish_reason.c_str(),
                  r.prompt_tokens / r.prefill_seconds, r.prefill_seconds, decode_tps,
                  static_cast<long long>(r.decode_steps), r.decode_seconds, cache.bytes_per_token(),
                  static_cast<long long>(cfg.num_hidden_layers), static_cast<long long>(cache.row_width()),
-                 KvCache::kBytesPerValue, human_bytes(cache.bytes_used()).c_str(),
+                 kv::cache_dtype_name(cache.dtype()), human_bytes(cache.bytes_used()).c_str(),
                  static_cast<long long>(cache.n_tokens()), human_bytes(peak_rss_bytes()).c_str());
     if (!o->json_out.empty()) {
       nlohmann::json j = {{"prompt_ids", prompt},

@@ -50,7 +50,7 @@ void fill_cache(KvCache& cache, int64_t context, uint64_t seed) {
   for (int64_t l = 0; l < cache.n_layers(); ++l)
     for (int64_t t = 0; t < context; ++t) {
       const size_t off = static_cast<size_t>((t * 7919 + l * 104729 + seed) % (pattern.size() - W));
-      std::memcpy(cache.row(l, t), pattern.data() + off, W * sizeof(float));
+      cache.write_row(l, t, pattern.data() + off);
     }
   cache.set_n_tokens(context);
 }

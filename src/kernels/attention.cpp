@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/cache_rows.h"
 #include "kernels/matmul.h"
 #include "kernels/simd.h"
 
@@ -16,7 +17,30 @@ constexpr int64_t kSubBlock = 64;
 // Fewest keys worth a work item of their own when one query's keys are split across threads.
 constexpr int64_t kMinSplitRows = 128;
 
-thread_local std::vector<float> tl_scores;
+// Per-thread scratch: the G x kSubBlock score tile and, for typed caches, the f32 key / value tiles.
+struct Scratch {
+  std::vector<float> scores, k, v;
+};
+thread_local Scratch tl;
+
+float* grow(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(n);
+  return v.data();
+}
+
+// Calls fn(j, m, rows, stride) for rows [c0, c0 + n) in runs stored contiguously: `rows` points at
+// value `offset` of row c0 + j, the next row `stride` floats on. With a decoded tile (typed caches)
+// the whole range is one run of the tile; f32 rows are read in place, one run per cache block.
+template <class F>
+void for_each_run(const KvLayout& kv, const float* tile, int64_t tile_stride, int64_t offset, int64_t c0, int64_t n,
+                  F fn) {
+  if (tile) return fn(0, n, tile, tile_stride);
+  for (int64_t j = c0; j < c0 + n;) {
+    const int64_t e = kv.run_end(j, c0 + n);
+    fn(j - c0, e - j, reinterpret_cast<const float*>(kv.row(j)) + offset, kv.row_bytes / int64_t{sizeof(float)});
+    j = e;
+  }
+}
 
 // Folds rows [a, b) of `kv` into one running state of the G query heads that share kv head g: each key and
 // value row is read once and used for all G heads while it is in cache (the MQA/GQA structure;
@@ -24,23 +48,31 @@ thread_local std::vector<float> tl_scores;
 //   qg: [G x d_k]; m, l: [G]; acc: [G x d_v]
 void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& kv, int64_t g, int64_t a, int64_t b,
                float* m, float* l, float* acc) {
-  if (static_cast<int64_t>(tl_scores.size()) < G * kSubBlock) tl_scores.resize(G * kSubBlock);
-  float* scores = tl_scores.data();  // [G x kSubBlock]
-  const float* kbase = kv.base + kv.k_offset + g * kv.k_head_stride;
-  const float* vbase = kv.base + kv.v_offset + g * kv.v_head_stride;
+  float* scores = grow(tl.scores, G * kSubBlock);  // [G x kSubBlock]
+  const int64_t k_at = kv.k_offset + g * kv.k_head_stride, v_at = kv.v_offset + g * kv.v_head_stride;
+  // Typed rows are decoded into [kSubBlock x d_k] (and [kSubBlock x d_v]) f32 tiles; when V lies
+  // inside K (absorbed MLA: V is the c_kv prefix of the row) the K tile serves both.
+  const bool typed = kv.dtype != kv::CacheDtype::F32;
+  const bool v_in_k = v_at >= k_at && v_at + s.d_v <= k_at + s.d_k;
+  float* ktile = typed ? grow(tl.k, kSubBlock * s.d_k) : nullptr;
+  float* vtile = !typed ? nullptr : v_in_k ? ktile + (v_at - k_at) : grow(tl.v, kSubBlock * s.d_v);
+  const int64_t vtile_stride = v_in_k ? s.d_k : s.d_v;
   // Chosen once per call: register-blocked AVX-512 micro-kernels (4 heads share each key / value
   // load) or the portable loops below.
   const bool simd = kernels_use_avx512();
   for (int64_t c0 = a; c0 < b; c0 += kSubBlock) {
     const int64_t n = std::min(kSubBlock, b - c0);
-    if (simd) {
-      simd::attn_scores(qg, G, s.d_k, kbase + c0 * kv.row_stride, kv.row_stride, n, s.scale, scores, kSubBlock);
-    } else {
+    if (typed)
       for (int64_t j = 0; j < n; ++j) {
-        const float* k = kbase + (c0 + j) * kv.row_stride;
-        for (int64_t i = 0; i < G; ++i) scores[i * kSubBlock + j] = dot_f32(qg + i * s.d_k, k, s.d_k) * s.scale;
+        decode_cache_values(kv.dtype, kv.row(c0 + j), k_at, s.d_k, ktile + j * s.d_k);
+        if (!v_in_k) decode_cache_values(kv.dtype, kv.row(c0 + j), v_at, s.d_v, vtile + j * s.d_v);
       }
-    }
+    for_each_run(kv, ktile, s.d_k, k_at, c0, n, [&](int64_t j0, int64_t nj, const float* k, int64_t stride) {
+      if (simd) return simd::attn_scores(qg, G, s.d_k, k, stride, nj, s.scale, scores + j0, kSubBlock);
+      for (int64_t j = 0; j < nj; ++j)
+        for (int64_t i = 0; i < G; ++i)
+          scores[i * kSubBlock + j0 + j] = dot_f32(qg + i * s.d_k, k + j * stride, s.d_k) * s.scale;
+    });
     for (int64_t i = 0; i < G; ++i) {
       float* sc = scores + i * kSubBlock;
       const float new_max = std::max(m[i], *std::max_element(sc, sc + n));
@@ -52,14 +84,11 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
       m[i] = new_max;
       for (int64_t j = 0; j < n; ++j) l[i] += (sc[j] = std::exp(sc[j] - new_max));
     }
-    if (simd) {
-      simd::attn_accumulate(scores, kSubBlock, G, vbase + c0 * kv.row_stride, kv.row_stride, n, s.d_v, acc);
-      continue;
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      const float* v = vbase + (c0 + j) * kv.row_stride;
-      for (int64_t i = 0; i < G; ++i) axpy_f32(scores[i * kSubBlock + j], v, acc + i * s.d_v, s.d_v);
-    }
+    for_each_run(kv, vtile, vtile_stride, v_at, c0, n, [&](int64_t j0, int64_t nj, const float* v, int64_t stride) {
+      if (simd) return simd::attn_accumulate(scores + j0, kSubBlock, G, v, stride, nj, s.d_v, acc);
+      for (int64_t j = 0; j < nj; ++j)
+        for (int64_t i = 0; i < G; ++i) axpy_f32(scores[i * kSubBlock + j0 + j], v + j * stride, acc + i * s.d_v, s.d_v);
+    });
   }
 }
 
@@ -74,6 +103,19 @@ void merge_state(int64_t d_v, float& m, float& l, float* acc, float m2, float l2
 }
 
 }  // namespace
+
+KvLayout f32_rows(const float* base, int64_t row_width, int64_t k_offset, int64_t k_head_stride, int64_t v_offset,
+                  int64_t v_head_stride) {
+  KvLayout kv;
+  kv.base = reinterpret_cast<const uint8_t*>(base);
+  kv.row_width = row_width;
+  kv.row_bytes = row_width * static_cast<int64_t>(sizeof(float));
+  kv.k_offset = k_offset;
+  kv.k_head_stride = k_head_stride;
+  kv.v_offset = v_offset;
+  kv.v_head_stride = v_head_stride;
+  return kv;
+}
 
 void AttnState::reset(int64_t T, const AttnShape& s) {
   max.assign(T * s.n_head, kNegInf);

@@ -6,10 +6,12 @@
 // Keys are folded in blocks into a running softmax (max, sum, weighted values) per (query, head), so
 // a caller can stream keys it produces block by block (naive MLA expands them from the latent).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kv/kv_accounting.h"
 
 namespace mla {
 
@@ -18,15 +20,36 @@ struct AttnShape {
   float scale;  // multiplies q·k before the softmax
 };
 
-// Where token j's key and value for kv head g live:
-//   K = base + j * row_stride + k_offset + g * k_head_stride   (d_k floats)
-//   V = base + j * row_stride + v_offset + g * v_head_stride   (d_v floats)
+// Where token j's key and value for kv head g live. Rows are stored in `dtype` (kernels/cache_rows.h),
+// `row_width` values = `row_bytes` bytes each, in blocks of `block_tokens` rows: row j is row
+// j % block_tokens of block block_table[j / block_tokens], and block b starts at base + b * block_bytes
+// (a paged cache: DESIGN.md, nano-vllm's block manager). Without a table the rows are contiguous.
+//   K = row j, values [k_offset + g * k_head_stride, + d_k)
+//   V = row j, values [v_offset + g * v_head_stride, + d_v)
+// f32 rows are read in place; other formats are decoded a tile of rows at a time into f32 scratch
+// that stays in L1/L2 before the micro-kernels run on it.
 struct KvLayout {
-  const float* base;
-  int64_t row_stride;
-  int64_t k_offset, k_head_stride;
-  int64_t v_offset, v_head_stride;
+  const uint8_t* base = nullptr;
+  kv::CacheDtype dtype = kv::CacheDtype::F32;
+  int64_t row_width = 0, row_bytes = 0;
+  int64_t block_tokens = 0, block_bytes = 0;  // block_tokens = 0: one block (contiguous rows)
+  const int32_t* block_table = nullptr;
+  int64_t k_offset = 0, k_head_stride = 0;
+  int64_t v_offset = 0, v_head_stride = 0;
+
+  const uint8_t* row(int64_t j) const {
+    if (!block_table) return base + j * row_bytes;
+    return base + block_table[j / block_tokens] * block_bytes + (j % block_tokens) * row_bytes;
+  }
+  // End of the run of rows stored contiguously from row j on, capped at `limit`.
+  int64_t run_end(int64_t j, int64_t limit) const {
+    return block_table ? std::min(limit, (j / block_tokens + 1) * block_tokens) : limit;
+  }
 };
+
+// Contiguous f32 rows of `row_width` floats (attention over scratch, e.g. naive MLA's expanded K/V).
+KvLayout f32_rows(const float* base, int64_t row_width, int64_t k_offset, int64_t k_head_stride, int64_t v_offset,
+                  int64_t v_head_stride);
 
 // Running softmax of T x n_head queries.
 struct AttnState {

@@ -62,24 +62,61 @@ void matmul(const Matrix& W, const float* X, int64_t n, float* Y) {
 
 namespace mla::ref {
 
+float cache_value(kv::CacheDtype d, const uint8_t* row, int64_t i) {
+  switch (d) {
+    case kv::CacheDtype::F32: {
+      float f;
+      std::memcpy(&f, row + 4 * i, 4);
+      return f;
+    }
+    case kv::CacheDtype::BF16:
+    case kv::CacheDtype::F16: {
+      uint16_t h;
+      std::memcpy(&h, row + 2 * i, 2);
+      return d == kv::CacheDtype::BF16 ? bf16_to_f32(h) : f16_to_f32(h);
+    }
+    case kv::CacheDtype::FP8: {
+      // Block i / 128: f32 scale, then up to 128 e4m3 codes.
+      const uint8_t* block = row + (i / 128) * (4 + 128);
+      float s;
+      std::memcpy(&s, block, 4);
+      return s * fp8_e4m3_to_f32(block[4 + i % 128]);
+    }
+    case kv::CacheDtype::Q8_0: {
+      BlockQ8_0 b;
+      std::memcpy(&b, row + (i / kQuantBlock) * sizeof b, sizeof b);
+      return f16_to_f32(b.d) * static_cast<float>(b.q[i % kQuantBlock]);
+    }
+  }
+  return 0;
+}
+
 void attend(const AttnShape& s, const float* q, int64_t T, int64_t p0, const KvLayout& kv, float* out) {
   const int64_t group = s.n_head / s.n_head_kv;
+  // Row j's bytes, looked up through the block table when there is one.
+  auto row = [&](int64_t j) {
+    if (!kv.block_table) return kv.base + j * kv.row_bytes;
+    return kv.base + static_cast<int64_t>(kv.block_table[j / kv.block_tokens]) * kv.block_bytes +
+           (j % kv.block_tokens) * kv.row_bytes;
+  };
   for (int64_t t = 0; t < T; ++t)
     for (int64_t h = 0; h < s.n_head; ++h) {
       const int64_t g = h / group, L = p0 + t + 1;
       std::vector<double> p(L);
       double m = -INFINITY, sum = 0;
       for (int64_t j = 0; j < L; ++j) {
-        const float* k = kv.base + j * kv.row_stride + kv.k_offset + g * kv.k_head_stride;
         double d = 0;
-        for (int64_t i = 0; i < s.d_k; ++i) d += static_cast<double>(q[(t * s.n_head + h) * s.d_k + i]) * k[i];
+        for (int64_t i = 0; i < s.d_k; ++i)
+          d += static_cast<double>(q[(t * s.n_head + h) * s.d_k + i]) *
+               cache_value(kv.dtype, row(j), kv.k_offset + g * kv.k_head_stride + i);
         p[j] = d * s.scale;
         m = std::max(m, p[j]);
       }
       for (double& x : p) sum += (x = std::exp(x - m));
       for (int64_t d = 0; d < s.d_v; ++d) {
         double acc = 0;
-        for (int64_t j = 0; j < L; ++j) acc += p[j] * kv.base[j * kv.row_stride + kv.v_offset + g * kv.v_head_stride + d];
+        for (int64_t j = 0; j < L; ++j)
+          acc += p[j] * cache_value(kv.dtype, row(j), kv.v_offset + g * kv.v_head_stride + d);
         out[(t * s.n_head + h) * s.d_v + d] = static_cast<float>(acc / sum);
       }
     }

@@ -17,7 +17,10 @@ void matmul(const Matrix& W, const float* X, int64_t n, float* Y);
 
 namespace mla::ref {
 
-// Causal attention with a full softmax in double precision: out[T x H x d_v].
+// Value i of a stored cache row (kernels/cache_rows.h formats), one element at a time.
+float cache_value(kv::CacheDtype d, const uint8_t* row, int64_t i);
+
+// Causal attention over the layout's rows (block table and dtype included) with a full softmax in double precision: out[T x H x d_v].
 void attend(const AttnShape& s, const float* q, int64_t T, int64_t p0, const KvLayout& kv, float* out);
 
 }  // namespace mla::ref

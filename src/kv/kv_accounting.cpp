@@ -143,7 +143,8 @@ uint64_t row_bytes(uint64_t n, CacheDtype d) {
     case CacheDtype::F32: return mul(n, 4, "KV row bytes");
     case CacheDtype::BF16:
     case CacheDtype::F16: return mul(n, 2, "KV row bytes");
-    case CacheDtype::FP8: return n;
+    case CacheDtype::FP8:
+      return add(n, mul(n / kFp8ScaleValues + (n % kFp8ScaleValues != 0), 4, "KV row bytes"), "KV row bytes");
     case CacheDtype::Q8_0: return mul(n / kQ8_0BlockValues + (n % kQ8_0BlockValues != 0), kQ8_0BlockBytes, "KV row bytes");
   }
   fail("row_bytes: unknown dtype");

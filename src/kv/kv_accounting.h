@@ -35,10 +35,15 @@ CacheDtype parse_cache_dtype(std::string_view s);
 inline constexpr uint64_t kQ8_0BlockValues = 32;
 inline constexpr uint64_t kQ8_0BlockBytes = 34;
 
+// fp8 (e4m3): one f32 scale per 128 values (DeepSeek-V3's 1 x 128 activation tiles), stored before
+// the block's codes (kernels/cache_rows.h).
+inline constexpr uint64_t kFp8ScaleValues = 128;
+
 // Bytes one cached row of `n` values takes. Plain formats: n x element size. q8_0: blocks never span
 // rows (each row is quantised on its own, as ggml quantises each K/V row), so a row takes
 // ceil(n / 32) x 34 bytes and a partial last block is padded to a whole one: 576 values = 18 blocks =
-// 612 B; 100 values = 4 blocks = 136 B.
+// 612 B; 100 values = 4 blocks = 136 B. fp8: n + 4 x ceil(n / 128) (a partial last block keeps only
+// its own codes): 576 values = 576 + 5 x 4 = 596 B.
 uint64_t row_bytes(uint64_t n, CacheDtype d);
 
 // ---- cache shapes

@@ -108,10 +108,10 @@ void DeepseekModel::attention(int64_t layer, int64_t T, std::span<const SeqRows>
     const int64_t p0 = s.cache->n_tokens();
     for (int64_t i = 0; i < s.count; ++i) {
       const int64_t t = s.begin + i;
-      float* row = s.cache->row(layer, p0 + i);
-      rmsnorm(kv + t * (R + rope), a.kv_a_layernorm.data(), R, cfg_.rms_norm_eps, row);
-      std::copy_n(kv + t * (R + rope) + R, rope, row + R);
+      float* row = kv + t * (R + rope);  // normalised and rotated in place, then stored
+      rmsnorm(row, a.kv_a_layernorm.data(), R, cfg_.rms_norm_eps, row);
       rope_interleaved(row + R, cos + t * half, sin + t * half, rope);
+      s.cache->write_row(layer, p0 + i, row);
     }
     const auto t0 = std::chrono::steady_clock::now();
     attn_.run(mode, pool_, attn_shape(), a.kv_b_proj, *s.cache, layer, q + s.begin * H * qd, s.count, p0,

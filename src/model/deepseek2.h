@@ -55,7 +55,7 @@ class DeepseekModel : public Model {
   const ModelConfig& config() const override { return cfg_; }
   const ParamCounts& params() const override { return params_; }
   // The cache row is [c_kv ; k_pe]: kv_lora_rank + qk_rope_head_dim values per token per layer.
-  KvCache make_cache(int64_t max_tokens) const override;
+  int64_t cache_row_width() const override;
   void forward(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits,
                float* logits) override;
   void decode_batch(std::span<const int32_t> tokens, std::span<KvCache* const> caches, AttnMode mode,

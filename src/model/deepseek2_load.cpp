@@ -66,8 +66,6 @@ MlaShape DeepseekModel::attn_shape() const {
           cfg_.kv_lora_rank, static_cast<float>(Rope::softmax_scale(cfg_))};
 }
 
-KvCache DeepseekModel::make_cache(int64_t max_tokens) const {
-  return KvCache(cfg_.num_hidden_layers, cfg_.kv_lora_rank + cfg_.qk_rope_head_dim, max_tokens);
-}
+int64_t DeepseekModel::cache_row_width() const { return cfg_.kv_lora_rank + cfg_.qk_rope_head_dim; }
 
 }  // namespace mla

@@ -83,9 +83,7 @@ AttnShape LlamaModel::attn_shape() const {
           static_cast<float>(1.0 / std::sqrt(static_cast<double>(cfg_.head_dim)))};
 }
 
-KvCache LlamaModel::make_cache(int64_t max_tokens) const {
-  return KvCache(cfg_.num_hidden_layers, 2 * cfg_.num_key_value_heads * cfg_.head_dim, max_tokens);
-}
+int64_t LlamaModel::cache_row_width() const { return 2 * cfg_.num_key_value_heads * cfg_.head_dim; }
 
 void LlamaModel::forward(std::span<const int32_t> tokens, KvCache& cache, AttnMode, bool all_logits, float* logits) {
   forward_in_chunks(tokens, cache, all_logits, logits, cfg_.vocab_size,
@@ -163,13 +161,14 @@ void LlamaModel::attention(int64_t layer, int64_t T, std::span<const SeqRows> se
   float* heads = grow(ws_.attn_out, T * H * hd);
   for (const SeqRows& s : seqs) {
     const int64_t p0 = s.cache->n_tokens();
+    float* row = grow(ws_.cache_row, 2 * kv_width);  // [K ; V] of one token
     for (int64_t i = 0; i < s.count; ++i) {
-      float* row = s.cache->row(layer, p0 + i);
       std::copy_n(k + (s.begin + i) * kv_width, kv_width, row);
       std::copy_n(v + (s.begin + i) * kv_width, kv_width, row + kv_width);
+      s.cache->write_row(layer, p0 + i, row);
     }
     // Row j of this layer: K of kv head g at g * hd, V at kv_width + g * hd.
-    const KvLayout layout{s.cache->row(layer, 0), s.cache->row_width(), 0, hd, kv_width, hd};
+    const KvLayout layout = s.cache->layout(layer, p0 + s.count, 0, hd, kv_width, hd);
     const auto t0 = std::chrono::steady_clock::now();
     attend(pool_, shape, q + s.begin * H * hd, s.count, p0, layout, ws_.attn, heads + s.begin * H * hd);
     attention_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

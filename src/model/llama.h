@@ -41,7 +41,7 @@ class LlamaModel : public Model {
   const ModelConfig& config() const override { return cfg_; }
   const ParamCounts& params() const override { return params_; }
   // The cache row is [K (n_head_kv x head_dim) ; V (n_head_kv x head_dim)], keys already rotated.
-  KvCache make_cache(int64_t max_tokens) const override;
+  int64_t cache_row_width() const override;
   // `mode` (the MLA attention path) does not apply and is ignored.
   void forward(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits,
                float* logits) override;
@@ -68,7 +68,7 @@ class LlamaModel : public Model {
 
   // Activations for one chunk of T rows, grown on demand and reused.
   struct Workspace {
-    std::vector<float> x, xn, q, k, v, attn_out, proj, mlp_out;
+    std::vector<float> x, xn, q, k, v, attn_out, proj, mlp_out, cache_row;
     std::vector<float> rope_cos, rope_sin;  // [T x head_dim/2] for each row's position
     SwigluScratch mlp;
     AttnState attn;

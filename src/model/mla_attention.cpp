@@ -70,18 +70,23 @@ void MlaAttention::naive(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b
   // Expanded rows, MHA layout: [K (H x (nope + rope)) ; V (H x dv)] per token.
   const int64_t row = H * (qd + dv);
   const AttnShape core{H, H, qd, dv, s.softmax_scale};
-  const KvLayout layout{grow(block_rows_, kNaiveBlock * row), row, 0, qd, H * qd, dv};
+  const KvLayout layout = f32_rows(grow(block_rows_, kNaiveBlock * row), row, 0, qd, H * qd, dv);
   float* latent = grow(latent_, kNaiveBlock * R);
   float* expanded = grow(expanded_, kNaiveBlock * H * kvd);
   state_.reset(T, core);
+  const int64_t W = R + rope;
+  float* cached = grow(cached_, kNaiveBlock * W);  // [nb x (R + rope)] cache rows as f32
   for (int64_t j0 = 0; j0 < L; j0 += kNaiveBlock) {
     const int64_t nb = std::min(kNaiveBlock, L - j0);
-    for (int64_t j = 0; j < nb; ++j) std::copy_n(cache.row(layer, j0 + j), R, latent + j * R);
+    for (int64_t j = 0; j < nb; ++j) {
+      cache.read_row(layer, j0 + j, cached + j * W);
+      std::copy_n(cached + j * W, R, latent + j * R);
+    }
     // [nb x H x (nope + dv)] = c_kv · kv_b_proj^T: per head k_nope then v.
     matmul(pool, kv_b_proj, latent, nb, expanded);
     float* rows = block_rows_.data();
     for (int64_t j = 0; j < nb; ++j) {
-      const float* k_pe = cache.row(layer, j0 + j) + R;  // shared by every head
+      const float* k_pe = cached + j * W + R;  // shared by every head
       for (int64_t h = 0; h < H; ++h) {
         const float* e = expanded + (j * H + h) * kvd;
         float* k = rows + j * row + h * qd;
@@ -120,7 +125,7 @@ void MlaAttention::absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& k
 
   // 2. MQA over the cache rows: keys are whole rows [c_kv ; k_pe], values their c_kv prefix.
   const AttnShape core{H, 1, W, R, s.softmax_scale};
-  const KvLayout layout{cache.row(layer, 0), cache.row_width(), 0, 0, 0, 0};
+  const KvLayout layout = cache.layout(layer, p0 + T, 0, 0, 0, 0);
   attend(pool, core, q_cat, T, p0, layout, state_, o_lat);
 
   // 3. Absorb W_UV into the output: out[t,h] = W_UV_h o_lat[t,h].

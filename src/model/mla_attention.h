@@ -50,7 +50,7 @@ class MlaAttention {
                 const float* q, int64_t T, int64_t p0, float* out);
 
   // Scratch reused across calls (grown, never shrunk).
-  std::vector<float> latent_, expanded_, block_rows_, q_cat_, o_lat_;
+  std::vector<float> cached_, latent_, expanded_, block_rows_, q_cat_, o_lat_;
   AttnState state_;
 };
 

@@ -30,8 +30,13 @@ class Model {
 
   virtual const ModelConfig& config() const = 0;
   virtual const ParamCounts& params() const = 0;
-  // A cache for this model's attention with room for max_tokens tokens.
-  virtual KvCache make_cache(int64_t max_tokens) const = 0;
+  // Values per token per layer in this model's cache rows (MLA: kv_lora_rank + rope; MHA/GQA/MQA:
+  // 2 x n_head_kv x head_dim): what a KvBlockArena for this model is built with.
+  virtual int64_t cache_row_width() const = 0;
+  // A private cache for this model's attention with room for max_tokens tokens in `dtype`.
+  KvCache make_cache(int64_t max_tokens, kv::CacheDtype dtype = kv::CacheDtype::F32) const {
+    return KvCache(config().num_hidden_layers, cache_row_width(), max_tokens, dtype);
+  }
   // Runs `tokens` at positions cache.n_tokens() ... and appends their keys/values to the cache.
   // logits: [T x vocab] when all_logits, else [vocab] for the last token. `mode` picks the MLA
   // attention path and is ignored by architectures without one.

@@ -1,10 +1,10 @@
-// Small model configurations shared by the tests (shapes chosen so every code path runs: q_lora,
-// MoE with groups and a dense first layer, distinct head dims).
+// Tiny model configs shared by the model-level tests (random weights from model/random_weights.h).
 #pragma once
 #include "model/config.h"
 
 namespace mla::testing {
 
+// DeepSeek-V3 layout (q_lora, MoE with sigmoid routing and groups) at toy sizes.
 inline ModelConfig tiny_deepseek_v3() {
   ModelConfig c;
   c.architecture = "DeepseekV3ForCausalLM";
@@ -33,4 +33,33 @@ inline ModelConfig tiny_deepseek_v3() {
   return c;
 }
 
+// Llama with n_head query heads over n_head_kv K/V heads (MHA, GQA, MQA); llama3 rope scaling optional.
+inline ModelConfig tiny_llama(int64_t n_head, int64_t n_head_kv, bool tied = false, bool llama3 = false) {
+  ModelConfig c;
+  c.architecture = "LlamaForCausalLM";
+  c.model_type = "llama";
+  c.vocab_size = 101;
+  c.hidden_size = 48;
+  c.intermediate_size = 80;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = n_head;
+  c.num_key_value_heads = n_head_kv;
+  c.head_dim = 16;  // != hidden / heads on purpose
+  c.max_position_embeddings = 512;
+  c.rms_norm_eps = 1e-5;
+  c.rope_theta = 500.0;  // low theta: positions matter within a short test
+  c.tie_word_embeddings = tied;
+  if (llama3) {
+    RopeScaling s;
+    s.type = RopeType::Llama3;
+    s.factor = 8;
+    s.low_freq_factor = 1;
+    s.high_freq_factor = 4;
+    s.original_max_position_embeddings = 64;
+    c.rope_scaling = s;
+  }
+  return c;
+}
+
 }  // namespace mla::testing
+
