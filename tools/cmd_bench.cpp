@@ -31,7 +31,7 @@ void register_bench(CLI::App& app) {
   struct Opts {
     bench::BenchOptions bench;
     std::string preset = "deepseek-v2-lite-attn", variants, contexts, json, csv, plot;
-    std::string max_kv_mem = "8GiB", budget = "1GiB";
+    std::string max_kv_mem = "8GiB", budget = "1GiB", quant;
     int threads = ThreadPool::default_threads();
     // Shape overrides (0: the preset's value).
     int64_t hidden = 0, heads = 0, layers = 0, ffn = 0, vocab = 0, head_dim = 0, gqa_kv_heads = 0, q_lora = -1,
@@ -62,12 +62,14 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--rope", o->rope, "shape override: MLA qk_rope_head_dim (even)")->check(CLI::Range(2, 1 << 12));
   cmd->add_option("--nope", o->nope, "shape override: MLA qk_nope_head_dim")->check(CLI::Range(1, 1 << 12));
   cmd->add_option("--v-head-dim", o->v_head_dim, "shape override: MLA v_head_dim")->check(CLI::Range(1, 1 << 12));
+  add_quant_flag(cmd, o->quant);
   cmd->add_option("--json", o->json, "write the results as JSON");
   cmd->add_option("--csv", o->csv, "write the results as CSV (and FILE-throughput.csv)");
   cmd->add_option("--plot", o->plot, "write plots (.svg or .png): decode tok/s and KV memory against context");
   cmd->callback([o] {
     bench::BenchOptions& b = o->bench;
     b.preset = o->preset;
+    b.quant = parse_quant(o->quant);
     b.shape = bench::preset_shape(o->preset);
     bench::BenchShape& s = b.shape;
     auto apply = [](int64_t v, int64_t& field) {

@@ -10,6 +10,7 @@
 #include "bench/roofline.h"
 #include "core/error.h"
 #include "model/model.h"
+#include "model/converted_weights.h"
 #include "model/random_weights.h"
 
 namespace mla::bench {
@@ -86,7 +87,9 @@ BenchReport run_bench(const BenchOptions& o, ThreadPool& pool, const Progress& p
     const std::string tag = str("[", vi + 1, "/", o.variants.size(), "] ", variant);
     reset_peak_rss();
     progress(tag + ": generating weights");
-    auto model = build_model(cfg, std::make_unique<RandomWeights>(DType::BF16, 42, pool), pool);
+    std::unique_ptr<WeightSource> weights = std::make_unique<RandomWeights>(DType::BF16, 42, pool);
+    if (o.quant) weights = std::make_unique<ConvertedWeights>(std::move(weights), *o.quant, pool);
+    auto model = build_model(cfg, std::move(weights), pool);
     std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(cfg.vocab_size - 1));
     std::vector<float> logits(cfg.vocab_size);
 
