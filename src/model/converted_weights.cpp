@@ -13,11 +13,17 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string scale_name(const std::string& weight) {  // "<prefix>.weight" -> "<prefix>.weight_scale_inv"
-  return weight + "_scale_inv";
-}
-
 }  // namespace
+
+const float* fp8_block_scales(const WeightSource& src, const std::string& name, int64_t rows, int64_t cols) {
+  const int64_t sr = (rows + kFp8Block - 1) / kFp8Block, sc = (cols + kFp8Block - 1) / kFp8Block;
+  const TensorView& s = src.get(name + "_scale_inv", {sr, sc});
+  if (s.dtype != DType::F32)
+    fail(*s.file, ": tensor ", s.name, " has dtype ", dtype_name(s.dtype), ", expected F32 block scales");
+  if (reinterpret_cast<uintptr_t>(s.data) % alignof(float) != 0)
+    fail(*s.file, ": tensor ", s.name, " is not 4-byte aligned in the file");
+  return reinterpret_cast<const float*>(s.data);
+}
 
 bool converts_to(const TensorView& t, DType target) {
   if (t.shape.size() != 2 || !ends_with(t.name, ".weight") || ends_with(t.name, "mlp.gate.weight")) return false;
@@ -72,16 +78,7 @@ const TensorView& ConvertedWeights::get(const std::string& name, const std::vect
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = converted_.find(name);
   if (it != converted_.end()) return it->second.view;
-  const float* scale_inv = nullptr;
-  if (t.dtype == DType::F8_E4M3) {
-    const int64_t sr = (shape[0] + kFp8Block - 1) / kFp8Block, sc = (shape[1] + kFp8Block - 1) / kFp8Block;
-    const TensorView& s = inner_->get(scale_name(name), {sr, sc});
-    if (s.dtype != DType::F32)
-      fail(*s.file, ": tensor ", s.name, " has dtype ", dtype_name(s.dtype), ", expected F32 block scales");
-    if (reinterpret_cast<uintptr_t>(s.data) % alignof(float) != 0)
-      fail(*s.file, ": tensor ", s.name, " is not 4-byte aligned in the file");
-    scale_inv = reinterpret_cast<const float*>(s.data);
-  }
+  const float* scale_inv = t.dtype == DType::F8_E4M3 ? fp8_block_scales(*inner_, name, shape[0], shape[1]) : nullptr;
   Tensor c;
   const size_t nbytes = dtype_row_bytes(target_, shape[1]) * static_cast<size_t>(shape[0]);
   c.data = make_huge_buffer<uint8_t>(nbytes);

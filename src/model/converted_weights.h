@@ -28,6 +28,9 @@ bool converts_to(const TensorView& t, DType target);
 // rows split across the pool: dtype_row_bytes(target, cols) * rows bytes at out.
 void convert_matrix(const TensorView& t, const float* scale_inv, DType target, uint8_t* out, ThreadPool& pool);
 
+// The fp8 block scales `<name>_scale_inv` of weight `name` [rows x cols], checked (F32, aligned).
+const float* fp8_block_scales(const WeightSource& src, const std::string& name, int64_t rows, int64_t cols);
+
 class ConvertedWeights : public WeightSource {
  public:
   // target: Q8_0, Q4_0, F32, F16 or BF16.
