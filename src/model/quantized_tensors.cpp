@@ -41,7 +41,7 @@ std::vector<TensorView> quantized_views(const SafetensorsFile& f) {
     if (t->dtype != DType::U8 || t->shape.size() != 2)
       fail(where, ": tensor ", name, " is ", dtype_name(t->dtype), " ", t->shape_str(), ", expected U8 [rows, row_bytes]");
     const std::string& shape_text = md.at(other);
-    const auto shape = parse_json_strict<nlohmann::json>(shape_text, where);
+    const auto shape = parse_json_strict<nlohmann::json>(shape_text, f.path() + ": __metadata__ key '" + other + "'");
     if (!shape.is_array() || shape.size() != 2 || !shape[0].is_number_unsigned() || !shape[1].is_number_unsigned())
       fail(f.path(), ": __metadata__ key '", other, "' must be \"[rows, cols]\", got '", shape_text, "'");
     const int64_t rows = shape[0].get<int64_t>(), cols = shape[1].get<int64_t>();
