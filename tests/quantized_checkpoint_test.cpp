@@ -128,6 +128,19 @@ TEST(QuantizedCheckpoint, ConvertedWeightsQuantizeLinearWeightsOnly) {
   }
 }
 
+TEST(QuantizedCheckpoint, NonFiniteWeightsAreAnErrorNotUndefinedBehaviour) {
+  ThreadPool pool(2);
+  std::vector<float> w(3 * 32, 0.5f);
+  w[2 * 32 + 7] = NAN;
+  const std::string file = "w.safetensors";
+  const TensorView t{"x.weight", DType::F32, {3, 32}, reinterpret_cast<const uint8_t*>(w.data()), w.size() * 4, &file};
+  std::vector<uint8_t> out(3 * sizeof(BlockQ8_0));
+  EXPECT_NE(error_of([&] { convert_matrix(t, nullptr, DType::Q8_0, out.data(), pool); }).find("x.weight row 2 holds inf or NaN"),
+            std::string::npos);
+  std::vector<uint8_t> f16(3 * 32 * 2);
+  EXPECT_EQ(error_of([&] { convert_matrix(t, nullptr, DType::F16, f16.data(), pool); }), "");  // NaN stays NaN
+}
+
 TEST(LogitError, KnownValues) {
   // Two positions, vocab 2: identical rows give zeros; a shifted row (softmax-invariant) gives KL 0
   // but a logit error; a swapped row flips the argmax.

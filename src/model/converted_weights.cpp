@@ -1,5 +1,8 @@
 #include "model/converted_weights.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cstring>
 
 #include "core/error.h"
@@ -44,11 +47,18 @@ void convert_matrix(const TensorView& t, const float* scale_inv, DType target, u
   }
   const Matrix src{t.dtype, rows, cols, data, scale_inv};
   const size_t out_row = dtype_row_bytes(target, cols);
+  // The quantizers' float -> int conversions are undefined for inf / NaN: such a row is reported
+  // (after the parallel loop: pool workers must not throw) instead of quantized.
+  std::atomic<int64_t> bad_row{-1};
   pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
     std::vector<float> row(cols);
     for (int64_t r = r0; r < r1; ++r) {
       decode_row(src, r, row.data());
       uint8_t* o = out + static_cast<size_t>(r) * out_row;
+      if (dtype_is_quantized(target) && !std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
+        bad_row = r;
+        continue;
+      }
       switch (target) {
         case DType::Q8_0:
         case DType::Q4_0: quantize_row(target, row.data(), o, cols); break;
@@ -64,6 +74,9 @@ void convert_matrix(const TensorView& t, const float* scale_inv, DType target, u
       }
     }
   });
+  if (bad_row >= 0)
+    fail(*t.file, ": tensor ", t.name, " row ", bad_row.load(), " holds inf or NaN; it cannot be quantized to ",
+         dtype_name(target));
 }
 
 ConvertedWeights::ConvertedWeights(std::unique_ptr<WeightSource> inner, DType target, ThreadPool& pool)
