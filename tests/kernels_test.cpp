@@ -10,6 +10,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/reference.h"
+#include "tensor/quantize.h"
 
 namespace mla {
 namespace {
@@ -22,6 +23,16 @@ struct StoredMatrix {
 
   StoredMatrix(DType dtype, int64_t rows, int64_t cols, std::mt19937& rng) {
     std::normal_distribution<float> dist(0.0f, 1.0f);
+    if (dtype_is_quantized(dtype)) {  // random f32 rows through the quantizer
+      bytes.resize(rows * dtype_row_bytes(dtype, cols));
+      std::vector<float> row(cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (float& v : row) v = dist(rng);
+        quantize_row(dtype, row.data(), bytes.data() + r * dtype_row_bytes(dtype, cols), cols);
+      }
+      view = Matrix{dtype, rows, cols, bytes.data(), nullptr};
+      return;
+    }
     bytes.resize(rows * cols * dtype_size(dtype));
     for (int64_t i = 0; i < rows * cols; ++i) {
       const float v = dist(rng);
@@ -42,12 +53,17 @@ struct StoredMatrix {
 
 class MatmulTest : public ::testing::TestWithParam<DType> {};
 
+// Block formats need whole blocks per row: their column counts are rounded up to 32.
+int64_t cols_for(DType t, int64_t cols) {
+  return dtype_is_quantized(t) ? (cols + kQuantBlock - 1) / kQuantBlock * kQuantBlock : cols;
+}
+
 TEST_P(MatmulTest, MatchesReferenceForBatchesAndThreads) {
   std::mt19937 rng(std::random_device{}());
   // Sizes that are not multiples of the vector width, the tile or the fp8 block.
-  StoredMatrix W(GetParam(), 261, 300, rng);
+  StoredMatrix W(GetParam(), 261, cols_for(GetParam(), 300), rng);
   std::normal_distribution<float> dist;
-  for (int threads : {1, 3}) {
+  for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     for (int64_t n : {1, 2, 7}) {
       std::vector<float> X(n * W.view.cols), Y(n * W.view.rows), R(n * W.view.rows);
@@ -70,7 +86,8 @@ TEST_P(MatmulTest, EveryPathShapeAndBatchMatchesReference) {
   const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {3, 15}, {5, 17}, {17, 33}, {19, 64}, {33, 129}, {7, 200}};
   for (KernelPath path : {KernelPath::Auto, KernelPath::Portable}) {
     set_kernel_path(path);
-    for (auto [rows, cols] : shapes) {
+    for (auto [rows, c] : shapes) {
+      const int64_t cols = cols_for(GetParam(), c);
       StoredMatrix W(GetParam(), rows, cols, rng);
       for (int64_t n = 1; n <= 9; ++n) {
         std::vector<float> X(n * cols), Y(n * rows), R(n * rows);
@@ -100,7 +117,8 @@ TEST_P(MatmulTest, EveryPathShapeAndBatchMatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, MatmulTest,
-                         ::testing::Values(DType::F32, DType::BF16, DType::F16, DType::F8_E4M3),
+                         ::testing::Values(DType::F32, DType::BF16, DType::F16, DType::F8_E4M3, DType::Q8_0,
+                                           DType::Q4_0),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 TEST(Dtype, ConversionsRoundTripAndRound) {

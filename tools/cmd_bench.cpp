@@ -2,10 +2,12 @@
 // synthetic models with deterministic random weights that differ only in attention.
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <memory>
 #include <sstream>
 
+#include "bench/gemv_bench.h"
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "commands.h"
@@ -31,7 +33,7 @@ void register_bench(CLI::App& app) {
   struct Opts {
     bench::BenchOptions bench;
     std::string preset = "deepseek-v2-lite-attn", variants, contexts, json, csv, plot;
-    std::string max_kv_mem = "8GiB", budget = "1GiB";
+    std::string max_kv_mem = "8GiB", budget = "1GiB", quant;
     int threads = ThreadPool::default_threads();
     // Shape overrides (0: the preset's value).
     int64_t hidden = 0, heads = 0, layers = 0, ffn = 0, vocab = 0, head_dim = 0, gqa_kv_heads = 0, q_lora = -1,
@@ -62,12 +64,44 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--rope", o->rope, "shape override: MLA qk_rope_head_dim (even)")->check(CLI::Range(2, 1 << 12));
   cmd->add_option("--nope", o->nope, "shape override: MLA qk_nope_head_dim")->check(CLI::Range(1, 1 << 12));
   cmd->add_option("--v-head-dim", o->v_head_dim, "shape override: MLA v_head_dim")->check(CLI::Range(1, 1 << 12));
+  add_quant_flag(cmd, o->quant);
   cmd->add_option("--json", o->json, "write the results as JSON");
   cmd->add_option("--csv", o->csv, "write the results as CSV (and FILE-throughput.csv)");
   cmd->add_option("--plot", o->plot, "write plots (.svg or .png): decode tok/s and KV memory against context");
-  cmd->callback([o] {
+  // `mla bench gemv`: the decode matrix-vector bandwidth per weight format (bench/gemv_bench.h).
+  struct GemvOpts {
+    bench::GemvOptions g;
+    std::string formats = "bf16,q8_0,q4_0";
+  };
+  auto go = std::make_shared<GemvOpts>();
+  CLI::App* gemv = cmd->add_subcommand("gemv", "decode matrix-vector GB/s per weight format against the read bandwidth");
+  gemv->add_option("--rows", go->g.rows, "rows of each matrix")->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+  gemv->add_option("--cols", go->g.cols, "columns of each matrix (a multiple of 32)")->check(CLI::Range(int64_t{32}, int64_t{1} << 24));
+  gemv->add_option("--matrices", go->g.matrices, "matrices in the set")->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  gemv->add_option("--passes", go->g.passes, "timed passes (best kept)")->check(CLI::Range(1, 1000));
+  gemv->add_option("--formats", go->formats, "comma-separated: bf16,f16,f32,q8_0,q4_0");
+  gemv->callback([go, o] {
+    go->g.formats.clear();
+    for (const std::string& f : split_list(go->formats)) {
+      std::string up = f;
+      for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      auto t = quant_type_from_name(f);
+      if (!t) t = dtype_from_name(up);
+      if (!t || *t == DType::F8_E4M3 || *t == DType::U8) fail("--formats: '", f, "' is not bf16, f16, f32, q8_0 or q4_0");
+      go->g.formats.push_back(*t);
+    }
+    ThreadPool pool(o->threads);
+    const bench::GemvReport r = bench::run_gemv_bench(go->g, pool, [](const std::string& line) {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    });
+    std::printf("%s", bench::format_gemv_table(r).c_str());
+  });
+
+  cmd->callback([o, gemv] {
+    if (gemv->parsed()) return;  // `mla bench gemv` ran instead
     bench::BenchOptions& b = o->bench;
     b.preset = o->preset;
+    b.quant = parse_quant(o->quant);
     b.shape = bench::preset_shape(o->preset);
     bench::BenchShape& s = b.shape;
     auto apply = [](int64_t v, int64_t& field) {

@@ -36,7 +36,7 @@ void register_chat(CLI::App& app) {
     if (!o->family.empty()) force = parse_chat_family(o->family);
     const ChatTemplate chat = ChatTemplate::from_tokenizer_config(o->model.dir + "/tokenizer_config.json", force);
     ThreadPool pool(o->model.threads);
-    auto model = open_model(o->model.dir, pool);
+    auto model = open_model(o->model.dir, pool, parse_quant(o->model.quant));
     Session session(*model, o->context);
     std::vector<ChatMessage> messages;
     if (!o->system.empty()) messages.push_back({"system", o->system});

@@ -28,7 +28,7 @@ void register_eval(CLI::App& app) {
     const std::vector<int32_t> ids =
         o->tokens.empty() ? read_token_file(o->tokens_file) : parse_token_list(o->tokens, "--tokens");
     ThreadPool pool(o->model.threads);
-    auto model = open_model(o->model.dir, pool);
+    auto model = open_model(o->model.dir, pool, parse_quant(o->model.quant));
     const int64_t V = model->config().vocab_size, T = static_cast<int64_t>(ids.size());
     check_token_ids(ids, V, o->tokens.empty() ? o->tokens_file : "--tokens");
     const AttnMode mode = parse_attn_mode(o->model.attn);

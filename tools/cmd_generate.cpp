@@ -45,7 +45,7 @@ void register_generate(CLI::App& app) {
     } else {
       prompt = parse_token_list(o->tokens, "--tokens");
     }
-    auto model = open_model(o->model.dir, pool);
+    auto model = open_model(o->model.dir, pool, parse_quant(o->model.quant));
     const ModelConfig& cfg = model->config();
     if (!o->tokens.empty()) check_token_ids(prompt, cfg.vocab_size, "--tokens");
     if (o->tokens.empty() && !o->no_bos && cfg.bos_token_id) prompt.insert(prompt.begin(), *cfg.bos_token_id);

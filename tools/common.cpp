@@ -16,9 +16,21 @@ void add_model_flags(CLI::App* cmd, ModelFlags& f) {
   cmd->add_option("-t,--threads", f.threads, "worker threads (default: physical cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("--attn", f.attn, "MLA attention path: naive | absorbed | auto (per phase, the cheaper)")
       ->check(CLI::IsMember({"naive", "absorbed", "auto"}));
+  add_quant_flag(cmd, f.quant);
 }
 
-std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool) {
+void add_quant_flag(CLI::App* cmd, std::string& quant) {
+  cmd->add_option("--quant", quant, "quantize linear weights at load: q8_0 | q4_0 (GGUF block formats)")
+      ->check(CLI::IsMember({"q8_0", "q4_0"}));
+}
+
+std::optional<DType> parse_quant(const std::string& quant) {
+  if (quant.empty()) return std::nullopt;
+  if (auto t = quant_type_from_name(quant)) return t;
+  fail("--quant: '", quant, "' is not q8_0 or q4_0");
+}
+
+std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert) {
   const bool tty = ::isatty(STDERR_FILENO);
   int last = -1;
   auto progress = [&](size_t done, size_t total) {
@@ -31,7 +43,7 @@ std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool) {
                  std::string(width - filled, ' ').c_str(), pct, human_bytes(done).c_str(), human_bytes(total).c_str());
     if (done == total) std::fprintf(stderr, "\n");
   };
-  return load_model(dir, pool, progress);
+  return load_model(dir, pool, LoadOptions{progress, convert});
 }
 
 std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what) {

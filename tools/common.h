@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,11 +18,17 @@ struct ModelFlags {
   std::string dir;
   int threads = ThreadPool::default_threads();
   std::string attn = "auto";
+  std::string quant;  // "", "q8_0" or "q4_0"
 };
 void add_model_flags(CLI::App* cmd, ModelFlags& f);
+// `--quant q8_0|q4_0`: quantize linear weights at load (model/converted_weights.h says which).
+void add_quant_flag(CLI::App* cmd, std::string& quant);
+// "" -> unset, "q8_0" -> Q8_0, "q4_0" -> Q4_0.
+std::optional<DType> parse_quant(const std::string& quant);
 
-// Loads the model; a progress bar goes to stderr when it is a terminal.
-std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool);
+// Loads the model, converting its weights when `convert` is set; a progress bar goes to stderr
+// when it is a terminal.
+std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert = {});
 
 // "1,2,3" or whitespace/comma-separated ids in a file.
 std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what);

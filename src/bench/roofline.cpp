@@ -139,38 +139,39 @@ FmaKernel pick_fma_kernel() {
 
 }  // namespace
 
-double measure_read_gbps(ThreadPool& pool, size_t buffer_bytes) {
-  const int64_t n = static_cast<int64_t>(buffer_bytes / sizeof(float));
-  if (n < 1024) fail("measure_read_gbps: buffer of ", buffer_bytes, " bytes is too small");
+ReadProbe::ReadProbe(ThreadPool& pool, size_t buffer_bytes)
+    : pool_(pool), n_(static_cast<int64_t>(buffer_bytes / sizeof(float))) {
+  if (n_ < 1024) fail("measure_read_gbps: buffer of ", buffer_bytes, " bytes is too small");
   // Huge pages where the kernel allows: TLB misses do not eat into the measured bandwidth.
-  HugeBuffer<float> buf = make_huge_buffer<float>(n);
-  float* data = buf.get();
-  const int nth_pool = pool.size();
-
+  buf_ = make_huge_buffer<float>(n_);
   // First touch by the thread that will read the slice: pages are faulted in (not timed) and placed
   // on that thread's memory node.
   pool.run([&](int ith, int nth) {
-    const int64_t begin = n * ith / nth, end = n * (ith + 1) / nth;
-    std::fill(data + begin, data + end, 1.0f);
+    const int64_t begin = n_ * ith / nth, end = n_ * (ith + 1) / nth;
+    std::fill(buf_.get() + begin, buf_.get() + end, 1.0f);
   });
+}
 
-  std::vector<float> partial(static_cast<size_t>(nth_pool) * 16, 0.0f);  // 64 bytes apart: no false sharing
-  const double bytes = static_cast<double>(n) * sizeof(float);
+double ReadProbe::pass() {
+  std::vector<float> partial(static_cast<size_t>(pool_.size()) * 16, 0.0f);  // 64 bytes apart: no false sharing
+  const auto t0 = Clock::now();
+  pool_.run([&](int ith, int nth) {
+    const int64_t begin = n_ * ith / nth, end = n_ * (ith + 1) / nth;
+    partial[static_cast<size_t>(ith) * 16] = sum_f32(buf_.get() + begin, end - begin);
+  });
+  const double t = seconds_since(t0);
+  float s = 0;
+  for (float p : partial) s += p;
+  g_sink = g_sink + s;
+  return t > 0 ? static_cast<double>(n_) * sizeof(float) / t / 1e9 : 0;
+}
+
+double measure_read_gbps(ThreadPool& pool, size_t buffer_bytes) {
+  ReadProbe probe(pool, buffer_bytes);
   double best = 0;
   // At least 3 passes, then more while under ~0.75 s (at most 20): with the first touch, ~1-2 s on 1 GiB.
   const auto t_all = Clock::now();
-  for (int rep = 0; rep < 20 && (rep < 3 || seconds_since(t_all) < 0.75); ++rep) {
-    const auto t0 = Clock::now();
-    pool.run([&](int ith, int nth) {
-      const int64_t begin = n * ith / nth, end = n * (ith + 1) / nth;
-      partial[static_cast<size_t>(ith) * 16] = sum_f32(data + begin, end - begin);
-    });
-    const double t = seconds_since(t0);
-    if (t > 0) best = std::max(best, bytes / t / 1e9);
-    float s = 0;
-    for (int i = 0; i < nth_pool; ++i) s += partial[static_cast<size_t>(i) * 16];
-    g_sink = g_sink + s;
-  }
+  for (int rep = 0; rep < 20 && (rep < 3 || seconds_since(t_all) < 0.75); ++rep) best = std::max(best, probe.pass());
   return best;
 }
 

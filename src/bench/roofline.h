@@ -5,11 +5,25 @@
 #include <cstddef>
 #include <string>
 
+#include "core/huge_buffer.h"
 #include "core/thread_pool.h"
 
 namespace mla::bench {
 
 double measure_read_gbps(ThreadPool& pool, size_t buffer_bytes = size_t{1} << 30);
+
+// The read-bandwidth probe behind measure_read_gbps, one pass at a time, so a benchmark can
+// interleave its passes with its own (both then see the same load on a shared machine).
+class ReadProbe {
+ public:
+  ReadProbe(ThreadPool& pool, size_t buffer_bytes);  // allocates and first-touches the buffer
+  double pass();                                      // one timed read of the whole buffer, GB/s
+
+ private:
+  ThreadPool& pool_;
+  int64_t n_;
+  HugeBuffer<float> buf_;
+};
 double measure_peak_gflops(ThreadPool& pool);
 // The widest vector ISA the kernels' run-time dispatch picks on this CPU.
 const char* kernel_isa();

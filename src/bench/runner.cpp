@@ -10,6 +10,7 @@
 #include "bench/roofline.h"
 #include "core/error.h"
 #include "model/model.h"
+#include "model/converted_weights.h"
 #include "model/random_weights.h"
 
 namespace mla::bench {
@@ -60,11 +61,12 @@ struct StepCost {
 };
 
 // What one decode step must move and compute: every weight matrix once (the embedding contributes
-// one row), the whole cache once, and 2 FLOPs per multiply-add.
-StepCost decode_cost(const ModelConfig& cfg, const Model& model, AttnMode mode, int64_t context) {
+// one row), the whole cache once, and 2 FLOPs per multiply-add. weight_bytes: bytes per weight as
+// stored (2 for bf16, 34/32 for Q8_0, 18/32 for Q4_0).
+StepCost decode_cost(const ModelConfig& cfg, const Model& model, AttnMode mode, int64_t context, double weight_bytes) {
   const double matmul_params = static_cast<double>(model.params().active) - static_cast<double>(cfg.vocab_size) * cfg.hidden_size;
   const double kv = static_cast<double>(model.make_cache(1).bytes_per_token()) * context;
-  return {matmul_params * 2.0 /* bf16 */ + kv, 2.0 * (matmul_params + decode_attention_macs(cfg, mode, context))};
+  return {matmul_params * weight_bytes + kv, 2.0 * (matmul_params + decode_attention_macs(cfg, mode, context))};
 }
 
 }  // namespace
@@ -72,7 +74,9 @@ StepCost decode_cost(const ModelConfig& cfg, const Model& model, AttnMode mode, 
 BenchReport run_bench(const BenchOptions& o, ThreadPool& pool, const Progress& progress) {
   BenchReport rep;
   rep.preset = o.preset;
-  rep.shape = o.shape.describe();
+  const DType weights = o.quant.value_or(DType::BF16);
+  rep.shape = o.shape.describe() + ", weights " + dtype_name(weights);
+  const double weight_bytes = static_cast<double>(dtype_block_bytes(weights)) / static_cast<double>(dtype_block_values(weights));
   progress("measuring the machine's ceilings (read bandwidth, FMA peak)");
   rep.machine = MachineInfo{cpu_name(), kernel_isa(), pool.size(), measure_read_gbps(pool), measure_peak_gflops(pool)};
   progress(str("  read ", static_cast<int>(rep.machine.read_gbps), " GB/s, peak ",
@@ -86,7 +90,9 @@ BenchReport run_bench(const BenchOptions& o, ThreadPool& pool, const Progress& p
     const std::string tag = str("[", vi + 1, "/", o.variants.size(), "] ", variant);
     reset_peak_rss();
     progress(tag + ": generating weights");
-    auto model = build_model(cfg, std::make_unique<RandomWeights>(DType::BF16, 42, pool), pool);
+    std::unique_ptr<WeightSource> weights = std::make_unique<RandomWeights>(DType::BF16, 42, pool);
+    if (o.quant) weights = std::make_unique<ConvertedWeights>(std::move(weights), *o.quant, pool);
+    auto model = build_model(cfg, std::move(weights), pool);
     std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(cfg.vocab_size - 1));
     std::vector<float> logits(cfg.vocab_size);
 
@@ -114,7 +120,7 @@ BenchReport run_bench(const BenchOptions& o, ThreadPool& pool, const Progress& p
         progress(str(tag, " @ ", context, ": skipped, the cache would need more than --max-kv-mem"));
         continue;
       }
-      const StepCost cost = decode_cost(cfg, *model, mode, context);
+      const StepCost cost = decode_cost(cfg, *model, mode, context, weight_bytes);
       // One step predicted to take over a second: no warm-up step and a single timed step.
       const double predicted = std::max(cost.bytes / (rep.machine.read_gbps * 1e9), cost.flops / (rep.machine.peak_gflops * 1e9));
       const bool slow = predicted > 1.0;

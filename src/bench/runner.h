@@ -4,12 +4,14 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bench/report.h"
 #include "bench/variants.h"
 #include "core/thread_pool.h"
+#include "tensor/dtype.h"
 
 namespace mla::bench {
 
@@ -25,7 +27,8 @@ struct BenchOptions {
   double throughput_budget_bytes = 1.0 * (1 << 30);  // KV budget for the equal-memory run
   int64_t throughput_context = 4096;
   int64_t max_batch = 256;
-  bool throughput_naive = false;  // naive MLA re-expands every cached token every step: very slow
+  bool throughput_naive = false;
+  std::optional<DType> quant;  // quantize the bf16 weights (Q8_0 / Q4_0) before measuring  // naive MLA re-expands every cached token every step: very slow
 };
 
 // Called with one line of progress at a time.

@@ -40,7 +40,7 @@ bool as_u64(const nlohmann::ordered_json& v, uint64_t* out) {
 
 // dtypes the safetensors spec defines that the engine does not compute with.
 bool is_known_unsupported_dtype(const std::string& s) {
-  static const char* const names[] = {"BOOL", "U8",  "I8",  "I16",    "U16",     "I32",      "U32",
+  static const char* const names[] = {"BOOL", "I8",  "I16",    "U16",     "I32",      "U32",
                                       "I64",  "U64", "F64", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2",
                                       "F4",   "C64", "F8_E4M3FNUZ", "F8_E5M2FNUZ"};
   return std::find(std::begin(names), std::end(names), s) != std::end(names);
@@ -116,7 +116,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
     if (auto d = dtype_from_name(dname)) {
       t.dtype = *d;
     } else if (is_known_unsupported_dtype(dname)) {
-      fail(path, ": unsupported dtype '", dname, "' for tensor ", name, " (supported: F32, F16, BF16, F8_E4M3)");
+      fail(path, ": unsupported dtype '", dname, "' for tensor ", name, " (supported: F32, F16, BF16, F8_E4M3, U8)");
     } else {
       fail(path, ": unknown dtype '", dname, "' for tensor ", name);
     }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/simd.h"
 
 namespace mla {
@@ -135,8 +136,14 @@ void decode_row(const Matrix& W, int64_t r, float* out) {
       }
       return;
     }
+    case DType::U8:  // raw bytes: rejected when weights are bound (WeightBinder::matrix)
+      fail("decode_row: U8 is raw bytes, not a weight type");
     case DType::Q8_0:
     case DType::Q4_0: {
+      if (kernels_use_avx512()) {
+        (W.dtype == DType::Q8_0 ? simd::q8_0_to_f32 : simd::q4_0_to_f32)(row, out, W.cols);
+        return;
+      }
       const float* t = f16_table();
       const size_t bb = dtype_block_bytes(W.dtype);
       for (int64_t b = 0; b < W.cols / kQuantBlock; ++b) {
@@ -161,11 +168,49 @@ void decode_row(const Matrix& W, int64_t r, float* out) {
   }
 }
 
+// Portable block-format dot products: 32 lanes, one per position in a block, so the compiler
+// vectorises across the block; each value is widened and scaled as it is used.
+MLA_CLONES static float dot_q8_0_impl(const uint8_t* row, const float* x, int64_t blocks) {
+  const float* t = f16_table();
+  float acc[kQuantBlock] = {};
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* blk = row + b * sizeof(BlockQ8_0);
+    const float d = t[blk[0] | (blk[1] << 8)];
+    const int8_t* q = reinterpret_cast<const int8_t*>(blk + 2);
+    const float* xb = x + b * kQuantBlock;
+    for (int j = 0; j < kQuantBlock; ++j) acc[j] += d * static_cast<float>(q[j]) * xb[j];
+  }
+  float s = 0;
+  for (float a : acc) s += a;
+  return s;
+}
+
+MLA_CLONES static float dot_q4_0_impl(const uint8_t* row, const float* x, int64_t blocks) {
+  constexpr int kHalf = kQuantBlock / 2;
+  const float* t = f16_table();
+  float acc[kQuantBlock] = {};
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* blk = row + b * sizeof(BlockQ4_0);
+    const float d = t[blk[0] | (blk[1] << 8)];
+    const uint8_t* qs = blk + 2;
+    const float* xb = x + b * kQuantBlock;
+    for (int j = 0; j < kHalf; ++j) {
+      acc[j] += d * static_cast<float>((qs[j] & 15) - 8) * xb[j];
+      acc[j + kHalf] += d * static_cast<float>((qs[j] >> 4) - 8) * xb[j + kHalf];
+    }
+  }
+  float s = 0;
+  for (float a : acc) s += a;
+  return s;
+}
+
 // Row r of W dotted with x, fused (no row buffer) for the common dtypes.
 static float dot_row(const Matrix& W, int64_t r, const float* x, float* scratch) {
   const uint8_t* row = W.data + static_cast<size_t>(r) * W.row_bytes();
   if (W.dtype == DType::BF16) return dot_bf16_impl(reinterpret_cast<const uint16_t*>(row), x, W.cols);
   if (W.dtype == DType::F32) return dot_f32_impl(reinterpret_cast<const float*>(row), x, W.cols);
+  if (W.dtype == DType::Q8_0) return dot_q8_0_impl(row, x, W.cols / kQuantBlock);
+  if (W.dtype == DType::Q4_0) return dot_q4_0_impl(row, x, W.cols / kQuantBlock);
   decode_row(W, r, scratch);
   return dot_f32_impl(scratch, x, W.cols);
 }
@@ -185,7 +230,13 @@ void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, f
     case DType::F32:
       simd::gemv_f32(reinterpret_cast<const float*>(row0), W.cols, r1 - r0, W.cols, x, y + r0);
       return;
-    default:  // fp8 and the block formats: decode the row, then one dot product
+    case DType::Q8_0:
+      simd::gemv_q8_0(row0, W.row_bytes(), r1 - r0, W.cols, x, y + r0);
+      return;
+    case DType::Q4_0:
+      simd::gemv_q4_0(row0, W.row_bytes(), r1 - r0, W.cols, x, y + r0);
+      return;
+    default:  // fp8: decode the row, then one dot product
       for (int64_t r = r0; r < r1; ++r) {
         decode_row(W, r, scratch);
         y[r] = simd::dot_f32(scratch, x, W.cols);

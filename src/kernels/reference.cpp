@@ -31,6 +31,8 @@ float weight_at(const Matrix& W, int64_t r, int64_t c) {
       const float s = W.scale_inv[(r / kFp8Block) * scale_cols + c / kFp8Block];
       return fp8_e4m3_to_f32(*p) * s;
     }
+    case DType::U8:
+      return *p;
     case DType::Q8_0: {
       BlockQ8_0 b;
       std::memcpy(&b, block, sizeof b);

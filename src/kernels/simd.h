@@ -17,10 +17,17 @@ bool avx512_cpu();
 void gemv_bf16(const uint16_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y);
 void gemv_f16(const uint16_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y);
 void gemv_f32(const float* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y);
+// The GGUF block formats: W row r at w + r * stride (bytes), cols (a multiple of 32) wide. Blocks
+// are widened to f32 in registers; each block's q·x is scaled by its d once.
+void gemv_q8_0(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y);
+void gemv_q4_0(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y);
 
 // Row conversions to f32.
 void bf16_to_f32(const uint16_t* in, float* out, int64_t n);
 void f16_to_f32(const uint16_t* in, float* out, int64_t n);
+// n (a multiple of 32) values of a Q8_0 / Q4_0 row.
+void q8_0_to_f32(const uint8_t* in, float* out, int64_t n);
+void q4_0_to_f32(const uint8_t* in, float* out, int64_t n);
 
 float dot_f32(const float* a, const float* b, int64_t n);
 void axpy_f32(float alpha, const float* x, float* y, int64_t n);

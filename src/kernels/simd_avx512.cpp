@@ -232,6 +232,82 @@ inline void accumulate_heads(const float* p, int64_t ld, const float* v, int64_t
   }
 }
 
+// GGUF blocks (tensor/dtype.h) widened to f32 in registers: 32 values as two vectors, without the
+// scale (applied once per block: sum_j q_j x_j is formed first, then times d).
+struct Q8_0Blk {
+  static constexpr int64_t kBytes = 34;
+  static void load(const uint8_t* b, __m512& lo, __m512& hi) {
+    lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2))));
+    hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 18))));
+  }
+};
+// Q4_0 nibbles become floats through one table lookup each (vpermps reads only the low 4 bits of
+// every index, so the low nibble needs no mask): q -> q - 8 without integer subtracts or converts.
+// Measured on the 2-core EPYC (`mla bench gemv`, 1 GiB set): 34 GB/s with and + sub + cvtdq2ps,
+// see docs/KERNELS.md for the table after.
+struct Q4_0Blk {
+  static constexpr int64_t kBytes = 18;
+  static void load(const uint8_t* b, __m512& lo, __m512& hi) {
+    const __m512 table = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2)));
+    lo = _mm512_permutexvar_ps(q, table);                         // values 0..15: low nibbles
+    hi = _mm512_permutexvar_ps(_mm512_srli_epi32(q, 4), table);  // values 16..31: high nibbles
+  }
+};
+
+inline float block_scale(const uint8_t* b) {
+  uint16_t h;
+  __builtin_memcpy(&h, b, 2);
+  return _cvtsh_ss(h);
+}
+
+// One row of `blocks` blocks dotted with x: two blocks per step on two accumulators, the row
+// stream prefetched kPrefetchBytes ahead (one prefetch per block touches every cache line, as a
+// block is at most 34 bytes).
+template <class B>
+inline float gemv_row_q(const uint8_t* w, int64_t blocks, const float* x) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+  int64_t i = 0;
+  for (; i + 2 <= blocks; i += 2) {
+    const uint8_t* b = w + i * B::kBytes;
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + B::kBytes + kPrefetchBytes), _MM_HINT_T0);
+    const float* xb = x + i * 32;
+    __m512 l0, h0, l1, h1;
+    B::load(b, l0, h0);
+    B::load(b + B::kBytes, l1, h1);
+    const __m512 s0 = _mm512_fmadd_ps(h0, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(l0, _mm512_loadu_ps(xb)));
+    const __m512 s1 = _mm512_fmadd_ps(h1, _mm512_loadu_ps(xb + 48), _mm512_mul_ps(l1, _mm512_loadu_ps(xb + 32)));
+    a0 = _mm512_fmadd_ps(s0, _mm512_set1_ps(block_scale(b)), a0);
+    a1 = _mm512_fmadd_ps(s1, _mm512_set1_ps(block_scale(b + B::kBytes)), a1);
+  }
+  if (i < blocks) {
+    const uint8_t* b = w + i * B::kBytes;
+    __m512 l0, h0;
+    B::load(b, l0, h0);
+    const __m512 s0 = _mm512_fmadd_ps(h0, _mm512_loadu_ps(x + i * 32 + 16), _mm512_mul_ps(l0, _mm512_loadu_ps(x + i * 32)));
+    a0 = _mm512_fmadd_ps(s0, _mm512_set1_ps(block_scale(b)), a0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+template <class B>
+void gemv_q(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y) {
+  for (int64_t r = 0; r < rows; ++r) y[r] = gemv_row_q<B>(w + r * stride, cols / 32, x);
+}
+
+template <class B>
+void dequant_q(const uint8_t* w, float* out, int64_t n) {
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const uint8_t* b = w + i * B::kBytes;
+    __m512 lo, hi;
+    B::load(b, lo, hi);
+    const __m512 d = _mm512_set1_ps(block_scale(b));
+    _mm512_storeu_ps(out + 32 * i, _mm512_mul_ps(lo, d));
+    _mm512_storeu_ps(out + 32 * i + 16, _mm512_mul_ps(hi, d));
+  }
+}
+
 }  // namespace
 
 void gemv_bf16(const uint16_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y) {
@@ -243,6 +319,15 @@ void gemv_f16(const uint16_t* w, int64_t stride, int64_t rows, int64_t cols, con
 void gemv_f32(const float* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y) {
   gemv<F32>(w, stride, rows, cols, x, y);
 }
+
+void gemv_q8_0(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y) {
+  gemv_q<Q8_0Blk>(w, stride, rows, cols, x, y);
+}
+void gemv_q4_0(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y) {
+  gemv_q<Q4_0Blk>(w, stride, rows, cols, x, y);
+}
+void q8_0_to_f32(const uint8_t* in, float* out, int64_t n) { dequant_q<Q8_0Blk>(in, out, n); }
+void q4_0_to_f32(const uint8_t* in, float* out, int64_t n) { dequant_q<Q4_0Blk>(in, out, n); }
 
 void bf16_to_f32(const uint16_t* in, float* out, int64_t n) {
   int64_t i = 0;

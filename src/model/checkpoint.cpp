@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "formats/json_strict.h"
+#include "model/quantized_tensors.h"
 
 namespace mla {
 
@@ -53,6 +54,11 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
       auto [it, inserted] = tensors_.emplace(t.name, &t);
       if (!inserted)
         fail(path, ": tensor ", t.name, " is also in ", *it->second->file, " (a tensor must be in one shard)");
+    }
+    // `mla quantize` output: U8 bytes that the metadata says are Q8_0 / Q4_0 blocks.
+    for (TensorView& q : quantized_views(f)) {
+      const TensorView& view = quantized_.emplace_back(std::move(q));
+      tensors_[view.name] = &view;
     }
     return f;
   };
@@ -107,6 +113,8 @@ const TensorView& Checkpoint::get(const std::string& name) const {
 
 const TensorView& Checkpoint::get(const std::string& name, const std::vector<int64_t>& shape) const {
   const TensorView& t = get(name);
+  if (t.dtype == DType::U8)
+    fail(*t.file, ": tensor ", name, " is raw U8 bytes that no mla.qtype metadata explains; it cannot be a weight");
   if (t.shape != shape)
     fail(*t.file, ": tensor ", name, " has shape ", t.shape_str(), ", expected ", shape_str(shape));
   return t;

@@ -1,8 +1,10 @@
 // A Hugging Face model directory's weights: `model.safetensors`, or shards listed in
 // `model.safetensors.index.json` ({"weight_map": {tensor name: shard file name}}). Every shard is
 // memory-mapped; the index must agree with the shards (each listed tensor is in its shard, no
-// tensor in two shards).
+// tensor in two shards). Tensors written by `mla quantize` (U8 bytes plus metadata) are seen as
+// Q8_0 / Q4_0 [rows, cols] views over the same mapped bytes.
 #pragma once
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,6 +33,7 @@ class Checkpoint : public WeightSource {
   std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const TensorView*> tensors_;
+  std::deque<TensorView> quantized_;  // block-format views of U8 tensors (model/quantized_tensors.h)
 };
 
 }  // namespace mla

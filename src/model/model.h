@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -66,7 +67,14 @@ struct SeqRows {
 // Builds the model `cfg.architecture` names from the given weights.
 std::unique_ptr<Model> build_model(const ModelConfig& cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
                                    const LoadProgress& progress = {});
+struct LoadOptions {
+  LoadProgress progress;
+  // Convert linear weights to this dtype while loading (model/converted_weights.h says which):
+  // Q8_0 / Q4_0 for `--quant`, F32 / F16 / BF16 for comparisons. Unset: weights as stored.
+  std::optional<DType> convert;
+};
+
 // Reads DIR/config.json and the checkpoint beside it.
-std::unique_ptr<Model> load_model(const std::string& dir, ThreadPool& pool, const LoadProgress& progress = {});
+std::unique_ptr<Model> load_model(const std::string& dir, ThreadPool& pool, const LoadOptions& opts = {});
 
 }  // namespace mla

@@ -13,6 +13,7 @@ size_t dtype_block_bytes(DType t) {
     case DType::F16: return 2;
     case DType::BF16: return 2;
     case DType::F8_E4M3: return 1;
+    case DType::U8: return 1;
     case DType::Q8_0: return sizeof(BlockQ8_0);
     case DType::Q4_0: return sizeof(BlockQ4_0);
   }
@@ -35,6 +36,7 @@ const char* dtype_name(DType t) {
     case DType::F8_E4M3: return "F8_E4M3";
     case DType::Q8_0: return "Q8_0";
     case DType::Q4_0: return "Q4_0";
+    case DType::U8: return "U8";
   }
   return "?";
 }
@@ -44,6 +46,13 @@ std::optional<DType> dtype_from_name(std::string_view name) {
   if (name == "F16") return DType::F16;
   if (name == "BF16") return DType::BF16;
   if (name == "F8_E4M3") return DType::F8_E4M3;
+  if (name == "U8") return DType::U8;
+  return std::nullopt;
+}
+
+std::optional<DType> quant_type_from_name(std::string_view name) {
+  if (name == "Q8_0" || name == "q8_0") return DType::Q8_0;
+  if (name == "Q4_0" || name == "q4_0") return DType::Q4_0;
   return std::nullopt;
 }
 

@@ -11,7 +11,10 @@ namespace mla {
 //   Q8_0: 34 bytes = f16 d, int8 q[32];            value[i] = d * q[i]
 //   Q4_0: 18 bytes = f16 d, uint8 qs[16];          value[i] = d * ((qs[i] & 15) - 8),
 //                                                  value[i + 16] = d * ((qs[i] >> 4) - 8)   (i < 16)
-enum class DType { F32, F16, BF16, F8_E4M3, Q8_0, Q4_0 };
+// U8 is raw bytes as a safetensors file stores them: quantized checkpoints written by `mla quantize`
+// hold each block-format tensor as U8 [rows, row_bytes], and the checkpoint loader turns those into
+// Q8_0 / Q4_0 views from the file's metadata (model/checkpoint.h). No kernel reads U8.
+enum class DType { F32, F16, BF16, F8_E4M3, Q8_0, Q4_0, U8 };
 
 constexpr int64_t kQuantBlock = 32;  // values per Q8_0 / Q4_0 block
 struct BlockQ8_0 {
@@ -30,10 +33,11 @@ size_t dtype_block_bytes(DType t);
 bool dtype_is_quantized(DType t);  // Q8_0, Q4_0
 // Bytes of a row of `cols` values; cols must be a multiple of dtype_block_values(t) (checked by loaders).
 size_t dtype_row_bytes(DType t, int64_t cols);
-// Bytes per value of an element type (F32, F16, BF16, F8_E4M3); not defined for block types.
+// Bytes per value of an element type (F32, F16, BF16, F8_E4M3, U8); not defined for block types.
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);                                // "F32", "BF16", "Q8_0", ...
 std::optional<DType> dtype_from_name(std::string_view name);  // safetensors spelling (element types only)
+std::optional<DType> quant_type_from_name(std::string_view name);  // "Q8_0" / "Q4_0" (any case)
 
 inline float bf16_to_f32(uint16_t h) {
   uint32_t bits = static_cast<uint32_t>(h) << 16;

@@ -1,0 +1,84 @@
+#include "bench/gemv_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "bench/roofline.h"
+#include "core/error.h"
+#include "core/human_bytes.h"
+#include "kernels/matmul.h"
+#include "model/converted_weights.h"
+#include "model/random_weights.h"
+
+namespace mla::bench {
+
+GemvReport run_gemv_bench(const GemvOptions& o, ThreadPool& pool, const std::function<void(const std::string&)>& progress) {
+  if (o.cols % kQuantBlock != 0) fail("gemv bench: --cols ", o.cols, " is not a multiple of ", kQuantBlock);
+  GemvReport rep{o, pool.size(), 0, {}};
+  // Random bf16 weights (scaled like a trained linear layer), and each other format converted from them.
+  RandomWeights bf16(DType::BF16, 7, pool);
+  std::vector<const TensorView*> src;
+  progress(str("generating ", o.matrices, " bf16 matrices of ", o.rows, " x ", o.cols));
+  for (int64_t i = 0; i < o.matrices; ++i) src.push_back(&bf16.get(str("gemv.", i, ".weight"), {o.rows, o.cols}));
+  std::vector<HugeBuffer<uint8_t>> converted;
+  std::vector<std::vector<Matrix>> sets;
+  for (DType f : o.formats) {
+    progress(str("converting to ", dtype_name(f)));
+    std::vector<Matrix> ws;
+    for (const TensorView* t : src) {
+      const uint8_t* data = t->data;
+      if (f != DType::BF16) {
+        converted.push_back(make_huge_buffer<uint8_t>(dtype_row_bytes(f, o.cols) * o.rows));
+        convert_matrix(*t, nullptr, f, converted.back().get(), pool);
+        data = converted.back().get();
+      }
+      ws.push_back(Matrix{f, o.rows, o.cols, data, nullptr});
+    }
+    sets.push_back(std::move(ws));
+    GemvResult r{f, 0, 1e30};
+    for (const Matrix& w : sets.back()) r.bytes += static_cast<double>(w.bytes());
+    rep.results.push_back(r);
+  }
+  ReadProbe probe(pool, static_cast<size_t>(o.rows * o.cols * o.matrices) * 2);
+
+  std::vector<float> x(o.cols, 0.01f), y(o.rows);
+  for (int p = 0; p <= o.passes; ++p) {  // round 0 warms up (page faults, pool threads), untimed
+    progress(p == 0 ? std::string("warm-up round") : str("round ", p, " of ", o.passes));
+    const double read = probe.pass();
+    if (p > 0) rep.read_gbps = std::max(rep.read_gbps, read);
+    for (size_t k = 0; k < sets.size(); ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (const Matrix& w : sets[k]) matmul(pool, w, x.data(), 1, y.data());
+      const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (p > 0) rep.results[k].seconds = std::min(rep.results[k].seconds, t);
+    }
+  }
+  return rep;
+}
+
+std::string format_gemv_table(const GemvReport& r) {
+  const GemvOptions& o = r.opts;
+  const double weights = static_cast<double>(o.rows) * o.cols * o.matrices;
+  char line[256];
+  std::snprintf(line, sizeof line, "decode gemv (n = 1): %lld matrices of %lld x %lld = %.0fM weights, %d threads, %s\n",
+                static_cast<long long>(o.matrices), static_cast<long long>(o.rows), static_cast<long long>(o.cols),
+                weights / 1e6, r.threads, kernel_isa());
+  std::string out = line;
+  std::snprintf(line, sizeof line, "read bandwidth, same run (interleaved, best of %d): %.1f GB/s\n", o.passes,
+                r.read_gbps);
+  out += line;
+  std::snprintf(line, sizeof line, "%-6s %12s %10s %10s %10s %14s\n", "format", "bytes/pass", "best ms", "GB/s",
+                "% of read", "Gweights/s");
+  out += line;
+  for (const GemvResult& g : r.results) {
+    std::snprintf(line, sizeof line, "%-6s %12s %10.2f %10.1f %9.1f%% %14.2f\n", dtype_name(g.format),
+                  human_bytes(static_cast<size_t>(g.bytes)).c_str(), g.seconds * 1e3, g.gbps(),
+                  100 * g.gbps() / r.read_gbps, weights / g.seconds / 1e9);
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace mla::bench

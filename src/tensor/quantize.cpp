@@ -1,0 +1,58 @@
+// Ports of ggml's reference quantizers (ggml/src/ggml-quants.c, quantize_row_q8_0_ref and
+// quantize_row_q4_0_ref, as in ollama/ollama ml/backend/ggml/ggml/src/ggml-quants.c). The
+// arithmetic is kept step for step (the f32 scale d, its f32 inverse id, roundf / the int8
+// truncation of x*id + 8.5) so the blocks are bit-identical; only d is stored rounded to f16.
+#include "tensor/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mla {
+
+// Q8_0: d = amax / 127, q = round(x / d) (roundf: halves away from zero).
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k) {
+  for (int64_t i = 0; i < k / kQuantBlock; ++i) {
+    const float* xb = x + i * kQuantBlock;
+    float amax = 0.0f;
+    for (int j = 0; j < kQuantBlock; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    const float d = amax / ((1 << 7) - 1);
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = f32_to_f16(d);
+    for (int j = 0; j < kQuantBlock; ++j) y[i].q[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+  }
+}
+
+// Q4_0: `max` is the value of largest magnitude, with its sign; d = max / -8, so max maps to
+// q = 0 (value -8 d = max) and the other side of zero gets one step less range.
+// q = min(15, (int8_t)(x / d + 8.5)): truncation of a value >= 0.5, i.e. rounding to nearest.
+void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t k) {
+  constexpr int kHalf = kQuantBlock / 2;
+  for (int64_t i = 0; i < k / kQuantBlock; ++i) {
+    const float* xb = x + i * kQuantBlock;
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < kQuantBlock; ++j)
+      if (amax < std::fabs(xb[j])) {
+        amax = std::fabs(xb[j]);
+        max = xb[j];
+      }
+    const float d = max / -8;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = f32_to_f16(d);
+    for (int j = 0; j < kHalf; ++j) {
+      const uint8_t q0 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(xb[j] * id + 8.5f))));
+      const uint8_t q1 =
+          static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(xb[kHalf + j] * id + 8.5f))));
+      y[i].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+    }
+  }
+}
+
+void quantize_row(DType t, const float* x, uint8_t* out, int64_t k) {
+  // Block structs are 2-byte aligned (f16 scale first); callers pass row starts of a block array.
+  if (t == DType::Q8_0)
+    quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(out), k);
+  else
+    quantize_row_q4_0(x, reinterpret_cast<BlockQ4_0*>(out), k);
+}
+
+}  // namespace mla
