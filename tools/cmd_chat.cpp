@@ -31,7 +31,7 @@ void register_chat(CLI::App& app) {
   add_sampling_flags(cmd, o->gen);
   cmd->callback([o] {
     o->gen.attn = parse_attn_mode(o->model.attn);
-    auto tok = Tokenizer::load(o->model.dir + "/tokenizer.json");
+    auto tok = open_tokenizer(o->model.dir, true);
     std::optional<ChatFamily> force;
     if (!o->family.empty()) force = parse_chat_family(o->family);
     const ChatTemplate chat = ChatTemplate::from_tokenizer_config(o->model.dir + "/tokenizer_config.json", force);

@@ -8,11 +8,13 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "formats/gguf.h"
+#include "tokenizer/gguf_vocab.h"
 
 namespace mla::cli {
 
 void add_model_flags(CLI::App* cmd, ModelFlags& f) {
-  cmd->add_option("-m,--model", f.dir, "Hugging Face model directory (config.json + safetensors)")->required();
+  cmd->add_option("-m,--model", f.dir, "Hugging Face model directory (config.json + safetensors) or GGUF file")->required();
   cmd->add_option("-t,--threads", f.threads, "worker threads (default: physical cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("--attn", f.attn, "MLA attention path: naive | absorbed | auto (per phase, the cheaper)")
       ->check(CLI::IsMember({"naive", "absorbed", "auto"}));
@@ -32,6 +34,17 @@ std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool) {
     if (done == total) std::fprintf(stderr, "\n");
   };
   return load_model(dir, pool, progress);
+}
+
+std::unique_ptr<Tokenizer> open_tokenizer(const std::string& model, bool required) {
+  if (is_gguf_file(model)) {
+    const GgufFile f(model);
+    if (!required && !f.has("tokenizer.ggml.tokens")) return nullptr;
+    return tokenizer_from_gguf(f);
+  }
+  const std::string path = model + "/tokenizer.json";
+  if (!required && !std::ifstream(path)) return nullptr;
+  return Tokenizer::load(path);
 }
 
 std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what) {

@@ -10,6 +10,7 @@
 #include "core/thread_pool.h"
 #include "engine/generate.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace mla::cli {
 
@@ -22,6 +23,10 @@ void add_model_flags(CLI::App* cmd, ModelFlags& f);
 
 // Loads the model; a progress bar goes to stderr when it is a terminal.
 std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool);
+
+// The model's tokenizer: tokenizer.ggml.* of a GGUF file or DIR/tokenizer.json; nullptr when there is
+// none and it is not `required`.
+std::unique_ptr<Tokenizer> open_tokenizer(const std::string& model, bool required);
 
 // "1,2,3" or whitespace/comma-separated ids in a file.
 std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what);

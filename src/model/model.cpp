@@ -5,6 +5,8 @@
 #include "core/error.h"
 #include "model/checkpoint.h"
 #include "model/deepseek2.h"
+#include "model/gguf_config.h"
+#include "model/gguf_weights.h"
 #include "model/llama.h"
 
 namespace mla {
@@ -17,10 +19,21 @@ std::unique_ptr<Model> build_model(const ModelConfig& cfg, std::unique_ptr<Weigh
   fail("unsupported architecture '", cfg.architecture, "'");
 }
 
-std::unique_ptr<Model> load_model(const std::string& dir, ThreadPool& pool, const LoadProgress& progress) {
-  if (!std::filesystem::is_directory(dir)) fail(dir, ": model directory does not exist");
-  ModelConfig cfg = load_config(dir + "/config.json");
-  return build_model(cfg, std::make_unique<Checkpoint>(dir), pool, progress);
+std::unique_ptr<Model> load_model(const std::string& path, ThreadPool& pool, const LoadProgress& progress) {
+  if (is_gguf_file(path)) {
+    auto file = std::make_unique<GgufFile>(path);
+    const ModelConfig cfg = gguf_config(*file);
+    return build_model(cfg, std::make_unique<GgufWeights>(std::move(file), cfg), pool, progress);
+  }
+  if (!std::filesystem::is_directory(path)) fail(path, ": neither a model directory nor a GGUF file");
+  ModelConfig cfg = load_config(path + "/config.json");
+  return build_model(cfg, std::make_unique<Checkpoint>(path), pool, progress);
+}
+
+ModelConfig load_model_config(const std::string& path) {
+  if (is_gguf_file(path)) return gguf_config(GgufFile(path));
+  std::error_code ec;
+  return load_config(std::filesystem::is_directory(path, ec) ? path + "/config.json" : path);
 }
 
 }  // namespace mla

@@ -61,7 +61,10 @@ struct SeqRows {
 // Builds the model `cfg.architecture` names from the given weights.
 std::unique_ptr<Model> build_model(const ModelConfig& cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
                                    const LoadProgress& progress = {});
-// Reads DIR/config.json and the checkpoint beside it.
-std::unique_ptr<Model> load_model(const std::string& dir, ThreadPool& pool, const LoadProgress& progress = {});
+// `path` is a Hugging Face directory (config.json and the checkpoint beside it) or a GGUF file
+// (model/gguf_config.h, model/gguf_weights.h).
+std::unique_ptr<Model> load_model(const std::string& path, ThreadPool& pool, const LoadProgress& progress = {});
+// The configuration alone: DIR/config.json, a config.json file, or a GGUF file's metadata.
+ModelConfig load_model_config(const std::string& path);
 
 }  // namespace mla
