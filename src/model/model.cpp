@@ -20,12 +20,13 @@ std::unique_ptr<Model> build_model(const ModelConfig& cfg, std::unique_ptr<Weigh
 }
 
 std::unique_ptr<Model> load_model(const std::string& path, ThreadPool& pool, const LoadProgress& progress) {
-  if (is_gguf_file(path)) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) {  // GgufFile rejects anything else by its magic
     auto file = std::make_unique<GgufFile>(path);
     const ModelConfig cfg = gguf_config(*file);
     return build_model(cfg, std::make_unique<GgufWeights>(std::move(file), cfg), pool, progress);
   }
-  if (!std::filesystem::is_directory(path)) fail(path, ": neither a model directory nor a GGUF file");
+  if (!std::filesystem::is_directory(path, ec)) fail(path, ": model directory or GGUF file does not exist");
   ModelConfig cfg = load_config(path + "/config.json");
   return build_model(cfg, std::make_unique<Checkpoint>(path), pool, progress);
 }
