@@ -76,8 +76,9 @@ void run(const KvFlags& f) {
     shape = kv::preset(f.preset);
     source = "preset";
   } else {
-    shape = kv::shape_from_config(load_model_config(f.model));
-    source = f.model;
+    std::error_code ec;
+    source = std::filesystem::is_directory(f.model, ec) ? (std::filesystem::path(f.model) / "config.json").string() : f.model;
+    shape = kv::shape_from_config(load_model_config(source));
   }
   const bool context_given = !f.context.empty();
   const uint64_t context = context_given ? kv::parse_context(f.context) : static_cast<uint64_t>(shape.max_context);
