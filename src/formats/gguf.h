@@ -63,6 +63,8 @@ class GgufFile {
   const std::map<std::string, GgufValue>& metadata() const { return kv_; }
   const std::vector<TensorView>& tensors() const { return tensors_; }
   const TensorView* find(const std::string& name) const;  // nullptr if absent
+  // Byte offset of a tensor's data in the file (t from tensors()).
+  size_t file_offset(const TensorView& t) const { return static_cast<size_t>(t.data - file_.data()); }
 
   // Typed metadata access; errors name the file and the key. `has` is true when the key exists.
   bool has(const std::string& key) const { return kv_.count(key) != 0; }
