@@ -47,6 +47,16 @@ std::unique_ptr<Tokenizer> open_tokenizer(const std::string& model, bool require
   return Tokenizer::load(path);
 }
 
+ChatTemplate open_chat_template(const std::string& model, const Tokenizer& tok, std::optional<ChatFamily> force) {
+  if (!is_gguf_file(model)) return ChatTemplate::from_tokenizer_config(model + "/tokenizer_config.json", force);
+  const GgufFile f(model);
+  auto token = [&](const char* key) {
+    return f.has(key) ? tok.token_bytes(static_cast<int32_t>(f.get_uint(key))) : std::string();
+  };
+  return ChatTemplate::from_template_text(f.get_string("tokenizer.chat_template", ""), token("tokenizer.ggml.bos_token_id"),
+                                          token("tokenizer.ggml.eos_token_id"), model + ": tokenizer.chat_template", force);
+}
+
 std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what) {
   std::vector<int32_t> ids;
   std::string s = text;

@@ -10,6 +10,7 @@
 #include "core/thread_pool.h"
 #include "engine/generate.h"
 #include "model/model.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mla::cli {
@@ -27,6 +28,10 @@ std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool);
 // The model's tokenizer: tokenizer.ggml.* of a GGUF file or DIR/tokenizer.json; nullptr when there is
 // none and it is not `required`.
 std::unique_ptr<Tokenizer> open_tokenizer(const std::string& model, bool required);
+
+// The model's chat template: tokenizer.chat_template of a GGUF file (bos/eos spelled by `tok`) or
+// DIR/tokenizer_config.json; `force` as in ChatTemplate.
+ChatTemplate open_chat_template(const std::string& model, const Tokenizer& tok, std::optional<ChatFamily> force);
 
 // "1,2,3" or whitespace/comma-separated ids in a file.
 std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what);

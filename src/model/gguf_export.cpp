@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -9,6 +11,7 @@
 
 #include "core/error.h"
 #include "formats/gguf_writer.h"
+#include "formats/json_strict.h"
 #include "kernels/matmul.h"
 #include "model/checkpoint.h"
 #include "model/gguf_config.h"
@@ -54,6 +57,22 @@ class Source {
 
 DType source_type(DType stored) { return stored == DType::F8_E4M3 ? DType::BF16 : stored; }
 
+// tokenizer_config.json's chat_template (a string, or a list of {name, template} whose "default" is
+// taken) as tokenizer.chat_template, as convert_hf_to_gguf.py (gguf.SpecialVocab) writes it.
+void add_chat_template(GgufWriter& w, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto j = parse_json_strict<nlohmann::json>(text.str(), path);
+  const auto it = j.find("chat_template");
+  if (it == j.end()) return;
+  if (it->is_string()) w.add_string("tokenizer.chat_template", it->get<std::string>());
+  if (it->is_array())
+    for (const auto& t : *it)
+      if (t.is_object() && t.value("name", "") == "default" && t.contains("template") && t["template"].is_string())
+        w.add_string("tokenizer.chat_template", t["template"].get<std::string>());
+}
+
 class Exporter {
  public:
   Exporter(const std::string& dir, std::optional<DType> type)
@@ -67,6 +86,8 @@ class Exporter {
     if (dtype_is_quantized(main)) w_.add_u32("general.quantization_version", 2);
     const std::string tok = dir + "/tokenizer.json";
     if (std::filesystem::exists(tok)) add_gguf_vocab(w_, tok, cfg_.vocab_size, cfg_.bos_token_id, cfg_.eos_token_id);
+    const std::string tok_cfg = dir + "/tokenizer_config.json";
+    if (std::filesystem::exists(tok_cfg)) add_chat_template(w_, tok_cfg);
 
     plain("model.embed_tokens.weight");
     for (int64_t i = 0; i < cfg_.num_hidden_layers; ++i) layer(i);

@@ -8,7 +8,8 @@
 #   3. quantized files (--type q8_0 / q4_0) of dense models must stay within the stated error of
 #      the source logits: |got - ref| <= 0.05 max|ref| (Q8_0), 0.5 max|ref| (Q4_0). (MoE models are
 #      left out: a quantization-sized change of a router score may pick another expert.)
-#   4. the tokenizer in a GGUF's metadata must give the same ids as tokenizer.json.
+#   4. the tokenizer in a GGUF's metadata must give the same ids as tokenizer.json, and `mla chat`
+#      (chat template from tokenizer.chat_template) the same reply.
 # Environment: MLA_BIN (the mla binary), MLA_SOURCE_DIR (source tree), MLA_WORK (scratch dir).
 set -u
 : "${MLA_BIN:?MLA_BIN must point at the mla binary}"
@@ -120,5 +121,11 @@ for name in v3_f32 llama_gqa_bf16; do
     else row "$name/tokenizer/$(basename "$f")" FAIL "ids differ: '$got' vs '$want'"; fi
   done
 done
+
+# Chat from a GGUF (tokenizer and tokenizer.chat_template from its metadata) answers as the directory does.
+chat() { printf 'hello there\n' | "$MLA_BIN" chat --model "$1" -n 8 --temperature 0 2>/dev/null | grep -v '^\[' ; }
+want=$(chat "$W/v3_f32") got=$(chat "$W/v3_f32.gguf")
+if [ -n "$want" ] && [ "$want" = "$got" ]; then row "v3_f32/chat" PASS "same reply as from the directory"
+else row "v3_f32/chat" FAIL "reply differs: '$got' vs '$want'"; fi
 
 "$PYTHON" "$CMP" table --summary "$SUMMARY"
