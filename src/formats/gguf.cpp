@@ -16,8 +16,8 @@ namespace mla {
 namespace {
 
 constexpr uint64_t kMaxStringBytes = uint64_t{1} << 26;   // a chat template is ~10 KB, a token ~100 B
-constexpr uint64_t kMaxArrayCount = uint64_t{1} << 24;    // vocabularies are ~10^5 .. 10^6 entries
-constexpr uint64_t kMaxArrayValues = uint64_t{1} << 23;   // all array elements together (memory cap)
+constexpr uint64_t kMaxArrayCount = uint64_t{1} << 22;    // vocabularies are ~10^5 .. 10^6 entries
+constexpr uint64_t kMaxArrayValues = uint64_t{1} << 22;   // all array elements together (~120 B each in memory)
 constexpr uint64_t kMaxTensors = uint64_t{1} << 20;
 constexpr uint64_t kMaxKeys = uint64_t{1} << 20;
 constexpr uint32_t kMaxDims = 4;                         // GGML_MAX_DIMS

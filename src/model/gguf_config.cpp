@@ -1,6 +1,7 @@
 #include "model/gguf_config.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "model/gguf_names.h"
@@ -104,8 +105,15 @@ void llama(const GgufFile& f, const std::string& p, ModelConfig& c) {
   if (c.head_dim <= 0 || c.head_dim % 2 != 0) fail(f.path(), ": head dimension ", c.head_dim, " must be even");
   if (size_key(f, p + "rope.dimension_count", static_cast<uint64_t>(c.head_dim)) != c.head_dim)
     fail(f.path(), ": ", p, "rope.dimension_count differs from the head dimension (partial rotary is not supported)");
-  if (f.find("rope_freqs.weight"))
-    fail(f.path(), ": tensor rope_freqs.weight (llama3 rope scaling) is not supported in GGUF files yet");
+  if (const TensorView* t = f.find("rope_freqs.weight")) {  // llama3 scaling (LlamaModel.generate_extra_tensors)
+    if (t->dtype != DType::F32 || t->shape != std::vector<int64_t>{c.head_dim / 2})
+      fail(f.path(), ": tensor rope_freqs.weight is ", dtype_name(t->dtype), " ", t->shape_str(), ", expected F32 [",
+           c.head_dim / 2, "]");
+    c.rope_freq_factors.resize(c.head_dim / 2);
+    std::memcpy(c.rope_freq_factors.data(), t->data, t->nbytes);
+    for (float x : c.rope_freq_factors)
+      if (!(x > 0) || !std::isfinite(x)) fail(f.path(), ": tensor rope_freqs.weight holds ", x, ", not a positive factor");
+  }
   rope_scaling(f, p, c);
 }
 
@@ -153,7 +161,7 @@ void add_gguf_config(GgufWriter& w, const ModelConfig& c) {
   w.add_f32(p + "attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
   w.add_u32(p + "vocab_size", static_cast<uint32_t>(c.vocab_size));
   if (!ds) {
-    if (c.rope_scaling) fail("convert: llama3 rope_scaling cannot be written to GGUF yet (llama.cpp stores it as rope_freqs)");
+    // llama3 rope_scaling goes in the rope_freqs.weight tensor (model/gguf_export.cpp), not in keys.
     w.add_u32(p + "attention.head_count_kv", static_cast<uint32_t>(c.num_key_value_heads));
     w.add_u32(p + "attention.key_length", static_cast<uint32_t>(c.head_dim));
     w.add_u32(p + "attention.value_length", static_cast<uint32_t>(c.head_dim));

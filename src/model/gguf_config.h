@@ -21,12 +21,13 @@
 namespace mla {
 
 // Throws mla::Error naming the file and key for missing or inconsistent metadata and for what the
-// engine cannot run (other architectures, llama3 rope_freqs, partial rotary dims).
+// engine cannot run (other architectures, partial rotary dims).
 ModelConfig gguf_config(const GgufFile& f);
 
 // Writes the metadata above for `c` (general.architecture included). Throws for configs GGUF
-// cannot express as llama.cpp reads it (moe_layer_freq != 1, YaRN mscale != mscale_all_dim,
-// llama3 rope scaling).
+// cannot express as llama.cpp reads it (moe_layer_freq != 1, YaRN mscale != mscale_all_dim).
+// Llama's llama3 rope scaling is the tensor rope_freqs.weight (F32 [head_dim / 2] divisors of the
+// frequencies), written by the exporter and read into ModelConfig::rope_freq_factors.
 void add_gguf_config(GgufWriter& w, const ModelConfig& c);
 
 // llama.cpp's `general.file_type` (enum llama_ftype) for a file whose matrices are mostly `t`.

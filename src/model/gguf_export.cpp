@@ -16,6 +16,7 @@
 #include "model/checkpoint.h"
 #include "model/gguf_config.h"
 #include "model/gguf_names.h"
+#include "model/llama.h"
 #include "tensor/quantize.h"
 #include "tokenizer/gguf_vocab.h"
 
@@ -89,6 +90,7 @@ class Exporter {
     const std::string tok_cfg = dir + "/tokenizer_config.json";
     if (std::filesystem::exists(tok_cfg)) add_chat_template(w_, tok_cfg);
 
+    if (cfg_.is_llama() && cfg_.rope_scaling) rope_freqs();
     plain("model.embed_tokens.weight");
     for (int64_t i = 0; i < cfg_.num_hidden_layers; ++i) layer(i);
     plain("model.norm.weight");
@@ -169,6 +171,19 @@ class Exporter {
     if (cfg_.topk_method == TopkMethod::NoauxTc) plain(p + "mlp.gate.e_score_correction_bias");
     for (const char* proj : {"gate", "up", "down"}) experts(p + "mlp.experts.", proj, b);
     if (cfg_.n_shared_experts > 0) mlp(p + "mlp.shared_experts.");
+  }
+
+  // llama3 scaling as llama.cpp stores it: rope_freqs.weight [head_dim / 2], base / scaled frequency.
+  void rope_freqs() {
+    ModelConfig plain_cfg = cfg_;
+    plain_cfg.rope_scaling.reset();
+    const std::vector<double> base = llama_rope_inv_freq(plain_cfg), scaled = llama_rope_inv_freq(cfg_);
+    std::vector<float> factors(base.size());
+    for (size_t i = 0; i < base.size(); ++i) factors[i] = static_cast<float>(base[i] / scaled[i]);
+    w_.add_tensor("rope_freqs.weight", DType::F32, {static_cast<int64_t>(factors.size())},
+                  [factors](const GgufWriter::Emit& emit) {
+                    emit(reinterpret_cast<const uint8_t*>(factors.data()), factors.size() * sizeof(float));
+                  });
   }
 
   void mlp(const std::string& prefix) {

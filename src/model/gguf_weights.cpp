@@ -36,6 +36,7 @@ GgufWeights::GgufWeights(std::unique_ptr<GgufFile> file, const ModelConfig& cfg)
   for (const TensorView& t : file_->tensors()) {
     const auto block = gguf_block(t.name);
     if (block && block->first >= cfg.num_hidden_layers) continue;  // MTP (nextn) layers are never bound
+    if (t.name == "rope_freqs.weight" && cfg.is_llama()) continue;  // read into cfg.rope_freq_factors
     const std::string rest = block ? block->second : "";
     const std::string layer = block ? "model.layers." + std::to_string(block->first) + "." : "";
     if (cfg.is_llama() && (rest == "attn_q.weight" || rest == "attn_k.weight")) {

@@ -12,11 +12,13 @@ without sharing code with the engine; numpy + the standard library only (no gguf
   --layout kv_b  the layout before MLA absorption (llama.cpp < b5000): one attn_kv_b, head_count_kv =
                  heads, key_length / value_length = nope + rope / v_head_dim, no *_mla keys and no
                  expert_gating_func (llama.cpp's default, softmax, applies).
-Llama: q/k rows permuted as LlamaModel.permute does (HF half-split RoPE -> ggml interleaved).
+Llama: q/k rows permuted as LlamaModel.permute does (HF half-split RoPE -> ggml interleaved); llama3
+rope_scaling as the rope_freqs.weight tensor (LlamaModel.generate_extra_tensors).
 Matrices keep their stored type (F32, F16, BF16); 1-D tensors and ffn_gate_inp are F32.
 """
 import argparse
 import json
+import math
 import os
 import struct
 
@@ -235,8 +237,25 @@ def llama(w, t, cfg):
     H = cfg["num_attention_heads"]
     Hkv = cfg.get("num_key_value_heads", H)
     hd = cfg.get("head_dim") or cfg["hidden_size"] // H
-    if cfg.get("rope_scaling"):
-        raise SystemExit("llama3 rope_scaling (rope_freqs.weight) is not written by this reference")
+    rs = cfg.get("rope_scaling")
+    if rs and rs.get("rope_type", rs.get("type")) == "llama3":
+        # LlamaModel.generate_extra_tensors: one divisor per frequency, as rope_freqs.weight.
+        base = cfg.get("rope_theta", 10000.0)
+        freqs = 1.0 / (base ** (np.arange(0, hd, 2, dtype=np.float32) / hd))
+        factor, low, high = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+        old = rs["original_max_position_embeddings"]
+        low_wavelen, high_wavelen = old / low, old / high
+        factors = []
+        for freq in freqs:
+            wavelen = 2 * math.pi / freq
+            if wavelen < high_wavelen:
+                factors.append(1)
+            elif wavelen > low_wavelen:
+                factors.append(factor)
+            else:
+                smooth = (old / wavelen - low) / (high - low)
+                factors.append(1 / ((1 - smooth) / factor + smooth))
+        w.tensor("rope_freqs.weight", "F32", np.array(factors, dtype=np.float32))
     w.add(f"{a}.attention.head_count_kv", U32, Hkv)
     w.add(f"{a}.rope.dimension_count", U32, hd)
     if hd != cfg["hidden_size"] // H:
