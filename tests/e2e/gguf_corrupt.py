@@ -91,7 +91,7 @@ def main():
     case("value_type_unknown", "not a GGUF value type", patch(first_key["type_at"], "<I", 13))
     case("bool_not_0_or_1", "is neither 0 nor 1", patch(bool_key["value_at"], "<B", 2))
     case("array_count_huge", "array count 1099511627776 exceeds the limit", patch(tokens["value_at"] + 4, "<Q", 1 << 40))
-    case("array_count_past_file", "needs at least", patch(tokens["value_at"] + 4, "<Q", 1 << 23))
+    case("array_count_past_file", "needs at least", patch(tokens["value_at"] + 4, "<Q", 1 << 21))
     case("string_in_array_past_file", "remain in the file", patch(tokens["value_at"] + 12, "<Q", len(base)))
     case("truncated_in_metadata", "remain in the file", base[:tokens["value_at"] + 5000])
     case("truncated_in_tensor_infos", "remain in the file", base[:norm1["dims_at"] + 3])
