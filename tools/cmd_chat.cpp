@@ -31,10 +31,10 @@ void register_chat(CLI::App& app) {
   add_sampling_flags(cmd, o->gen);
   cmd->callback([o] {
     o->gen.attn = parse_attn_mode(o->model.attn);
-    auto tok = Tokenizer::load(o->model.dir + "/tokenizer.json");
+    auto tok = open_tokenizer(o->model.dir, true);
     std::optional<ChatFamily> force;
     if (!o->family.empty()) force = parse_chat_family(o->family);
-    const ChatTemplate chat = ChatTemplate::from_tokenizer_config(o->model.dir + "/tokenizer_config.json", force);
+    const ChatTemplate chat = open_chat_template(o->model.dir, *tok, force);
     ThreadPool pool(o->model.threads);
     auto model = open_model(o->model.dir, pool, parse_quant(o->model.quant));
     Session session(*model, o->context);

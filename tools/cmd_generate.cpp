@@ -31,9 +31,7 @@ void register_generate(CLI::App& app) {
   cmd->callback([o] {
     if (o->prompt.empty() && o->tokens.empty()) fail("generate: give -p PROMPT or --tokens IDS");
     o->gen.attn = parse_attn_mode(o->model.attn);
-    std::unique_ptr<Tokenizer> tok;
-    const std::string tok_path = o->model.dir + "/tokenizer.json";
-    if (!o->prompt.empty() || std::ifstream(tok_path)) tok = Tokenizer::load(tok_path);
+    std::unique_ptr<Tokenizer> tok = open_tokenizer(o->model.dir, !o->prompt.empty());
     std::vector<int32_t> prompt;
     ThreadPool pool(o->model.threads);
     if (o->tokens.empty()) {

@@ -77,10 +77,8 @@ void run(const KvFlags& f) {
     source = "preset";
   } else {
     std::error_code ec;
-    const std::string path =
-        std::filesystem::is_directory(f.model, ec) ? (std::filesystem::path(f.model) / "config.json").string() : f.model;
-    shape = kv::shape_from_config(load_config(path));
-    source = path;
+    source = std::filesystem::is_directory(f.model, ec) ? (std::filesystem::path(f.model) / "config.json").string() : f.model;
+    shape = kv::shape_from_config(load_model_config(source));
   }
   const bool context_given = !f.context.empty();
   const uint64_t context = context_given ? kv::parse_context(f.context) : static_cast<uint64_t>(shape.max_context);
@@ -203,7 +201,7 @@ void run(const KvFlags& f) {
 void register_kv(CLI::App& app) {
   auto f = std::make_shared<KvFlags>();
   CLI::App* cmd = app.add_subcommand("kv", "exact KV cache bytes per token, per layer and per context, vs MHA");
-  cmd->add_option("-m,--model", f->model, "Hugging Face model directory (its config.json is read)");
+  cmd->add_option("-m,--model", f->model, "Hugging Face model directory (its config.json is read), config.json or GGUF file");
   cmd->add_option("-p,--preset", f->preset,
                   "built-in model: gpt2, llama-3-8b, llama-3-70b, deepseek-v2-lite, deepseek-v2, deepseek-v3, deepseek-r1");
   cmd->add_option("--dtype", f->dtype, "cache dtype: f32, bf16, f16, fp8, q8_0 (default: all; bf16 with --json)");

@@ -8,6 +8,8 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "formats/gguf.h"
+#include "tokenizer/gguf_vocab.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mla::cli {
@@ -29,7 +31,8 @@ std::string read_file(const std::string& path) {
 }
 
 void run_tokenize(const TokenizeArgs& args) {
-  const auto tok = Tokenizer::load(args.tokenizer);
+  // A GGUF file carries its tokenizer in tokenizer.ggml.* metadata.
+  const auto tok = is_gguf_file(args.tokenizer) ? tokenizer_from_gguf(GgufFile(args.tokenizer)) : Tokenizer::load(args.tokenizer);
   const std::string text = args.file.empty() ? args.text : read_file(args.file);
   std::vector<int32_t> ids;
   try {
@@ -51,7 +54,7 @@ void run_tokenize(const TokenizeArgs& args) {
 void register_tokenize(CLI::App& app) {
   auto args = std::make_shared<TokenizeArgs>();
   CLI::App* cmd = app.add_subcommand("tokenize", "Print the token ids of a text (no BOS added)");
-  cmd->add_option("--tokenizer", args->tokenizer, "tokenizer.json (Hugging Face format)")->required();
+  cmd->add_option("--tokenizer", args->tokenizer, "tokenizer.json (Hugging Face format) or GGUF file")->required();
   auto* text = cmd->add_option("--text", args->text, "the text to tokenize");
   auto* file = cmd->add_option("--file", args->file, "a file whose bytes are the text to tokenize");
   text->excludes(file);

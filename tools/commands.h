@@ -13,5 +13,6 @@ void register_inspect(CLI::App& app);
 void register_kv(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_quantize(CLI::App& app);
+void register_convert(CLI::App& app);
 
 }  // namespace mla::cli

@@ -8,11 +8,13 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "formats/gguf.h"
+#include "tokenizer/gguf_vocab.h"
 
 namespace mla::cli {
 
 void add_model_flags(CLI::App* cmd, ModelFlags& f) {
-  cmd->add_option("-m,--model", f.dir, "Hugging Face model directory (config.json + safetensors)")->required();
+  cmd->add_option("-m,--model", f.dir, "Hugging Face model directory (config.json + safetensors) or GGUF file")->required();
   cmd->add_option("-t,--threads", f.threads, "worker threads (default: physical cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("--attn", f.attn, "MLA attention path: naive | absorbed | auto (per phase, the cheaper)")
       ->check(CLI::IsMember({"naive", "absorbed", "auto"}));
@@ -44,6 +46,27 @@ std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std:
     if (done == total) std::fprintf(stderr, "\n");
   };
   return load_model(dir, pool, LoadOptions{progress, convert});
+}
+
+std::unique_ptr<Tokenizer> open_tokenizer(const std::string& model, bool required) {
+  if (is_gguf_file(model)) {
+    const GgufFile f(model);
+    if (!required && !f.has("tokenizer.ggml.tokens")) return nullptr;
+    return tokenizer_from_gguf(f);
+  }
+  const std::string path = model + "/tokenizer.json";
+  if (!required && !std::ifstream(path)) return nullptr;
+  return Tokenizer::load(path);
+}
+
+ChatTemplate open_chat_template(const std::string& model, const Tokenizer& tok, std::optional<ChatFamily> force) {
+  if (!is_gguf_file(model)) return ChatTemplate::from_tokenizer_config(model + "/tokenizer_config.json", force);
+  const GgufFile f(model);
+  auto token = [&](const char* key) {
+    return f.has(key) ? tok.token_bytes(static_cast<int32_t>(f.get_uint(key))) : std::string();
+  };
+  return ChatTemplate::from_template_text(f.get_string("tokenizer.chat_template", ""), token("tokenizer.ggml.bos_token_id"),
+                                          token("tokenizer.ggml.eos_token_id"), model + ": tokenizer.chat_template", force);
 }
 
 std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what) {

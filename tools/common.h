@@ -11,6 +11,8 @@
 #include "core/thread_pool.h"
 #include "engine/generate.h"
 #include "model/model.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
 
 namespace mla::cli {
 
@@ -29,6 +31,14 @@ std::optional<DType> parse_quant(const std::string& quant);
 // Loads the model, converting its weights when `convert` is set; a progress bar goes to stderr
 // when it is a terminal.
 std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert = {});
+
+// The model's tokenizer: tokenizer.ggml.* of a GGUF file or DIR/tokenizer.json; nullptr when there is
+// none and it is not `required`.
+std::unique_ptr<Tokenizer> open_tokenizer(const std::string& model, bool required);
+
+// The model's chat template: tokenizer.chat_template of a GGUF file (bos/eos spelled by `tok`) or
+// DIR/tokenizer_config.json; `force` as in ChatTemplate.
+ChatTemplate open_chat_template(const std::string& model, const Tokenizer& tok, std::optional<ChatFamily> force);
 
 // "1,2,3" or whitespace/comma-separated ids in a file.
 std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what);

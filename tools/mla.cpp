@@ -1,4 +1,4 @@
-// The `mla` command: generate, chat, eval, tokenize, inspect, kv, bench, quantize.
+// The `mla` command: generate, chat, eval, tokenize, inspect, kv, bench, quantize, convert.
 #include <cstdio>
 #include <exception>
 
@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   mla::cli::register_kv(app);
   mla::cli::register_bench(app);
   mla::cli::register_quantize(app);
+  mla::cli::register_convert(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -48,6 +48,9 @@ struct ModelConfig {
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   std::optional<RopeScaling> rope_scaling;  // YaRN (DeepSeek) or llama3 (Llama) when present
+  // Llama from GGUF: llama3 scaling as llama.cpp stores it, one divisor per RoPE frequency
+  // (tensor rope_freqs.weight, [head_dim / 2]); empty otherwise.
+  std::vector<float> rope_freq_factors;
   bool tie_word_embeddings = false;
 
   // MLA (DeepSeek-V2 paper, section 2.1)

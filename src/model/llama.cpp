@@ -27,6 +27,10 @@ std::vector<double> llama_rope_inv_freq(const ModelConfig& cfg) {
   std::vector<double> inv(half);
   for (int64_t i = 0; i < half; ++i)
     inv[i] = 1.0 / std::pow(cfg.rope_theta, static_cast<double>(2 * i) / static_cast<double>(d));
+  if (!cfg.rope_freq_factors.empty()) {  // llama.cpp: theta_i = pos * base^(-2i/d) / factor_i
+    for (int64_t i = 0; i < half; ++i) inv[i] /= cfg.rope_freq_factors[i];
+    return inv;
+  }
   if (!cfg.rope_scaling || cfg.rope_scaling->type != RopeType::Llama3) return inv;
 
   // llama3: long wavelengths (beyond original / low_freq_factor) are interpolated by `factor`,

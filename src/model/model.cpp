@@ -6,6 +6,8 @@
 #include "model/checkpoint.h"
 #include "model/converted_weights.h"
 #include "model/deepseek2.h"
+#include "model/gguf_config.h"
+#include "model/gguf_weights.h"
 #include "model/llama.h"
 
 namespace mla {
@@ -18,12 +20,28 @@ std::unique_ptr<Model> build_model(const ModelConfig& cfg, std::unique_ptr<Weigh
   fail("unsupported architecture '", cfg.architecture, "'");
 }
 
-std::unique_ptr<Model> load_model(const std::string& dir, ThreadPool& pool, const LoadOptions& opts) {
-  if (!std::filesystem::is_directory(dir)) fail(dir, ": model directory does not exist");
-  ModelConfig cfg = load_config(dir + "/config.json");
-  std::unique_ptr<WeightSource> weights = std::make_unique<Checkpoint>(dir);
+std::unique_ptr<Model> load_model(const std::string& path, ThreadPool& pool, const LoadOptions& opts) {
+  std::error_code ec;
+  ModelConfig cfg;
+  std::unique_ptr<WeightSource> weights;
+  if (std::filesystem::is_regular_file(path, ec)) {  // GgufFile rejects anything else by its magic
+    auto file = std::make_unique<GgufFile>(path);
+    cfg = gguf_config(*file);
+    weights = std::make_unique<GgufWeights>(std::move(file), cfg);
+  } else if (std::filesystem::is_directory(path, ec)) {
+    cfg = load_config(path + "/config.json");
+    weights = std::make_unique<Checkpoint>(path);
+  } else {
+    fail(path, ": model directory or GGUF file does not exist");
+  }
   if (opts.convert) weights = std::make_unique<ConvertedWeights>(std::move(weights), *opts.convert, pool);
   return build_model(cfg, std::move(weights), pool, opts.progress);
+}
+
+ModelConfig load_model_config(const std::string& path) {
+  if (is_gguf_file(path)) return gguf_config(GgufFile(path));
+  std::error_code ec;
+  return load_config(std::filesystem::is_directory(path, ec) ? path + "/config.json" : path);
 }
 
 }  // namespace mla

@@ -74,7 +74,10 @@ struct LoadOptions {
   std::optional<DType> convert;
 };
 
-// Reads DIR/config.json and the checkpoint beside it.
-std::unique_ptr<Model> load_model(const std::string& dir, ThreadPool& pool, const LoadOptions& opts = {});
+// `path` is a Hugging Face directory (config.json and the checkpoint beside it) or a GGUF file
+// (model/gguf_config.h, model/gguf_weights.h).
+std::unique_ptr<Model> load_model(const std::string& path, ThreadPool& pool, const LoadOptions& opts = {});
+// The configuration alone: DIR/config.json, a config.json file, or a GGUF file's metadata.
+ModelConfig load_model_config(const std::string& path);
 
 }  // namespace mla

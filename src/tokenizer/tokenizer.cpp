@@ -120,8 +120,10 @@ class BpeTokenizer final : public Tokenizer {
 }  // namespace
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& tokenizer_json_path) {
-  const std::string& path = tokenizer_json_path;
-  const json j = read_json(path);
+  return from_json(read_json(tokenizer_json_path), tokenizer_json_path);
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::from_json(const json& j, const std::string& path) {
   if (!j.is_object() || !j.contains("model")) fail(path, ": not a tokenizer.json (no \"model\" object)");
   try {
     check_normalizer(j.value("normalizer", json()), path);

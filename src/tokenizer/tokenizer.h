@@ -7,12 +7,16 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace mla {
 
 class Tokenizer {
  public:
   // Throws mla::Error naming the file on anything it does not understand.
   static std::unique_ptr<Tokenizer> load(const std::string& tokenizer_json_path);
+  // The same from a parsed tokenizer.json object; `where` names it in errors.
+  static std::unique_ptr<Tokenizer> from_json(const nlohmann::json& j, const std::string& where);
   virtual ~Tokenizer() = default;
 
   // Text -> ids. Special/added tokens that appear in the text are matched as single tokens.

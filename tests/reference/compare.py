@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Comparisons for tests/e2e/deepseek_reference.sh and tests/e2e/llama_reference.sh.
 
-  compare.py logits --ref REF.f32 --got GOT.f32 --vocab V --case NAME --summary TSV
-      Every logit must satisfy |got - ref| <= 1e-3 + 1e-4 * max|ref|. Appends one row to TSV.
+  compare.py logits --ref REF.f32 --got GOT.f32 --vocab V --case NAME --summary TSV [--abs-tol A --rel-tol R]
+      Every logit must satisfy |got - ref| <= A + R * max|ref| (default 1e-3 + 1e-4 * max|ref|).
+      Appends one row to TSV.
   compare.py ids --ref REF.json --got GOT.json --case NAME --summary TSV [--tol T]
       REF.json is the reference's {"ids": [...], "gaps": [...]} (gaps: top1 - top2 reference
       logit at each step); GOT.json is the engine's output with key "ids". The ids must be equal.
@@ -48,7 +49,7 @@ def cmd_logits(a):
     if not np.all(np.isfinite(got)):
         bad = np.argwhere(~np.isfinite(got))[0]
         return append(a.summary, a.case, "FAIL", f"non-finite logit at position {bad[0]}, id {bad[1]}")
-    bound = ABS_TOL + REL_TOL * float(np.max(np.abs(ref)))
+    bound = a.abs_tol + a.rel_tol * float(np.max(np.abs(ref)))
     err = np.abs(got - ref)
     worst = np.unravel_index(int(np.argmax(err)), err.shape)
     max_err = float(err[worst])
@@ -115,6 +116,8 @@ def main():
     p.add_argument("--vocab", type=int, required=True)
     p.add_argument("--case", required=True)
     p.add_argument("--summary")
+    p.add_argument("--abs-tol", type=float, default=ABS_TOL)
+    p.add_argument("--rel-tol", type=float, default=REL_TOL)
     p = sub.add_parser("ids")
     p.add_argument("--ref", required=True)
     p.add_argument("--got", required=True)

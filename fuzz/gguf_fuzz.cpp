@@ -1,0 +1,70 @@
+// libFuzzer target for the GGUF reader and the metadata -> ModelConfig step: any input must either
+// parse into views that lie inside the file, in whole blocks and without overlapping, or throw
+// mla::Error; never crash, read out of bounds or hit undefined behaviour. The bytes go into an
+// in-memory file (memfd) opened through /proc/self/fd, as in safetensors_fuzz.cpp, so the fuzzer runs
+// the engine's code path: MappedFile + GgufFile(path).
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "formats/gguf.h"
+#include "model/gguf_config.h"
+
+namespace {
+
+int memfd() {
+  static int fd = [] {
+    int f = ::memfd_create("gguf_fuzz", MFD_CLOEXEC);
+    if (f < 0) {
+      std::perror("memfd_create");
+      std::abort();
+    }
+    return f;
+  }();
+  return fd;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const int fd = memfd();
+  if (::ftruncate(fd, 0) != 0) std::abort();
+  size_t done = 0;
+  while (done < size) {
+    ssize_t w = ::pwrite(fd, data + done, size - done, static_cast<off_t>(done));
+    if (w <= 0) std::abort();
+    done += static_cast<size_t>(w);
+  }
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  try {
+    mla::GgufFile f(path);
+    // Accepted: every view lies inside the file, holds the input's bytes at its offset, has the size
+    // its shape and type give, and no two overlap.
+    std::vector<std::pair<size_t, size_t>> ranges;
+    for (const auto& t : f.tensors()) {
+      if (f.find(t.name) != &t || t.shape.empty() || t.shape.size() > 4) std::abort();
+      const int64_t cols = t.shape.back();
+      if (cols % mla::dtype_block_values(t.dtype) != 0) std::abort();
+      if (mla::dtype_row_bytes(t.dtype, cols) * static_cast<size_t>(t.numel() / cols) != t.nbytes) std::abort();
+      const size_t off = f.file_offset(t);
+      if (off > size || t.nbytes > size - off) std::abort();
+      if (t.nbytes && std::memcmp(t.data, data + off, t.nbytes) != 0) std::abort();
+      ranges.emplace_back(off, t.nbytes);
+    }
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t k = 1; k < ranges.size(); ++k)
+      if (ranges[k].first < ranges[k - 1].first + ranges[k - 1].second) std::abort();
+    (void)mla::gguf_config(f);
+  } catch (const mla::Error&) {
+    // Rejected: fine.
+  }
+  return 0;
+}

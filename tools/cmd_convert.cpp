@@ -1,0 +1,34 @@
+// mla convert: a Hugging Face checkpoint directory -> one GGUF file in llama.cpp's layout
+// (model/gguf_export.h), so the same weights run in llama.cpp and here.
+#include <memory>
+
+#include "commands.h"
+#include "common.h"
+#include "core/error.h"
+#include "model/gguf_export.h"
+
+namespace mla::cli {
+
+void register_convert(CLI::App& app) {
+  struct Opts {
+    std::string model, to = "gguf", out, type;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = app.add_subcommand("convert", "write a Hugging Face checkpoint as a GGUF file (llama.cpp layout)");
+  cmd->add_option("-m,--model", o->model, "Hugging Face model directory")->required();
+  cmd->add_option("--to", o->to, "output format")->check(CLI::IsMember({"gguf"}));
+  cmd->add_option("-o,--out", o->out, "output file")->required();
+  cmd->add_option("--type", o->type, "matrix type (default: as stored, fp8 as bf16: lossless)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"}));
+  cmd->callback([o] {
+    std::optional<DType> type;
+    if (o->type == "f32") type = DType::F32;
+    else if (o->type == "f16") type = DType::F16;
+    else if (o->type == "bf16") type = DType::BF16;
+    else if (o->type == "q8_0") type = DType::Q8_0;
+    else if (o->type == "q4_0") type = DType::Q4_0;
+    export_gguf(o->model, o->out, type);
+  });
+}
+
+}  // namespace mla::cli
