@@ -12,5 +12,6 @@ void register_tokenize(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_kv(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_serve(CLI::App& app);
 
 }  // namespace mla::cli

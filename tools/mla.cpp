@@ -1,4 +1,4 @@
-// The `mla` command: generate, chat, eval, tokenize, inspect, kv.
+// The `mla` command: generate, chat, eval, tokenize, inspect, kv, bench, serve.
 #include <cstdio>
 #include <exception>
 
@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   mla::cli::register_inspect(app);
   mla::cli::register_kv(app);
   mla::cli::register_bench(app);
+  mla::cli::register_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
