@@ -74,7 +74,7 @@ GenerateResult Session::generate(const std::vector<int32_t>& prompt, const Gener
   res.finish_reason = "length";
   const auto t1 = std::chrono::steady_clock::now();
   for (int64_t n = 0; n < opts.max_tokens; ++n) {
-    const int32_t id = sampler.sample(logits_, history);
+    const int32_t id = sampler.sample(logits_, history, prompt.size());  // penalties: generated tokens only
     if (!opts.ignore_eos && is_eos(id)) {
       res.finish_reason = "stop";
       break;
