@@ -72,7 +72,16 @@ void register_serve(CLI::App& app) {
     if (!o->family.empty()) force = parse_chat_family(o->family);
     std::optional<ChatTemplate> chat;
     const std::string tc = o->model.dir + "/tokenizer_config.json";
-    if (force || std::ifstream(tc)) chat = ChatTemplate::from_tokenizer_config(tc, force);
+    if (force) {
+      chat = ChatTemplate::from_tokenizer_config(tc, force);
+    } else if (std::ifstream(tc)) {
+      // A model without a DeepSeek chat template (a Llama baseline) still serves /v1/completions.
+      try {
+        chat = ChatTemplate::from_tokenizer_config(tc);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "mla serve: /v1/chat/completions disabled: %s\n", e.what());
+      }
+    }
     ThreadPool pool(o->model.threads);
     auto model = open_model(o->model.dir, pool);
     Engine engine(*model, *tok, eo);

@@ -236,23 +236,11 @@ struct Engine::Impl {
   void loop() {
     logits.resize(static_cast<size_t>(vocab));
     for (;;) {
-      std::vector<std::unique_ptr<Seq>> dropped_queued;
       {
         std::unique_lock lk(mu);
         cv.wait(lk, [&] { return stopping || !queue.empty() || !running.empty() || !cancels.empty(); });
         if (stopping) break;
-        // Cancellations of queued requests.
-        for (auto it = queue.begin(); it != queue.end();)
-          if (cancels.count((*it)->id)) {
-            cancels.erase((*it)->id);
-            dropped_queued.push_back(std::move(*it));
-            it = queue.erase(it);
-          } else {
-            ++it;
-          }
-        m.queue_depth = static_cast<int64_t>(queue.size());
       }
-      for (auto& s : dropped_queued) finish(*s, "cancelled");
       step();
     }
     // Shutdown: everything still queued or running ends cancelled.
@@ -273,15 +261,30 @@ struct Engine::Impl {
   }
 
   void step() {
-    // Leave: cancelled and timed-out sequences.
+    // Leave: cancelled requests (queued or running) and timed-out ones. Cancels naming neither are
+    // for finished or unknown requests and are dropped.
     const auto now = Clock::now();
     std::unordered_set<uint64_t> to_cancel;
+    std::vector<std::unique_ptr<Seq>> dropped;  // queued requests that end before running
+    std::vector<std::string> dropped_reason;
     {
       std::lock_guard lk(mu);
       for (const auto& s : running)
-        if (cancels.erase(s->id)) to_cancel.insert(s->id);
-      cancels.clear();  // the rest name finished or unknown requests
+        if (cancels.count(s->id)) to_cancel.insert(s->id);
+      for (auto it = queue.begin(); it != queue.end();) {
+        const bool cancelled = cancels.count((*it)->id) > 0;
+        if (cancelled || ((*it)->deadline && now >= *(*it)->deadline)) {
+          dropped_reason.push_back(cancelled ? "cancelled" : "timeout");
+          dropped.push_back(std::move(*it));
+          it = queue.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      cancels.clear();
+      m.queue_depth = static_cast<int64_t>(queue.size());
     }
+    for (size_t i = 0; i < dropped.size(); ++i) finish(*dropped[i], dropped_reason[i]);
     for (auto it = running.begin(); it != running.end();) {
       Seq& s = **it;
       if (to_cancel.count(s.id)) {
@@ -306,22 +309,6 @@ struct Engine::Impl {
       }
       m.queue_depth = static_cast<int64_t>(queue.size());
     }
-    // Queued requests whose deadline passed.
-    {
-      std::vector<std::unique_ptr<Seq>> expired;
-      {
-        std::lock_guard lk(mu);
-        for (auto it = queue.begin(); it != queue.end();)
-          if ((*it)->deadline && now >= *(*it)->deadline) {
-            expired.push_back(std::move(*it));
-            it = queue.erase(it);
-          } else {
-            ++it;
-          }
-      }
-      for (auto& s : expired) finish(*s, "timeout");
-    }
-
     // Decode every prefilled sequence in one batched forward pass: logits [B x vocab].
     std::vector<Seq*> batch;
     for (auto& s : running)
