@@ -86,6 +86,7 @@ class Collector {
 class EngineTest : public ::testing::Test {
  protected:
   EngineTest() : pool(2), cfg(testing::tiny_deepseek_v3()) {
+    cfg.eos_token_id = 5;  // ends the sampled requests that do not ignore it
     model = build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 11, pool), pool);
   }
 
@@ -164,6 +165,46 @@ TEST_F(EngineTest, ConcurrentRequestsGetExactlyTheirSequentialTokensUnderPreempt
   EXPECT_EQ(m.generated_tokens, uint64_t(12 * 10 + 3 * (0 + 1 + 2 + 3)));
 }
 
+TEST_F(EngineTest, SampledRequestsWithPenaltiesStopStringsAndEosMatchTheirSequentialRuns) {
+  std::vector<RequestParams> reqs;
+  reqs.push_back(request({7, 8, 9, 10, 11}, 20));
+  reqs.push_back(request({1}, 12));
+  reqs.back().sampling.temperature = 0.8f;
+  reqs.back().sampling.seed = 11;
+  reqs.push_back(request({23, 24, 25, 0, 26}, 25));
+  reqs.back().sampling.temperature = 1.0f;
+  reqs.back().sampling.top_k = 20;
+  reqs.back().sampling.top_p = 0.9f;
+  reqs.back().sampling.presence_penalty = 0.5f;
+  reqs.back().sampling.seed = 3;
+  reqs.push_back(request({12, 11, 1}, 30));
+  reqs.back().sampling.repetition_penalty = 1.3f;
+  reqs.back().sampling.frequency_penalty = 1.0f;
+  reqs.push_back(request(reqs[0].prompt, 20));
+  reqs.back().stop = {alone(reqs[0].prompt, 20).text.substr(6, 2)};
+  for (auto& r : reqs) r.ignore_eos = false;
+
+  EngineOptions o = options(16);
+  o.max_running = 3;  // some requests wait and join later
+  Collector c;
+  Engine engine(*model, tok, o);
+  for (size_t i = 0; i < reqs.size(); ++i) engine.submit(reqs[i], c.sink(static_cast<int>(i)));
+  const auto out = c.wait(reqs.size());
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    Session session(*model, cfg.max_position_embeddings);
+    GenerateOptions g;
+    g.max_tokens = reqs[i].max_tokens;
+    g.sampling = reqs[i].sampling;
+    g.stop = reqs[i].stop;
+    const GenerateResult want = session.generate(reqs[i].prompt, g, &tok);
+    const Outcome& got = out.at(static_cast<int>(i));
+    EXPECT_EQ(got.ids, want.ids) << "request " << i;
+    EXPECT_EQ(got.text, want.text) << "request " << i;
+    EXPECT_EQ(got.finish_reason, want.finish_reason) << "request " << i;
+  }
+  EXPECT_EQ(out.at(4).finish_reason, "stop");
+}
+
 TEST_F(EngineTest, ARepeatedPromptReusesItsCachedBlocks) {
   const std::vector<int32_t> prompt = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};  // 13 tokens
   Engine engine(*model, tok, options(32));
@@ -206,6 +247,13 @@ TEST_F(EngineTest, CancellingARunningRequestFreesItsBlocks) {
   EXPECT_EQ(m.requests_cancelled, 1u);
   engine.cancel(id);  // already finished: ignored
   engine.cancel(12345);
+
+  Collector c;
+  RequestParams t = request({4, 5}, 50);
+  t.timeout_seconds = 1e-6;
+  engine.submit(t, c.sink(0));
+  EXPECT_EQ(c.wait(1).at(0).finish_reason, "timeout");
+  EXPECT_EQ(settled(engine).kv_blocks_used, 0);
 }
 
 TEST_F(EngineTest, StopStringsCutTheTextAndLogprobsDescribeTheChoice) {
@@ -223,6 +271,15 @@ TEST_F(EngineTest, StopStringsCutTheTextAndLogprobsDescribeTheChoice) {
   EXPECT_EQ(o.text, ref.text);
   EXPECT_EQ(o.finish_reason, "stop");
   ASSERT_FALSE(o.infos.empty());
+  // The first token's log-probabilities, recomputed in double from a fresh prefill.
+  KvCache cache = model->make_cache(8);
+  std::vector<float> logits(cfg.vocab_size);
+  model->forward(prompt, cache, AttnMode::Auto, false, logits.data());
+  double mx = logits[0], sum = 0;
+  for (float v : logits) mx = std::max<double>(mx, v);
+  for (float v : logits) sum += std::exp(v - mx);
+  const double lse = mx + std::log(sum);
+  for (const TopLogprob& t : o.infos[0].top) EXPECT_NEAR(t.logprob, logits[t.id] - lse, 1e-4);
   for (const TokenInfo& t : o.infos) {
     ASSERT_EQ(t.top.size(), 3u);
     EXPECT_EQ(t.top[0].id, t.id);  // greedy picks the most likely token
@@ -244,6 +301,10 @@ TEST_F(EngineTest, RefusesRequestsThatCanNeverRunAndAFullQueue) {
   RequestParams bad = request({1, 2}, 4);
   bad.sampling.top_p = 0;
   EXPECT_THROW(engine.submit(bad, c.sink(0)), Error);
+  bad = request({1, 2}, 4);
+  bad.top_logprobs = 21;
+  EXPECT_THROW(engine.submit(bad, c.sink(0)), Error);
+  EXPECT_EQ(engine.max_context(), cfg.max_position_embeddings);
 
   EngineOptions o = options(8);
   o.max_queue = 0;

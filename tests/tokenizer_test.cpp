@@ -21,6 +21,7 @@
 #include "tokenizer/regex.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
+#include "testing/tiny_tokenizer.h"
 
 namespace mla {
 namespace {
@@ -30,46 +31,10 @@ using Ids = std::vector<int32_t>;
 
 // ---- tiny tokenizers --------------------------------------------------------------------------------
 
-const json kGpt2PreTokenizer = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
-
-// A byte-level BPE tokenizer.json: byte b is token b; each merge's result gets the next free id
-// (256, 257, ...) in the order the merges are listed.
-json tiny_tokenizer(const std::vector<std::pair<std::string, std::string>>& merges,
-                    const json& pre_tokenizer = kGpt2PreTokenizer) {
-  json vocab = json::object();
-  for (int b = 0; b < 256; ++b) vocab[byte_level::from_bytes(std::string(1, static_cast<char>(b)))] = b;
-  json merge_list = json::array();
-  int32_t next_id = 256;
-  for (const auto& [a, b] : merges) {
-    if (!vocab.contains(a + b)) vocab[a + b] = next_id++;
-    merge_list.push_back(a + " " + b);
-  }
-  return {{"version", "1.0"},
-          {"added_tokens", json::array()},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", pre_tokenizer},
-          {"post_processor", nullptr},
-          {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
-          {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"vocab", vocab}, {"merges", merge_list}}}};
-}
-
-json added_token(const std::string& content, int32_t id, bool special = true) {
-  return {{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false},
-          {"rstrip", false}, {"normalized", !special}, {"special", special}};
-}
-
-// Writes `j` to a file of its own under the temp directory and loads it.
-std::unique_ptr<Tokenizer> load(const json& j) {
-  static int counter = 0;
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("mla_tokenizer_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".json");
-  std::ofstream(path) << j.dump();
-  struct Remove {
-    std::filesystem::path path;
-    ~Remove() { std::filesystem::remove(path); }
-  } remove{path};
-  return Tokenizer::load(path.string());
-}
+using testing::added_token;
+using testing::kGpt2PreTokenizer;
+using testing::tiny_tokenizer;
+using testing::load_tokenizer;
 
 // The message of the mla::Error that f throws ("" if it throws none).
 template <class F>
@@ -114,14 +79,14 @@ TEST(Utf8, FindsTheFirstIllFormedSequence) {
 
 TEST(Bpe, LowerRankMergesFirst) {
   // "abc": with "b c" ranked first the result is a|bc, with "a b" first it is ab|c.
-  auto bc_first = load(tiny_tokenizer({{"b", "c"}, {"a", "b"}}));
+  auto bc_first = load_tokenizer(tiny_tokenizer({{"b", "c"}, {"a", "b"}}));
   EXPECT_EQ(bc_first->encode("abc"), (Ids{'a', 256}));
-  auto ab_first = load(tiny_tokenizer({{"a", "b"}, {"b", "c"}}));
+  auto ab_first = load_tokenizer(tiny_tokenizer({{"a", "b"}, {"b", "c"}}));
   EXPECT_EQ(ab_first->encode("abc"), (Ids{256, 'c'}));
 }
 
 TEST(Bpe, MergesChainAndTiesGoLeftmost) {
-  auto tok = load(tiny_tokenizer({{"a", "a"}, {"aa", "aa"}, {"Ġ", "a"}}));
+  auto tok = load_tokenizer(tiny_tokenizer({{"a", "a"}, {"aa", "aa"}, {"Ġ", "a"}}));
   EXPECT_EQ(tok->encode("aaa"), (Ids{256, 'a'}));       // aa|a, not a|aa
   EXPECT_EQ(tok->encode("aaaa"), (Ids{257}));           // aa|aa -> aaaa
   EXPECT_EQ(tok->encode("aaaaa"), (Ids{257, 'a'}));
@@ -130,20 +95,20 @@ TEST(Bpe, MergesChainAndTiesGoLeftmost) {
 
 TEST(Bpe, MergesAsPairsEqualMergesAsStrings) {
   json j = tiny_tokenizer({{"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}});
-  auto as_strings = load(j);
+  auto as_strings = load_tokenizer(j);
   json pairs = json::array();
   for (const json& m : j["model"]["merges"]) {
     const std::string s = m.get<std::string>();
     pairs.push_back({s.substr(0, s.find(' ')), s.substr(s.find(' ') + 1)});
   }
   j["model"]["merges"] = pairs;
-  auto as_pairs = load(j);
+  auto as_pairs = load_tokenizer(j);
   EXPECT_EQ(as_strings->encode("hello"), (Ids{259}));
   EXPECT_EQ(as_pairs->encode("hello hello"), as_strings->encode("hello hello"));
 }
 
 TEST(Bpe, MergesNeverCrossPreTokens) {
-  auto tok = load(tiny_tokenizer({{"o", "Ġ"}, {"Ġ", "w"}}));
+  auto tok = load_tokenizer(tiny_tokenizer({{"o", "Ġ"}, {"Ġ", "w"}}));
   // GPT-2's pattern cuts "o w" into "o" and " w": the merge "o Ġ" cannot apply.
   EXPECT_EQ(tok->encode("o w"), (Ids{'o', 257}));
 }
@@ -151,14 +116,14 @@ TEST(Bpe, MergesNeverCrossPreTokens) {
 TEST(Bpe, IgnoreMergesTakesWholePreTokensFromTheVocab) {
   json j = tiny_tokenizer({{"a", "b"}});
   j["model"]["vocab"]["abc"] = 300;  // no merge can build it
-  EXPECT_EQ(load(j)->encode("abc"), (Ids{256, 'c'}));
+  EXPECT_EQ(load_tokenizer(j)->encode("abc"), (Ids{256, 'c'}));
   j["model"]["ignore_merges"] = true;
-  EXPECT_EQ(load(j)->encode("abc"), (Ids{300}));
-  EXPECT_EQ(load(j)->encode("abcd"), (Ids{256, 'c', 'd'}));
+  EXPECT_EQ(load_tokenizer(j)->encode("abc"), (Ids{300}));
+  EXPECT_EQ(load_tokenizer(j)->encode("abcd"), (Ids{256, 'c', 'd'}));
 }
 
 TEST(Bpe, ByteLevelCoversEveryByte) {
-  auto tok = load(tiny_tokenizer({}));
+  auto tok = load_tokenizer(tiny_tokenizer({}));
   const std::string text = "tab\tnl\ncr\r é 中 😀";
   Ids expected(reinterpret_cast<const unsigned char*>(text.data()),
                reinterpret_cast<const unsigned char*>(text.data()) + text.size());
@@ -175,7 +140,7 @@ TEST(AddedTokens, MatchedInRawTextAsSingleIds) {
   json j = tiny_tokenizer({{"h", "i"}});
   j["added_tokens"] = {added_token("<｜User｜>", 300), added_token("<s>", 301), added_token("<s>x", 302),
                        added_token("tool", 303, /*special=*/false)};
-  auto tok = load(j);
+  auto tok = load_tokenizer(j);
   EXPECT_EQ(tok->encode("hi<｜User｜>hi"), (Ids{256, 300, 256}));
   EXPECT_EQ(tok->encode("<s>xy"), (Ids{302, 'y'}));          // longest at the leftmost position
   EXPECT_EQ(tok->encode("a<s>"), (Ids{'a', 301}));
@@ -195,7 +160,7 @@ TEST(AddedTokens, LstripAndRstripSwallowWhitespace) {
   json end = added_token("<end>", 301);
   end["rstrip"] = true;
   j["added_tokens"] = {mask, end};
-  auto tok = load(j);
+  auto tok = load_tokenizer(j);
   EXPECT_EQ(tok->encode("a \t<mask> b"), (Ids{'a', 300, ' ', 'b'}));
   EXPECT_EQ(tok->encode("a <end> \n b"), (Ids{'a', ' ', 301, 'b'}));
 }
@@ -206,19 +171,19 @@ TEST(AddedTokens, NonNormalizedTokensAreMatchedFirst) {
   json j = tiny_tokenizer({});
   json ab = added_token("<ab>", 300, /*special=*/false);
   j["added_tokens"] = {ab, added_token("b>c", 301)};
-  EXPECT_EQ(load(j)->encode("<ab>c"), (Ids{'<', 'a', 301}));
+  EXPECT_EQ(load_tokenizer(j)->encode("<ab>c"), (Ids{'<', 'a', 301}));
 }
 
 // ---- errors -----------------------------------------------------------------------------------------
 
 TEST(TokenizerErrors, InvalidUtf8NamesTheByte) {
-  auto tok = load(tiny_tokenizer({}));
+  auto tok = load_tokenizer(tiny_tokenizer({}));
   EXPECT_NE(error_of([&] { tok->encode("ok\xff"); }).find("invalid UTF-8 at byte 2"), std::string::npos);
   EXPECT_NE(error_of([&] { tok->encode("\xe4\xb8"); }).find("invalid UTF-8 at byte 0"), std::string::npos);
 }
 
 TEST(TokenizerErrors, OutOfRangeIdNamesIdAndVocabSize) {
-  auto tok = load(tiny_tokenizer({}));
+  auto tok = load_tokenizer(tiny_tokenizer({}));
   const std::string e = error_of([&] { tok->decode({1, 256}); });
   EXPECT_NE(e.find("256"), std::string::npos) << e;
   EXPECT_NE(e.find("vocab size 256"), std::string::npos) << e;
@@ -227,26 +192,26 @@ TEST(TokenizerErrors, OutOfRangeIdNamesIdAndVocabSize) {
 
 TEST(TokenizerErrors, UnsupportedPartsNameTheFileAndType) {
   json j = tiny_tokenizer({}, {{"type", "Whitespace"}});
-  std::string e = error_of([&] { load(j); });
+  std::string e = error_of([&] { load_tokenizer(j); });
   EXPECT_NE(e.find("mla_tokenizer_test_"), std::string::npos) << e;
   EXPECT_NE(e.find("Whitespace"), std::string::npos) << e;
 
   j = tiny_tokenizer({});
   j["normalizer"] = {{"type", "NFC"}};
-  e = error_of([&] { load(j); });
+  e = error_of([&] { load_tokenizer(j); });
   EXPECT_NE(e.find(".json: normalizer NFC"), std::string::npos) << e;
 
   j = tiny_tokenizer({});
   j["model"]["type"] = "WordPiece";
-  EXPECT_NE(error_of([&] { load(j); }).find("WordPiece"), std::string::npos);
+  EXPECT_NE(error_of([&] { load_tokenizer(j); }).find("WordPiece"), std::string::npos);
 
   j = tiny_tokenizer({});
   j["model"]["merges"] = {"a b c"};
-  EXPECT_NE(error_of([&] { load(j); }).find("merge 0"), std::string::npos);
+  EXPECT_NE(error_of([&] { load_tokenizer(j); }).find("merge 0"), std::string::npos);
 
   j = tiny_tokenizer({});
   j["model"]["merges"] = {"x yz"};
-  EXPECT_NE(error_of([&] { load(j); }).find("not in vocab"), std::string::npos);
+  EXPECT_NE(error_of([&] { load_tokenizer(j); }).find("not in vocab"), std::string::npos);
 
   EXPECT_NE(error_of([] { Tokenizer::load("/nonexistent/tokenizer.json"); }).find("/nonexistent/tokenizer.json"),
             std::string::npos);
@@ -254,7 +219,7 @@ TEST(TokenizerErrors, UnsupportedPartsNameTheFileAndType) {
 
 TEST(TokenizerErrors, BadRegexIsReported) {
   json pre = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}, {"invert", false}};
-  const std::string e = error_of([&] { load(tiny_tokenizer({}, pre)); });
+  const std::string e = error_of([&] { load_tokenizer(tiny_tokenizer({}, pre)); });
   EXPECT_NE(e.find("bad regex"), std::string::npos) << e;
 }
 
@@ -276,7 +241,7 @@ TEST(Regex, SplitSequenceIsolatesMatchesAndGaps) {
               {"pretokenizers",
                {{{"type", "Split"}, {"pattern", {{"Regex", R"(\p{N}{1,3})"}}}, {"behavior", "Isolated"}, {"invert", false}},
                 {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
-  auto tok = load(tiny_tokenizer({{"1", "2"}, {"12", "3"}, {"x", "1"}}, pre));
+  auto tok = load_tokenizer(tiny_tokenizer({{"1", "2"}, {"12", "3"}, {"x", "1"}}, pre));
   // Digits come in runs of at most three, and "x1" cannot merge across the cut before "1".
   EXPECT_EQ(tok->encode("x1234"), (Ids{'x', 257, '4'}));
 }
@@ -310,7 +275,7 @@ TEST(Regex, Llama3AndGpt2PatternsSplitAsHuggingFace) {
 // ---- decoding ---------------------------------------------------------------------------------------
 
 TEST(StreamDecoder, HoldsBackSplitCharacters) {
-  auto tok = load(tiny_tokenizer({}));
+  auto tok = load_tokenizer(tiny_tokenizer({}));
   StreamDecoder s(*tok);
   EXPECT_EQ(s.push('h'), "h");
   EXPECT_EQ(s.push(0xC3), "");  // first byte of "é"
@@ -323,7 +288,7 @@ TEST(StreamDecoder, HoldsBackSplitCharacters) {
 }
 
 TEST(StreamDecoder, ReplacesInvalidBytes) {
-  auto tok = load(tiny_tokenizer({}));
+  auto tok = load_tokenizer(tiny_tokenizer({}));
   StreamDecoder s(*tok);
   EXPECT_EQ(s.push(0xFF), "\xEF\xBF\xBD");  // can never start a character: replaced at once
   EXPECT_EQ(s.push(0xE4), "");

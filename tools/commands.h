@@ -14,5 +14,6 @@ void register_kv(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_convert(CLI::App& app);
+void register_serve(CLI::App& app);
 
 }  // namespace mla::cli

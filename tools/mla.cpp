@@ -1,4 +1,4 @@
-// The `mla` command: generate, chat, eval, tokenize, inspect, kv, bench, quantize, convert.
+// The `mla` command: generate, chat, eval, tokenize, inspect, kv, bench, quantize, convert, serve.
 #include <cstdio>
 #include <exception>
 
@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   mla::cli::register_bench(app);
   mla::cli::register_quantize(app);
   mla::cli::register_convert(app);
+  mla::cli::register_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Serving benchmark: an MLA model and an MHA model of the same shape (hidden size, layers, heads,
+# MLP, vocabulary; only the attention differs), each served by `mla serve` under the same --kv-mem,
+# driven by tools/serve_bench.js at concurrency 1, 4, 16, 64. Prints both tables and the ratio of
+# their maximum generation throughputs.
+#   scripts/serve_bench.sh [BUILD_DIR] [KV_MEM] [WORK_DIR]
+# Environment: LEVELS (1,4,16,64), PROMPT_TOKENS (64), MAX_TOKENS (64), REQUESTS_PER_CLIENT (2),
+# THREADS (mla serve --threads, default: physical cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+kv_mem=${2:-48MiB}
+work=${3:-${TMPDIR:-/tmp}/mla-serve-bench}
+python=/usr/bin/python3
+mkdir -p "$work"
+shape=(--layers 4 --hidden 512 --heads 8 --intermediate 1408 --vocab 512 --max-pos 512 --dtype bf16)
+[ -d "$work/mla" ] || "$python" tools/gen_checkpoint.py --variant v2-lite "${shape[@]}" --experts 0 \
+  --kv-lora 128 --nope 64 --rope 32 --vdim 64 --out "$work/mla" > /dev/null
+[ -d "$work/mha" ] || "$python" tools/gen_checkpoint.py --variant llama-mha "${shape[@]}" --head-dim 64 \
+  --kv-heads 8 --out "$work/mha" > /dev/null
+
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; true' EXIT
+for name in mla mha; do
+  log="$work/$name.log"
+  "$build/mla" serve -m "$work/$name" --port 0 --kv-mem "$kv_mem" --max-running 64 ${THREADS:+--threads "$THREADS"} \
+    > "$log" 2>&1 &
+  pid=$!
+  port=""
+  for _ in $(seq 1 600); do
+    port=$(sed -n 's/^mla serve: listening on http:\/\/[^ ]*:\([0-9][0-9]*\)$/\1/p' "$log")
+    [ -n "$port" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "== $name ($(grep -o 'KV budget.*' "$log" | tr -d ')'); $(curl -s "http://127.0.0.1:$port/metrics" |
+    awk '$1 == "mla_kv_blocks_total" { print $2 }') blocks of 16 tokens)"
+  node tools/serve_bench.js --url "http://127.0.0.1:$port" --model "$name" --levels "${LEVELS:-1,4,16,64}" \
+    --prompt-tokens "${PROMPT_TOKENS:-64}" --max-tokens "${MAX_TOKENS:-64}" \
+    --requests-per-client "${REQUESTS_PER_CLIENT:-2}" --json "$work/$name.json"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  pid=""
+done
+"$python" - "$work/mla.json" "$work/mha.json" <<'PY'
+import json, sys
+mla, mha = (max(l["throughput_tok_s"] for l in json.load(open(p))["levels"]) for p in sys.argv[1:3])
+print(f"max generation throughput: MLA {mla:.1f} tok/s, MHA {mha:.1f} tok/s, MLA / MHA = {mla / mha:.2f}x")
+PY
