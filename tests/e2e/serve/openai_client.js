@@ -42,7 +42,13 @@ async function main() {
     { model, messages, max_completion_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true } }), 'chat');
   assert.equal(chatStream.texts[0], chat.choices[0].message.content, 'chat: stream == non-stream');
   assert.equal(chatStream.finish[0], chat.choices[0].finish_reason);
-  assert.deepEqual(chatStream.usage, chat.usage, 'chat: usage in the stream');
+  // The second request repeats the prompt: its full cache blocks come from the prefix cache.
+  const { prompt_tokens_details: firstDetails, ...firstUsage } = chat.usage;
+  const { prompt_tokens_details: againDetails, ...againUsage } = chatStream.usage;
+  assert.deepEqual(againUsage, firstUsage, 'chat: usage in the stream');
+  assert.equal(firstDetails.cached_tokens, 0, 'chat: nothing cached before the first request');
+  assert.ok(againDetails.cached_tokens > 0 && againDetails.cached_tokens < chat.usage.prompt_tokens,
+    'chat: the repeated prompt is served from the prefix cache');
 
   // Completions: the same.
   const prompt = 'The cache holds only the latent';
