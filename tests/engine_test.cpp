@@ -304,7 +304,9 @@ TEST_F(EngineTest, RefusesRequestsThatCanNeverRunAndAFullQueue) {
   bad = request({1, 2}, 4);
   bad.top_logprobs = 21;
   EXPECT_THROW(engine.submit(bad, c.sink(0)), Error);
-  EXPECT_EQ(engine.max_context(), cfg.max_position_embeddings);
+  EXPECT_EQ(engine.max_context(), 8 * 4);  // the 8-block budget holds fewer tokens than the model's context
+  Engine roomy(*model, tok, options(64));
+  EXPECT_EQ(roomy.max_context(), cfg.max_position_embeddings);
 
   EngineOptions o = options(8);
   o.max_queue = 0;

@@ -434,6 +434,8 @@ Engine::~Engine() = default;
 uint64_t Engine::submit(RequestParams params, EventSink sink) { return impl_->submit(std::move(params), std::move(sink)); }
 void Engine::cancel(uint64_t id) { impl_->cancel(id); }
 EngineMetrics Engine::metrics() const { return impl_->metrics(); }
-int64_t Engine::max_context() const { return impl_->opts.max_context; }
+int64_t Engine::max_context() const {
+  return std::min(impl_->opts.max_context, impl_->blocks->n_blocks() * impl_->opts.block_tokens);
+}
 
 }  // namespace mla

@@ -107,6 +107,8 @@ class Engine {
   void cancel(uint64_t id);
 
   EngineMetrics metrics() const;  // thread-safe
+  // The longest sequence (prompt + max_tokens) a request may ask for: the model's context, or the
+  // whole cache budget when that holds fewer tokens.
   int64_t max_context() const;
 
  private:
