@@ -136,7 +136,7 @@ void decode_row(const Matrix& W, int64_t r, float* out) {
       }
       return;
     }
-    case DType::U8:  // raw bytes: rejected when weights are bound (WeightBinder::matrix)
+    case DType::U8:  // raw bytes: never bound as a weight (Checkpoint::get, WeightBinder::matrix)
       fail("decode_row: U8 is raw bytes, not a weight type");
     case DType::Q8_0:
     case DType::Q4_0: {

@@ -8,6 +8,8 @@ namespace mla {
 
 Matrix WeightBinder::matrix(const std::string& prefix, int64_t rows, int64_t cols) {
   const TensorView& t = weights_.get(prefix + ".weight", {rows, cols});
+  if (t.dtype == DType::U8)  // (a Checkpoint already refuses these; any other source too)
+    fail(*t.file, ": tensor ", t.name, " is raw U8 bytes, not a weight type");
   if (dtype_is_quantized(t.dtype) && cols % kQuantBlock != 0)
     fail(*t.file, ": tensor ", t.name, " is ", dtype_name(t.dtype), " with ", cols, " columns, not a multiple of ",
          kQuantBlock);
