@@ -75,6 +75,11 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
     });
     for (int64_t i = 0; i < G; ++i) {
       float* sc = scores + i * kSubBlock;
+      if (simd) {
+        const float c = simd::attn_softmax(sc, n, &m[i], &l[i]);
+        if (c != 1.0f) simd::scale_f32(acc + i * s.d_v, s.d_v, c);
+        continue;
+      }
       const float new_max = std::max(m[i], *std::max_element(sc, sc + n));
       const float c = std::exp(m[i] - new_max);  // rescales what was folded under the old maximum
       if (c != 1.0f) {
