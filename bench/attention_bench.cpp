@@ -6,7 +6,8 @@
 //    heads) and the MHA / GQA core at the same head count, per cache dtype, reported as a fraction of
 //    this machine's roofline: max(bytes / read bandwidth, FLOPs / FMA peak) / time, with both
 //    ceilings measured (bench/roofline.h) right before each case, so the ratio holds on a noisy,
-//    shared machine (docs/KERNELS.md).
+//    shared machine (docs/KERNELS.md); cpu_flop_fraction is the FLOP side in CPU time (FLOPs per
+//    thread-CPU-second / FMA peak per thread-CPU-second), steady however busy the machine is.
 #include <benchmark/benchmark.h>
 
 #include <time.h>
@@ -115,7 +116,8 @@ void BM_DecodeRoofline(benchmark::State& state) {
   const int variant = static_cast<int>(state.range(0));
   const int64_t H = state.range(1), context = state.range(2);
   const auto dtype = static_cast<kv::CacheDtype>(state.range(3));
-  const double read = bench::measure_read_gbps(pool(), size_t{512} << 20), peak = bench::measure_peak_gflops(pool());
+  const double read = bench::measure_read_gbps(pool(), size_t{512} << 20), peak = bench::measure_peak_gflops(pool()),
+               peak_cpu = bench::measure_peak_gflops_cpu(pool());
   double bytes, flops;
   std::function<void()> step;
   std::unique_ptr<MlaSetup> mla;
@@ -154,9 +156,12 @@ void BM_DecodeRoofline(benchmark::State& state) {
   roofline_counters(state, bytes, flops, read, peak, seconds);
   // The same against CPU time per thread: the step time had the threads had the cores to themselves,
   // steadier than wall time on a machine shared with other builds.
+  // FLOPs per CPU-second against the FMA peak per CPU-second: the FLOP side of the roofline measured
+  // in CPU time, which other processes' load does not distort (for the flop-bound cases).
   const double cpu = (process_cpu_seconds() - cpu0) / iters / pool().size();
   state.counters["cpu_ms"] = 1e3 * cpu;
-  state.counters["cpu_roofline"] = state.counters["floor_ms"] / (1e3 * cpu);
+  state.counters["cpu_peak_GFLOP/s"] = peak_cpu;
+  state.counters["cpu_flop_fraction"] = flops / (peak_cpu * 1e9) / cpu;
   state.SetLabel(std::string(variant == 0 ? "mla-absorbed" : variant == 1 ? "mha" : "gqa") + " " +
                  kv::cache_dtype_name(dtype));
 }

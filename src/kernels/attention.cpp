@@ -64,6 +64,12 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
     const int64_t n = std::min(kSubBlock, b - c0);
     if (typed)
       for (int64_t j = 0; j < n; ++j) {
+        // Row j of the next sub-block is fetched while this one is scored and accumulated: the
+        // decode then reads from L2 instead of waiting on memory.
+        if (c0 + kSubBlock + j < b) {
+          prefetch_cache_values(kv.dtype, kv.row(c0 + kSubBlock + j), k_at, s.d_k);
+          if (!v_in_k) prefetch_cache_values(kv.dtype, kv.row(c0 + kSubBlock + j), v_at, s.d_v);
+        }
         decode_cache_values(kv.dtype, kv.row(c0 + j), k_at, s.d_k, ktile + j * s.d_k);
         if (!v_in_k) decode_cache_values(kv.dtype, kv.row(c0 + j), v_at, s.d_v, vtile + j * s.d_v);
       }
