@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <random>
@@ -63,8 +64,9 @@ struct MlaSetup {
   }
 };
 
+// MLA_THREADS=n runs the pool with n threads (default: physical cores).
 ThreadPool& pool() {
-  static ThreadPool p;
+  static ThreadPool p(std::getenv("MLA_THREADS") ? std::atoi(std::getenv("MLA_THREADS")) : ThreadPool::default_threads());
   return p;
 }
 

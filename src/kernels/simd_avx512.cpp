@@ -213,14 +213,26 @@ inline void scores_micro(const float* q, int64_t d_k, const float* k, int64_t st
   }
 }
 
-// Keys J at a time, all G heads against them while they are in L1 (q, G x d_k, stays in L1/L2).
-// The first head group prefetches the next J keys (pf).
-template <int J>
-inline void scores_keys(const float* q, int64_t G, int64_t d_k, const float* k, int64_t stride, float scale, float* s,
-                        int64_t ld, const float* pf) {
+// A block of kKeyBlock keys (4 at a time) against all G heads: the block's rows stay in L1 while
+// every head group passes over them, and each head group's q rows (4 x d_k) stay in L1 across the
+// block's 4-key tiles. The first head group prefetches the next block (pf).
+constexpr int64_t kKeyBlock = 8;
+
+inline void scores_block(const float* q, int64_t G, int64_t d_k, const float* k, int64_t stride, int64_t n, float scale,
+                         float* s, int64_t ld, const float* pf) {
   int64_t h = 0;
-  for (; h + 4 <= G; h += 4, pf = nullptr) scores_micro<4, J>(q + h * d_k, d_k, k, stride, scale, s + h * ld, ld, pf);
-  for (; h < G; ++h, pf = nullptr) scores_micro<1, J>(q + h * d_k, d_k, k, stride, scale, s + h * ld, ld, pf);
+  for (; h + 4 <= G; h += 4, pf = nullptr) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+      scores_micro<4, 4>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, pf ? pf + j * stride : nullptr);
+    for (; j < n; ++j) scores_micro<4, 1>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, nullptr);
+  }
+  for (; h < G; ++h, pf = nullptr) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+      scores_micro<1, 4>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, pf ? pf + j * stride : nullptr);
+    for (; j < n; ++j) scores_micro<1, 1>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, nullptr);
+  }
 }
 
 // H heads x D vectors of 16 dims (the last one masked by m), accumulated over n value rows.
@@ -346,10 +358,10 @@ void gemm_tile(const float* T, int64_t ldt, int64_t nr, int64_t K, const float* 
 
 void attn_scores(const float* q, int64_t G, int64_t d_k, const float* k, int64_t stride, int64_t n, float scale,
                  float* scores, int64_t ld) {
-  int64_t j = 0;
   // Rows past n are prefetched too: the caller's next call reads them (and a prefetch never faults).
-  for (; j + 4 <= n; j += 4) scores_keys<4>(q, G, d_k, k + j * stride, stride, scale, scores + j, ld, k + (j + 4) * stride);
-  for (; j < n; ++j) scores_keys<1>(q, G, d_k, k + j * stride, stride, scale, scores + j, ld, nullptr);
+  for (int64_t j = 0; j < n; j += kKeyBlock)
+    scores_block(q, G, d_k, k + j * stride, stride, n - j < kKeyBlock ? n - j : kKeyBlock, scale, scores + j, ld,
+                 k + (j + kKeyBlock) * stride);
 }
 
 void attn_accumulate(const float* p, int64_t ld, int64_t G, const float* v, int64_t stride, int64_t n, int64_t d_v,
