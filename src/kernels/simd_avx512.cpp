@@ -164,9 +164,9 @@ inline __m512 reduce16(const __m512* a) {
 // 128-bit lane h); other shapes (the edges) reduce each accumulator.
 // pf: where the next keys start (prefetched into L1 one line per key per 16 dims, so the DRAM stream
 // of the cache overlaps this tile's FMAs), or nullptr.
-template <int H, int J>
-inline void scores_micro(const float* q, int64_t d_k, const float* k, int64_t stride, float scale, float* s,
-                         int64_t ld, const float* pf) {
+template <int H, int J, class L>
+inline void scores_micro(const float* q, int64_t d_k, const typename L::T* k, int64_t stride, float scale, float* s,
+                         int64_t ld, const typename L::T* pf) {
   __m512 acc[J][H];
 #pragma GCC unroll 4
   for (int j = 0; j < J; ++j)
@@ -176,7 +176,7 @@ inline void scores_micro(const float* q, int64_t d_k, const float* k, int64_t st
   for (; d + 16 <= d_k; d += 16) {
     __m512 kv[J];
 #pragma GCC unroll 4
-    for (int j = 0; j < J; ++j) kv[j] = _mm512_loadu_ps(k + j * stride + d);
+    for (int j = 0; j < J; ++j) kv[j] = L::load(k + j * stride + d);
     if (pf)
 #pragma GCC unroll 4
       for (int j = 0; j < J; ++j) _mm_prefetch(reinterpret_cast<const char*>(pf + j * stride + d), _MM_HINT_T0);
@@ -191,7 +191,7 @@ inline void scores_micro(const float* q, int64_t d_k, const float* k, int64_t st
     const __mmask16 m = tail_mask(d_k - d);
     __m512 kv[J];
 #pragma GCC unroll 4
-    for (int j = 0; j < J; ++j) kv[j] = _mm512_maskz_loadu_ps(m, k + j * stride + d);
+    for (int j = 0; j < J; ++j) kv[j] = L::loadm(k + j * stride + d, m);
 #pragma GCC unroll 4
     for (int h = 0; h < H; ++h) {
       const __m512 qv = _mm512_maskz_loadu_ps(m, q + h * d_k + d);
@@ -218,26 +218,27 @@ inline void scores_micro(const float* q, int64_t d_k, const float* k, int64_t st
 // block's 4-key tiles. The first head group prefetches the next block (pf).
 constexpr int64_t kKeyBlock = 8;
 
-inline void scores_block(const float* q, int64_t G, int64_t d_k, const float* k, int64_t stride, int64_t n, float scale,
-                         float* s, int64_t ld, const float* pf) {
+template <class L>
+inline void scores_block(const float* q, int64_t G, int64_t d_k, const typename L::T* k, int64_t stride, int64_t n,
+                         float scale, float* s, int64_t ld, const typename L::T* pf) {
   int64_t h = 0;
   for (; h + 4 <= G; h += 4, pf = nullptr) {
     int64_t j = 0;
     for (; j + 4 <= n; j += 4)
-      scores_micro<4, 4>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, pf ? pf + j * stride : nullptr);
-    for (; j < n; ++j) scores_micro<4, 1>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, nullptr);
+      scores_micro<4, 4, L>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, pf ? pf + j * stride : nullptr);
+    for (; j < n; ++j) scores_micro<4, 1, L>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, nullptr);
   }
   for (; h < G; ++h, pf = nullptr) {
     int64_t j = 0;
     for (; j + 4 <= n; j += 4)
-      scores_micro<1, 4>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, pf ? pf + j * stride : nullptr);
-    for (; j < n; ++j) scores_micro<1, 1>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, nullptr);
+      scores_micro<1, 4, L>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, pf ? pf + j * stride : nullptr);
+    for (; j < n; ++j) scores_micro<1, 1, L>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, nullptr);
   }
 }
 
 // H heads x D vectors of 16 dims (the last one masked by m), accumulated over n value rows.
-template <int H, int D>
-inline void accumulate_micro(const float* p, int64_t ld, const float* v, int64_t stride, int64_t n, float* acc,
+template <int H, int D, class L>
+inline void accumulate_micro(const float* p, int64_t ld, const typename L::T* v, int64_t stride, int64_t n, float* acc,
                              int64_t d_v, __mmask16 m) {
   __m512 a[H][D];
 #pragma GCC unroll 4
@@ -246,11 +247,10 @@ inline void accumulate_micro(const float* p, int64_t ld, const float* v, int64_t
     for (int e = 0; e < D; ++e)
       a[h][e] = e == D - 1 ? _mm512_maskz_loadu_ps(m, acc + h * d_v + 16 * e) : _mm512_loadu_ps(acc + h * d_v + 16 * e);
   for (int64_t j = 0; j < n; ++j) {
-    const float* vj = v + j * stride;
+    const typename L::T* vj = v + j * stride;
     __m512 vv[D];
 #pragma GCC unroll 4
-    for (int e = 0; e < D; ++e)
-      vv[e] = e == D - 1 ? _mm512_maskz_loadu_ps(m, vj + 16 * e) : _mm512_loadu_ps(vj + 16 * e);
+    for (int e = 0; e < D; ++e) vv[e] = e == D - 1 ? L::loadm(vj + 16 * e, m) : L::load(vj + 16 * e);
 #pragma GCC unroll 4
     for (int h = 0; h < H; ++h) {
       const __m512 ph = _mm512_set1_ps(p[h * ld + j]);
@@ -271,12 +271,32 @@ inline void accumulate_micro(const float* p, int64_t ld, const float* v, int64_t
 
 // One slice of D x 16 value dims for all G heads: the n x 64 slice of V stays in L1 while every
 // head group passes over it.
-template <int D>
-inline void accumulate_dims(const float* p, int64_t ld, int64_t G, const float* v, int64_t stride, int64_t n,
+template <int D, class L>
+inline void accumulate_dims(const float* p, int64_t ld, int64_t G, const typename L::T* v, int64_t stride, int64_t n,
                             int64_t d_v, float* acc, __mmask16 m) {
   int64_t h = 0;
-  for (; h + 4 <= G; h += 4) accumulate_micro<4, D>(p + h * ld, ld, v, stride, n, acc + h * d_v, d_v, m);
-  for (; h < G; ++h) accumulate_micro<1, D>(p + h * ld, ld, v, stride, n, acc + h * d_v, d_v, m);
+  for (; h + 4 <= G; h += 4) accumulate_micro<4, D, L>(p + h * ld, ld, v, stride, n, acc + h * d_v, d_v, m);
+  for (; h < G; ++h) accumulate_micro<1, D, L>(p + h * ld, ld, v, stride, n, acc + h * d_v, d_v, m);
+}
+
+template <class L>
+void scores_rows(const float* q, int64_t G, int64_t d_k, const typename L::T* k, int64_t stride, int64_t n, float scale,
+                 float* scores, int64_t ld) {
+  // Rows past n are prefetched too: the caller's next call reads them (and a prefetch never faults).
+  for (int64_t j = 0; j < n; j += kKeyBlock)
+    scores_block<L>(q, G, d_k, k + j * stride, stride, n - j < kKeyBlock ? n - j : kKeyBlock, scale, scores + j, ld,
+                    k + (j + kKeyBlock) * stride);
+}
+
+template <class L>
+void accumulate_rows(const float* p, int64_t ld, int64_t G, const typename L::T* v, int64_t stride, int64_t n,
+                     int64_t d_v, float* acc) {
+  int64_t d = 0;
+  for (; d + 64 <= d_v; d += 64) accumulate_dims<4, L>(p, ld, G, v + d, stride, n, d_v, acc + d, 0xffff);
+  for (; d < d_v; d += 16) {
+    const int64_t left = d_v - d;
+    accumulate_dims<1, L>(p, ld, G, v + d, stride, n, d_v, acc + d, left >= 16 ? 0xffff : tail_mask(left));
+  }
 }
 
 // e^x for x <= 0 (scores minus their running maximum), 16 lanes: x = n ln2 + r with |r| <= ln2 / 2,
@@ -358,20 +378,20 @@ void gemm_tile(const float* T, int64_t ldt, int64_t nr, int64_t K, const float* 
 
 void attn_scores(const float* q, int64_t G, int64_t d_k, const float* k, int64_t stride, int64_t n, float scale,
                  float* scores, int64_t ld) {
-  // Rows past n are prefetched too: the caller's next call reads them (and a prefetch never faults).
-  for (int64_t j = 0; j < n; j += kKeyBlock)
-    scores_block(q, G, d_k, k + j * stride, stride, n - j < kKeyBlock ? n - j : kKeyBlock, scale, scores + j, ld,
-                 k + (j + kKeyBlock) * stride);
+  scores_rows<F32>(q, G, d_k, k, stride, n, scale, scores, ld);
+}
+void attn_scores_bf16(const float* q, int64_t G, int64_t d_k, const uint16_t* k, int64_t stride, int64_t n, float scale,
+                      float* scores, int64_t ld) {
+  scores_rows<Bf16>(q, G, d_k, k, stride, n, scale, scores, ld);
 }
 
 void attn_accumulate(const float* p, int64_t ld, int64_t G, const float* v, int64_t stride, int64_t n, int64_t d_v,
                      float* acc) {
-  int64_t d = 0;
-  for (; d + 64 <= d_v; d += 64) accumulate_dims<4>(p, ld, G, v + d, stride, n, d_v, acc + d, 0xffff);
-  for (; d < d_v; d += 16) {
-    const int64_t left = d_v - d;
-    accumulate_dims<1>(p, ld, G, v + d, stride, n, d_v, acc + d, left >= 16 ? 0xffff : tail_mask(left));
-  }
+  accumulate_rows<F32>(p, ld, G, v, stride, n, d_v, acc);
+}
+void attn_accumulate_bf16(const float* p, int64_t ld, int64_t G, const uint16_t* v, int64_t stride, int64_t n,
+                          int64_t d_v, float* acc) {
+  accumulate_rows<Bf16>(p, ld, G, v, stride, n, d_v, acc);
 }
 
 float attn_softmax(float* s, int64_t n, float* m, float* l) {
