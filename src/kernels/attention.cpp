@@ -63,11 +63,12 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
   // Chosen once per call: register-blocked AVX-512 micro-kernels (4 heads share each key / value
   // load) or the portable loops below.
   const bool simd = kernels_use_avx512();
-  // f32 rows, and bf16 rows under AVX-512 (widened in registers), are read in place. Other typed rows
-  // are decoded into [kSubBlock x d_k] (and [kSubBlock x d_v]) f32 tiles; when V lies inside K
-  // (absorbed MLA: V is the c_kv prefix of the row) the K tile serves both.
-  const bool bf16_in_place = simd && kv.dtype == kv::CacheDtype::BF16;
-  const bool typed = kv.dtype != kv::CacheDtype::F32 && !bf16_in_place;
+  // f32 rows, and bf16 / f16 rows under AVX-512 (widened in registers), are read in place. Other
+  // typed rows are decoded into [kSubBlock x d_k] (and [kSubBlock x d_v]) f32 tiles; when V lies
+  // inside K (absorbed MLA: V is the c_kv prefix of the row) the K tile serves both.
+  const bool half_in_place = simd && (kv.dtype == kv::CacheDtype::BF16 || kv.dtype == kv::CacheDtype::F16);
+  const bool is_f16 = kv.dtype == kv::CacheDtype::F16;
+  const bool typed = kv.dtype != kv::CacheDtype::F32 && !half_in_place;
   const bool v_in_k = v_at >= k_at && v_at + s.d_v <= k_at + s.d_k;
   float* ktile = typed ? grow_aligned(tl.k, kSubBlock * s.d_k) : nullptr;
   float* vtile = !typed ? nullptr : v_in_k ? ktile + (v_at - k_at) : grow_aligned(tl.v, kSubBlock * s.d_v);
@@ -85,9 +86,10 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
         decode_cache_values(kv.dtype, kv.row(c0 + j), k_at, s.d_k, ktile + j * s.d_k);
         if (!v_in_k) decode_cache_values(kv.dtype, kv.row(c0 + j), v_at, s.d_v, vtile + j * s.d_v);
       }
-    if (bf16_in_place) {
+    if (half_in_place) {
       for_each_run<uint16_t>(kv, nullptr, 0, k_at, c0, n, [&](int64_t j0, int64_t nj, const uint16_t* k, int64_t stride) {
-        simd::attn_scores_bf16(qg, G, s.d_k, k, stride, nj, s.scale, scores + j0, kSubBlock);
+        (is_f16 ? simd::attn_scores_f16 : simd::attn_scores_bf16)(qg, G, s.d_k, k, stride, nj, s.scale, scores + j0,
+                                                                  kSubBlock);
       });
     } else {
       for_each_run<float>(kv, ktile, s.d_k, k_at, c0, n, [&](int64_t j0, int64_t nj, const float* k, int64_t stride) {
@@ -113,9 +115,10 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
       m[i] = new_max;
       for (int64_t j = 0; j < n; ++j) l[i] += (sc[j] = std::exp(sc[j] - new_max));
     }
-    if (bf16_in_place) {
+    if (half_in_place) {
       for_each_run<uint16_t>(kv, nullptr, 0, v_at, c0, n, [&](int64_t j0, int64_t nj, const uint16_t* v, int64_t stride) {
-        simd::attn_accumulate_bf16(scores + j0, kSubBlock, G, v, stride, nj, s.d_v, acc);
+        (is_f16 ? simd::attn_accumulate_f16 : simd::attn_accumulate_bf16)(scores + j0, kSubBlock, G, v, stride, nj, s.d_v,
+                                                                          acc);
       });
       continue;
     }

@@ -385,6 +385,11 @@ void attn_scores_bf16(const float* q, int64_t G, int64_t d_k, const uint16_t* k,
   scores_rows<Bf16>(q, G, d_k, k, stride, n, scale, scores, ld);
 }
 
+void attn_scores_f16(const float* q, int64_t G, int64_t d_k, const uint16_t* k, int64_t stride, int64_t n, float scale,
+                     float* scores, int64_t ld) {
+  scores_rows<F16>(q, G, d_k, k, stride, n, scale, scores, ld);
+}
+
 void attn_accumulate(const float* p, int64_t ld, int64_t G, const float* v, int64_t stride, int64_t n, int64_t d_v,
                      float* acc) {
   accumulate_rows<F32>(p, ld, G, v, stride, n, d_v, acc);
@@ -392,6 +397,10 @@ void attn_accumulate(const float* p, int64_t ld, int64_t G, const float* v, int6
 void attn_accumulate_bf16(const float* p, int64_t ld, int64_t G, const uint16_t* v, int64_t stride, int64_t n,
                           int64_t d_v, float* acc) {
   accumulate_rows<Bf16>(p, ld, G, v, stride, n, d_v, acc);
+}
+void attn_accumulate_f16(const float* p, int64_t ld, int64_t G, const uint16_t* v, int64_t stride, int64_t n,
+                         int64_t d_v, float* acc) {
+  accumulate_rows<F16>(p, ld, G, v, stride, n, d_v, acc);
 }
 
 float attn_softmax(float* s, int64_t n, float* m, float* l) {
