@@ -35,7 +35,7 @@ float* grow_aligned(std::vector<float>& v, int64_t n) {
 }
 
 // Calls fn(j, m, rows, stride) for rows [c0, c0 + n) in runs stored contiguously: `rows` points at
-// value `offset` of row c0 + j (as T: float, or uint16_t for bf16 read in place), the next row
+// value `offset` of row c0 + j (as T: float, or uint16_t for bf16 / f16 read in place), the next row
 // `stride` values on. With a decoded tile (typed caches) the whole range is one run of the tile;
 // rows read in place come one run per cache block.
 template <class T, class F>
