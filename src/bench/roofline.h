@@ -25,6 +25,9 @@ class ReadProbe {
   HugeBuffer<float> buf_;
 };
 double measure_peak_gflops(ThreadPool& pool);
+// The same FMA peak per CPU-second of each thread (thread CPU time, not wall time), summed over the
+// pool: what the threads reach while they run, however the machine is time-sliced between processes.
+double measure_peak_gflops_cpu(ThreadPool& pool);
 // The widest vector ISA the kernels' run-time dispatch picks on this CPU.
 const char* kernel_isa();
 std::string cpu_name();

@@ -28,9 +28,6 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// The model's cache row shape (layers x values per token) from a one-token cache it makes.
-KvCache probe_cache(const Model& model) { return model.make_cache(1); }
-
 }  // namespace
 
 struct Engine::Impl {
@@ -39,14 +36,13 @@ struct Engine::Impl {
     if (opts.max_context <= 0) opts.max_context = cfg.max_position_embeddings;
     if (opts.block_tokens <= 0 || opts.max_running <= 0 || opts.max_queue < 0 || opts.prefill_chunk <= 0)
       fail("serving engine: block_tokens, max_running and prefill_chunk must be >= 1 and max_queue >= 0");
-    const KvCache probe = probe_cache(model);
-    const int64_t n_blocks = KvBlockArena::blocks_for_budget(opts.kv_mem_bytes, probe.n_layers(), probe.row_width(),
-                                                             opts.block_tokens, opts.kv_type);
+    const int64_t n_layers = cfg.num_hidden_layers, row_width = model.cache_row_width();
+    const int64_t n_blocks =
+        KvBlockArena::blocks_for_budget(opts.kv_mem_bytes, n_layers, row_width, opts.block_tokens, opts.kv_type);
     if (n_blocks < 1)
       fail("--kv-mem ", opts.kv_mem_bytes, " bytes holds no cache block of ", opts.block_tokens,
            " tokens for this model");
-    arena = std::make_shared<KvBlockArena>(probe.n_layers(), probe.row_width(), n_blocks, opts.block_tokens,
-                                           opts.kv_type);
+    arena = std::make_shared<KvBlockArena>(n_layers, row_width, n_blocks, opts.block_tokens, opts.kv_type);
     blocks = std::make_unique<BlockManager>(n_blocks, opts.block_tokens);
     eos.assign(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
     if (cfg.eos_token_id) eos.push_back(*cfg.eos_token_id);

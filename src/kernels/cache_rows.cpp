@@ -65,7 +65,25 @@ void decode_fp8(const uint8_t* row, int64_t begin, int64_t count, float* out) {
   }
 }
 
+// Byte offset of value i inside a stored row.
+int64_t byte_of(CacheDtype d, int64_t i) {
+  switch (d) {
+    case CacheDtype::F32: return 4 * i;
+    case CacheDtype::BF16:
+    case CacheDtype::F16: return 2 * i;
+    case CacheDtype::FP8: return i / kFp8CacheBlock * kFp8BlockBytes + 4 + i % kFp8CacheBlock;
+    case CacheDtype::Q8_0: return i / kQuantBlock * static_cast<int64_t>(sizeof(BlockQ8_0)) + 2 + i % kQuantBlock;
+  }
+  return 0;
+}
+
 }  // namespace
+
+void prefetch_cache_values(CacheDtype d, const uint8_t* row, int64_t begin, int64_t count) {
+  // From the line holding the first byte (fp8 / q8_0: its block's scale) to the line of the last.
+  const int64_t first = byte_of(d, begin) & ~int64_t{63}, last = byte_of(d, begin + count - 1);
+  for (int64_t o = first; o <= last; o += 64) __builtin_prefetch(row + o, 0, 2);
+}
 
 uint8_t f32_to_fp8_e4m3(float x) {
   if (std::isnan(x)) return 0x7f;

@@ -23,6 +23,10 @@ void encode_cache_row(kv::CacheDtype d, const float* in, int64_t n, uint8_t* out
 // the blocks that hold the range). Explicit AVX-512 conversions where the kernels use them.
 void decode_cache_values(kv::CacheDtype d, const uint8_t* row, int64_t begin, int64_t count, float* out);
 
+// Prefetches (into L2) the bytes that hold values [begin, begin + count) of a stored row: typed tiles
+// are decoded in steps, and the next step's rows are fetched while this step computes.
+void prefetch_cache_values(kv::CacheDtype d, const uint8_t* row, int64_t begin, int64_t count);
+
 // f32 -> OCP e4m3 (e4m3fn): round to nearest even, saturating at +-448, NaN -> 0x7f.
 uint8_t f32_to_fp8_e4m3(float x);
 

@@ -40,12 +40,31 @@ void gemm_tile(const float* T, int64_t ldt, int64_t nr, int64_t K, const float* 
                int64_t ldy);
 
 // Attention: scores[h * ld + j] = scale * q[h * d_k ..] · k_j for h < G, j < n, with k_j = k + j * stride.
-// Micro-kernel: 4 heads x 4 keys (16 accumulators; each key load feeds 4 heads).
+// Micro-kernel: 4 heads x 4 keys (16 accumulators; each key load feeds 4 heads, each q load 4 keys),
+// the 16 sums reduced together; every 4 keys meet all G heads while they are in L1.
 void attn_scores(const float* q, int64_t G, int64_t d_k, const float* k, int64_t stride, int64_t n, float scale,
                  float* scores, int64_t ld);
+// The same over bf16 / f16 rows (stride in 16-bit values), widened to f32 in registers: a 16-bit
+// cache is read in place, at half the bytes, with no f32 copy.
+void attn_scores_bf16(const float* q, int64_t G, int64_t d_k, const uint16_t* k, int64_t stride, int64_t n, float scale,
+                      float* scores, int64_t ld);
+void attn_scores_f16(const float* q, int64_t G, int64_t d_k, const uint16_t* k, int64_t stride, int64_t n, float scale,
+                     float* scores, int64_t ld);
 // acc[h * d_v + d] += sum_j p[h * ld + j] * v_j[d] for h < G, j < n, v_j = v + j * stride.
-// Micro-kernel: 4 heads x 64 dims (16 accumulators; each value load feeds 4 heads).
+// Micro-kernel: 4 heads x 64 dims (16 accumulators; each value load feeds 4 heads); every 64-dim
+// slice of the n value rows meets all G heads while it is in L1.
 void attn_accumulate(const float* p, int64_t ld, int64_t G, const float* v, int64_t stride, int64_t n, int64_t d_v,
                      float* acc);
+
+void attn_accumulate_bf16(const float* p, int64_t ld, int64_t G, const uint16_t* v, int64_t stride, int64_t n,
+                          int64_t d_v, float* acc);
+void attn_accumulate_f16(const float* p, int64_t ld, int64_t G, const uint16_t* v, int64_t stride, int64_t n,
+                         int64_t d_v, float* acc);
+// One block of the online softmax for one head: with m the running maximum and l the running sum,
+// m' = max(m, s[0..n)), s[j] = e^(s[j] - m'), l = l e^(m - m') + sum s, m = m'; returns e^(m - m'),
+// the factor the head's accumulated values must be scaled by. exp by a polynomial (rel. error ~2e-7).
+float attn_softmax(float* s, int64_t n, float* m, float* l);
+// x[n] *= c
+void scale_f32(float* x, int64_t n, float c);
 
 }  // namespace mla::simd

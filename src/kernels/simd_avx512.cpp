@@ -140,56 +140,105 @@ inline void gemm_rows4(const float* T, int64_t ldt, int64_t nr, int64_t K, const
     for (int64_t r = 0; r < nr; ++r) Y[i * ldy + r] = tmp[i * 4 + r];
 }
 
-// H heads x J keys of q·k.
-template <int H, int J>
-inline void scores_micro(const float* q, int64_t d_k, const float* k, int64_t stride, float scale, float* s,
-                         int64_t ld) {
-  __m512 acc[H][J];
+// Sums of 16 vectors at once: returns r with r[4k + m] = sum of the lanes of a[4m + k] (a transpose
+// folded into the reduction tree: 15 adds and 30 shuffles for 16 sums, against ~10 ops for each one
+// reduced on its own).
+inline __m512 reduce16(const __m512* a) {
+  __m512 b[8], c[4];
+  // b[i]: 256-bit halves = a[2i] lo + hi | a[2i+1] lo + hi
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i)
+    b[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x44), _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xee));
+  // c[i]: 128-bit lane k = the 4 partial sums of a[4i + k]
 #pragma GCC unroll 4
-  for (int h = 0; h < H; ++h)
+  for (int i = 0; i < 4; ++i)
+    c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88), _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xdd));
+  // Within each 128-bit lane k: [c0 ; c1 ; c2 ; c3] summed -> a[k], a[4 + k], a[8 + k], a[12 + k].
+  const __m512 d0 = _mm512_add_ps(_mm512_unpacklo_ps(c[0], c[1]), _mm512_unpackhi_ps(c[0], c[1]));
+  const __m512 d1 = _mm512_add_ps(_mm512_unpacklo_ps(c[2], c[3]), _mm512_unpackhi_ps(c[2], c[3]));
+  return _mm512_add_ps(_mm512_shuffle_ps(d0, d1, 0x44), _mm512_shuffle_ps(d0, d1, 0xee));
+}
+
+// H heads x J keys of q·k into s[h * ld + j] (times scale). With 4 x 4 the 16 accumulators are
+// reduced together (reduce16: accumulator 4j + h lands in lane 4h + j, i.e. head h's 4 scores in
+// 128-bit lane h); other shapes (the edges) reduce each accumulator.
+// pf: where the next keys start (prefetched into L1 one line per key per 16 dims, so the DRAM stream
+// of the cache overlaps this tile's FMAs), or nullptr.
+template <int H, int J, class L>
+inline void scores_micro(const float* q, int64_t d_k, const typename L::T* k, int64_t stride, float scale, float* s,
+                         int64_t ld, const typename L::T* pf) {
+  __m512 acc[J][H];
 #pragma GCC unroll 4
-    for (int j = 0; j < J; ++j) acc[h][j] = _mm512_setzero_ps();
+  for (int j = 0; j < J; ++j)
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h) acc[j][h] = _mm512_setzero_ps();
   int64_t d = 0;
   for (; d + 16 <= d_k; d += 16) {
     __m512 kv[J];
 #pragma GCC unroll 4
-    for (int j = 0; j < J; ++j) kv[j] = _mm512_loadu_ps(k + j * stride + d);
+    for (int j = 0; j < J; ++j) kv[j] = L::load(k + j * stride + d);
+    if (pf)
+#pragma GCC unroll 4
+      for (int j = 0; j < J; ++j) _mm_prefetch(reinterpret_cast<const char*>(pf + j * stride + d), _MM_HINT_T0);
 #pragma GCC unroll 4
     for (int h = 0; h < H; ++h) {
       const __m512 qv = _mm512_loadu_ps(q + h * d_k + d);
 #pragma GCC unroll 4
-      for (int j = 0; j < J; ++j) acc[h][j] = _mm512_fmadd_ps(qv, kv[j], acc[h][j]);
+      for (int j = 0; j < J; ++j) acc[j][h] = _mm512_fmadd_ps(qv, kv[j], acc[j][h]);
     }
   }
   if (d < d_k) {
     const __mmask16 m = tail_mask(d_k - d);
     __m512 kv[J];
 #pragma GCC unroll 4
-    for (int j = 0; j < J; ++j) kv[j] = _mm512_maskz_loadu_ps(m, k + j * stride + d);
+    for (int j = 0; j < J; ++j) kv[j] = L::loadm(k + j * stride + d, m);
 #pragma GCC unroll 4
     for (int h = 0; h < H; ++h) {
       const __m512 qv = _mm512_maskz_loadu_ps(m, q + h * d_k + d);
 #pragma GCC unroll 4
-      for (int j = 0; j < J; ++j) acc[h][j] = _mm512_fmadd_ps(qv, kv[j], acc[h][j]);
+      for (int j = 0; j < J; ++j) acc[j][h] = _mm512_fmadd_ps(qv, kv[j], acc[j][h]);
     }
   }
+  if constexpr (H == 4 && J == 4) {
+    const __m512 r = _mm512_mul_ps(reduce16(&acc[0][0]), _mm512_set1_ps(scale));
+    _mm_storeu_ps(s, _mm512_castps512_ps128(r));
+    _mm_storeu_ps(s + ld, _mm512_extractf32x4_ps(r, 1));
+    _mm_storeu_ps(s + 2 * ld, _mm512_extractf32x4_ps(r, 2));
+    _mm_storeu_ps(s + 3 * ld, _mm512_extractf32x4_ps(r, 3));
+  } else {
 #pragma GCC unroll 4
-  for (int h = 0; h < H; ++h)
+    for (int h = 0; h < H; ++h)
 #pragma GCC unroll 4
-    for (int j = 0; j < J; ++j) s[h * ld + j] = _mm512_reduce_add_ps(acc[h][j]) * scale;
+      for (int j = 0; j < J; ++j) s[h * ld + j] = _mm512_reduce_add_ps(acc[j][h]) * scale;
+  }
 }
 
-template <int H>
-inline void scores_heads(const float* q, int64_t d_k, const float* k, int64_t stride, int64_t n, float scale, float* s,
-                         int64_t ld) {
-  int64_t j = 0;
-  for (; j + 4 <= n; j += 4) scores_micro<H, 4>(q, d_k, k + j * stride, stride, scale, s + j, ld);
-  for (; j < n; ++j) scores_micro<H, 1>(q, d_k, k + j * stride, stride, scale, s + j, ld);
+// A block of kKeyBlock keys (4 at a time) against all G heads: the block's rows stay in L1 while
+// every head group passes over them, and each head group's q rows (4 x d_k) stay in L1 across the
+// block's 4-key tiles. The first head group prefetches the next block (pf).
+constexpr int64_t kKeyBlock = 8;
+
+template <class L>
+inline void scores_block(const float* q, int64_t G, int64_t d_k, const typename L::T* k, int64_t stride, int64_t n,
+                         float scale, float* s, int64_t ld, const typename L::T* pf) {
+  int64_t h = 0;
+  for (; h + 4 <= G; h += 4, pf = nullptr) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+      scores_micro<4, 4, L>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, pf ? pf + j * stride : nullptr);
+    for (; j < n; ++j) scores_micro<4, 1, L>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, nullptr);
+  }
+  for (; h < G; ++h, pf = nullptr) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+      scores_micro<1, 4, L>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, pf ? pf + j * stride : nullptr);
+    for (; j < n; ++j) scores_micro<1, 1, L>(q + h * d_k, d_k, k + j * stride, stride, scale, s + h * ld + j, ld, nullptr);
+  }
 }
 
 // H heads x D vectors of 16 dims (the last one masked by m), accumulated over n value rows.
-template <int H, int D>
-inline void accumulate_micro(const float* p, int64_t ld, const float* v, int64_t stride, int64_t n, float* acc,
+template <int H, int D, class L>
+inline void accumulate_micro(const float* p, int64_t ld, const typename L::T* v, int64_t stride, int64_t n, float* acc,
                              int64_t d_v, __mmask16 m) {
   __m512 a[H][D];
 #pragma GCC unroll 4
@@ -198,11 +247,10 @@ inline void accumulate_micro(const float* p, int64_t ld, const float* v, int64_t
     for (int e = 0; e < D; ++e)
       a[h][e] = e == D - 1 ? _mm512_maskz_loadu_ps(m, acc + h * d_v + 16 * e) : _mm512_loadu_ps(acc + h * d_v + 16 * e);
   for (int64_t j = 0; j < n; ++j) {
-    const float* vj = v + j * stride;
+    const typename L::T* vj = v + j * stride;
     __m512 vv[D];
 #pragma GCC unroll 4
-    for (int e = 0; e < D; ++e)
-      vv[e] = e == D - 1 ? _mm512_maskz_loadu_ps(m, vj + 16 * e) : _mm512_loadu_ps(vj + 16 * e);
+    for (int e = 0; e < D; ++e) vv[e] = e == D - 1 ? L::loadm(vj + 16 * e, m) : L::load(vj + 16 * e);
 #pragma GCC unroll 4
     for (int h = 0; h < H; ++h) {
       const __m512 ph = _mm512_set1_ps(p[h * ld + j]);
@@ -221,14 +269,33 @@ inline void accumulate_micro(const float* p, int64_t ld, const float* v, int64_t
     }
 }
 
-template <int H>
-inline void accumulate_heads(const float* p, int64_t ld, const float* v, int64_t stride, int64_t n, int64_t d_v,
-                             float* acc) {
+// One slice of D x 16 value dims for all G heads: the n x 64 slice of V stays in L1 while every
+// head group passes over it.
+template <int D, class L>
+inline void accumulate_dims(const float* p, int64_t ld, int64_t G, const typename L::T* v, int64_t stride, int64_t n,
+                            int64_t d_v, float* acc, __mmask16 m) {
+  int64_t h = 0;
+  for (; h + 4 <= G; h += 4) accumulate_micro<4, D, L>(p + h * ld, ld, v, stride, n, acc + h * d_v, d_v, m);
+  for (; h < G; ++h) accumulate_micro<1, D, L>(p + h * ld, ld, v, stride, n, acc + h * d_v, d_v, m);
+}
+
+template <class L>
+void scores_rows(const float* q, int64_t G, int64_t d_k, const typename L::T* k, int64_t stride, int64_t n, float scale,
+                 float* scores, int64_t ld) {
+  // Rows past n are prefetched too: the caller's next call reads them (and a prefetch never faults).
+  for (int64_t j = 0; j < n; j += kKeyBlock)
+    scores_block<L>(q, G, d_k, k + j * stride, stride, n - j < kKeyBlock ? n - j : kKeyBlock, scale, scores + j, ld,
+                    k + (j + kKeyBlock) * stride);
+}
+
+template <class L>
+void accumulate_rows(const float* p, int64_t ld, int64_t G, const typename L::T* v, int64_t stride, int64_t n,
+                     int64_t d_v, float* acc) {
   int64_t d = 0;
-  for (; d + 64 <= d_v; d += 64) accumulate_micro<H, 4>(p, ld, v + d, stride, n, acc + d, d_v, 0xffff);
+  for (; d + 64 <= d_v; d += 64) accumulate_dims<4, L>(p, ld, G, v + d, stride, n, d_v, acc + d, 0xffff);
   for (; d < d_v; d += 16) {
     const int64_t left = d_v - d;
-    accumulate_micro<H, 1>(p, ld, v + d, stride, n, acc + d, d_v, left >= 16 ? 0xffff : tail_mask(left));
+    accumulate_dims<1, L>(p, ld, G, v + d, stride, n, d_v, acc + d, left >= 16 ? 0xffff : tail_mask(left));
   }
 }
 
@@ -308,6 +375,25 @@ void dequant_q(const uint8_t* w, float* out, int64_t n) {
   }
 }
 
+// e^x for x <= 0 (scores minus their running maximum), 16 lanes: x = n ln2 + r with |r| <= ln2 / 2,
+// e^r by its degree-6 Taylor polynomial (relative error < 2e-7 there), times 2^n by vscalefps.
+// Inputs below -103 give 0 (as e^x rounds to 0 in f32 there); -inf gives 0.
+inline __m512 exp_neg(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-103.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);  // ln2 split in two parts:
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);  // n * hi is exact
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
 }  // namespace
 
 void gemv_bf16(const uint16_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y) {
@@ -377,16 +463,61 @@ void gemm_tile(const float* T, int64_t ldt, int64_t nr, int64_t K, const float* 
 
 void attn_scores(const float* q, int64_t G, int64_t d_k, const float* k, int64_t stride, int64_t n, float scale,
                  float* scores, int64_t ld) {
-  int64_t h = 0;
-  for (; h + 4 <= G; h += 4) scores_heads<4>(q + h * d_k, d_k, k, stride, n, scale, scores + h * ld, ld);
-  for (; h < G; ++h) scores_heads<1>(q + h * d_k, d_k, k, stride, n, scale, scores + h * ld, ld);
+  scores_rows<F32>(q, G, d_k, k, stride, n, scale, scores, ld);
+}
+void attn_scores_bf16(const float* q, int64_t G, int64_t d_k, const uint16_t* k, int64_t stride, int64_t n, float scale,
+                      float* scores, int64_t ld) {
+  scores_rows<Bf16>(q, G, d_k, k, stride, n, scale, scores, ld);
+}
+
+void attn_scores_f16(const float* q, int64_t G, int64_t d_k, const uint16_t* k, int64_t stride, int64_t n, float scale,
+                     float* scores, int64_t ld) {
+  scores_rows<F16>(q, G, d_k, k, stride, n, scale, scores, ld);
 }
 
 void attn_accumulate(const float* p, int64_t ld, int64_t G, const float* v, int64_t stride, int64_t n, int64_t d_v,
                      float* acc) {
-  int64_t h = 0;
-  for (; h + 4 <= G; h += 4) accumulate_heads<4>(p + h * ld, ld, v, stride, n, d_v, acc + h * d_v);
-  for (; h < G; ++h) accumulate_heads<1>(p + h * ld, ld, v, stride, n, d_v, acc + h * d_v);
+  accumulate_rows<F32>(p, ld, G, v, stride, n, d_v, acc);
+}
+void attn_accumulate_bf16(const float* p, int64_t ld, int64_t G, const uint16_t* v, int64_t stride, int64_t n,
+                          int64_t d_v, float* acc) {
+  accumulate_rows<Bf16>(p, ld, G, v, stride, n, d_v, acc);
+}
+void attn_accumulate_f16(const float* p, int64_t ld, int64_t G, const uint16_t* v, int64_t stride, int64_t n,
+                         int64_t d_v, float* acc) {
+  accumulate_rows<F16>(p, ld, G, v, stride, n, d_v, acc);
+}
+
+float attn_softmax(float* s, int64_t n, float* m, float* l) {
+  __m512 mx = _mm512_set1_ps(*m);
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + j));
+  if (j < n) mx = _mm512_mask_max_ps(mx, tail_mask(n - j), mx, _mm512_maskz_loadu_ps(tail_mask(n - j), s + j));
+  const float new_max = _mm512_reduce_max_ps(mx);
+  const __m512 nm = _mm512_set1_ps(new_max);
+  __m512 sum = _mm512_setzero_ps();
+  for (j = 0; j + 16 <= n; j += 16) {
+    const __m512 e = exp_neg(_mm512_sub_ps(_mm512_loadu_ps(s + j), nm));
+    _mm512_storeu_ps(s + j, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  if (j < n) {
+    const __mmask16 t = tail_mask(n - j);
+    const __m512 e = _mm512_maskz_mov_ps(t, exp_neg(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, s + j), nm)));
+    _mm512_mask_storeu_ps(s + j, t, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  const float c = *m == new_max ? 1.0f : exp_neg(_mm512_set1_ps(*m - new_max))[0];
+  *l = *l * c + _mm512_reduce_add_ps(sum);
+  *m = new_max;
+  return c;
+}
+
+void scale_f32(float* x, int64_t n, float c) {
+  const __m512 cv = _mm512_set1_ps(c);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(cv, _mm512_loadu_ps(x + i)));
+  if (i < n) _mm512_mask_storeu_ps(x + i, tail_mask(n - i), _mm512_mul_ps(cv, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i)));
 }
 
 #pragma GCC diagnostic pop
