@@ -9,15 +9,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-kv_mem=${2:-48MiB}
+kv_mem=${2:-8MiB}
 work=${3:-${TMPDIR:-/tmp}/mla-serve-bench}
 python=/usr/bin/python3
 mkdir -p "$work"
-shape=(--layers 4 --hidden 512 --heads 8 --intermediate 1408 --vocab 512 --max-pos 512 --dtype bf16)
+# DeepSeek-V2-Lite's attention shape (hidden 2048, 16 heads; MLA kv_lora 512 + rope 64, nope 128,
+# v 128; MHA 16 x 128) with 2 dense layers: ~200 MB of bf16 weights, several times the last-level
+# cache, so a decode step streams the weights once for the whole batch as on a real model.
+shape=(--layers 2 --hidden 2048 --heads 16 --intermediate 5632 --vocab 512 --max-pos 4096 --dtype bf16)
 [ -d "$work/mla" ] || "$python" tools/gen_checkpoint.py --variant v2-lite "${shape[@]}" --experts 0 \
-  --kv-lora 128 --nope 64 --rope 32 --vdim 64 --out "$work/mla" > /dev/null
-[ -d "$work/mha" ] || "$python" tools/gen_checkpoint.py --variant llama-mha "${shape[@]}" --head-dim 64 \
-  --kv-heads 8 --out "$work/mha" > /dev/null
+  --kv-lora 512 --nope 128 --rope 64 --vdim 128 --out "$work/mla" > /dev/null
+[ -d "$work/mha" ] || "$python" tools/gen_checkpoint.py --variant llama-mha "${shape[@]}" --head-dim 128 \
+  --kv-heads 16 --out "$work/mha" > /dev/null
 
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; true' EXIT
