@@ -67,20 +67,16 @@ void register_serve(CLI::App& app) {
     std::string dir = o->model.dir;
     while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
     const std::string name = o->name.empty() ? std::filesystem::path(dir).filename().string() : o->name;
-    auto tok = Tokenizer::load(o->model.dir + "/tokenizer.json");
+    auto tok = open_tokenizer(o->model.dir, true);
     std::optional<ChatFamily> force;
     if (!o->family.empty()) force = parse_chat_family(o->family);
     std::optional<ChatTemplate> chat;
-    const std::string tc = o->model.dir + "/tokenizer_config.json";
-    if (force) {
-      chat = ChatTemplate::from_tokenizer_config(tc, force);
-    } else if (std::ifstream(tc)) {
+    try {
+      chat = open_chat_template(o->model.dir, *tok, force);
+    } catch (const Error& e) {
+      if (force) throw;
       // A model without a DeepSeek chat template (a Llama baseline) still serves /v1/completions.
-      try {
-        chat = ChatTemplate::from_tokenizer_config(tc);
-      } catch (const Error& e) {
-        std::fprintf(stderr, "mla serve: /v1/chat/completions disabled: %s\n", e.what());
-      }
+      std::fprintf(stderr, "mla serve: /v1/chat/completions disabled: %s\n", e.what());
     }
     ThreadPool pool(o->model.threads);
     auto model = open_model(o->model.dir, pool);

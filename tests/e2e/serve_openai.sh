@@ -89,4 +89,18 @@ assert content == whole["content"], (content, whole)
 if "</think>" not in reasoning:  # random weights: the model may never close its reasoning
     assert whole.get("reasoning_content"), whole
 PY
+stop_servers
+
+# The same model exported to GGUF serves the same greedy completion (tokenizer and chat template from
+# the GGUF metadata).
+"$MLA_BIN" convert --model "$M" --to gguf --out "$W/v2lite.gguf" > /dev/null 2>&1 || die "mla convert failed"
+start_server "$W/gguf.log" "$W/v2lite.gguf"
+[ "$(code "$BASE/v1/completions" -d "${REQ/\"$MODEL\"/\"v2lite.gguf\"}")" = 200 ] || die "gguf completions: $(cat "$W/body")"
+"$PYTHON" - "$W/body" "$W/completion.json" <<'PY' || die "the GGUF model's completion differs from the directory's"
+import json, sys
+a, b = (json.load(open(p))["choices"][0]["text"] for p in sys.argv[1:3])
+assert a == b, (a, b)
+PY
+CHAT_REQ='{"model":"v2lite.gguf","messages":[{"role":"user","content":"hi"}],"max_tokens":4}'
+[ "$(code "$BASE/v1/chat/completions" -d "$CHAT_REQ")" = 200 ] || die "gguf chat: $(cat "$W/body")"
 echo "serve_openai: all checks passed"
