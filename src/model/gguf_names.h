@@ -9,6 +9,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace mla {
 
