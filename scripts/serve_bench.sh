@@ -26,6 +26,7 @@ pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; true' EXIT
 for name in mla mha; do
   log="$work/$name.log"
+  : > "$log"  # exists before the server's redirect opens it: the loop below reads it at once
   "$build/mla" serve -m "$work/$name" --port 0 --kv-mem "$kv_mem" --max-running 64 ${THREADS:+--threads "$THREADS"} \
     > "$log" 2>&1 &
   pid=$!

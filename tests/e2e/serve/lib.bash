@@ -51,6 +51,7 @@ trap stop_servers EXIT
 start_server() {
   local log=$1 model=$2
   shift 2
+  : > "$log"  # exists before the server's own redirect opens it: the loop below reads it at once
   "$MLA_BIN" serve -m "$model" --port 0 "$@" > "$log" 2>&1 &
   SERVER_PID=$!
   SERVER_PIDS+=("$SERVER_PID")
