@@ -479,40 +479,50 @@ void quantize_x_for(const float* x, int64_t cols, uint8_t* xq) {
   }
 }
 
-// Blocks a and b of one row against prepared pair p: 16 int32 lanes of exact q_w·q_x partial sums,
-// scaled by d_w * d_x of their block (two f16 -> f32 in an xmm, times the pair's two d_x, spread
-// to the lanes by one permute) into acc.
+// Blocks a and b of one row against prepared pair xp: 16 int32 lanes of exact q_w·q_x partial sums
+// (accumulator started at the pair's offset correction), to f32, times each lane's d_w * d_x
+// (scale: the block scales already spread to the lanes) into acc.
 template <class F>
-inline __m512 pair_dot(const uint8_t* a, const uint8_t* b, const uint8_t* xp, const float* dx, __m512i lanes,
-                       __m512 acc) {
-  uint16_t ha, hb;
-  __builtin_memcpy(&ha, a, 2);
-  __builtin_memcpy(&hb, b, 2);
-  const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(ha | (static_cast<uint32_t>(hb) << 16))));
-  const __m128 s = _mm_mul_ps(dw, _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(dx))));
+inline __m512 pair_dot(const uint8_t* a, const uint8_t* b, const uint8_t* xp, __m512 scale, __m512 acc) {
   const __m512i isum = _mm512_dpbusd_epi32(_mm512_loadu_si512(xp + 64), F::load(a, b), _mm512_loadu_si512(xp));
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(lanes, _mm512_castps128_ps512(s)), acc);
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc);
 }
 
-// One row: two pairs per step on two accumulators, the stream prefetched kPrefetchBytes ahead (one
-// prefetch per block touches every line). A lone last block is copied next to a zero block (d_w = 0).
+inline uint64_t f16_bits(const uint8_t* block) {
+  uint16_t h;
+  __builtin_memcpy(&h, block, 2);
+  return h;
+}
+
+// One row: four blocks per step on two accumulators, their four d_w converted together (one
+// vcvtph2ps, one multiply by the four d_x, then one vpermps per pair to spread them to the lanes);
+// the stream prefetched kPrefetchBytes ahead (one prefetch per block touches every line). A last
+// pair, and a lone last block copied next to a zero block (d_w = 0), take the same path.
 template <class F>
 float gemv_row_vnni(const uint8_t* w, int64_t blocks, const uint8_t* xq, const float* dx, __m512i lanes) {
   constexpr int64_t kB = F::kBytes;
+  const __m512i lanes2 = _mm512_add_epi32(lanes, _mm512_set1_epi32(2));  // the second pair's scales
   __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+  auto scales = [&](const uint8_t* b, int64_t nb, int64_t i) {  // nb = 2 or 4 blocks from b, block index i
+    uint64_t bits = f16_bits(b) | f16_bits(b + kB) << 16;
+    if (nb == 4) bits |= f16_bits(b + 2 * kB) << 32 | f16_bits(b + 3 * kB) << 48;
+    const __m128 d = nb == 4 ? _mm_loadu_ps(dx + i) : _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(dx + i)));
+    return _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(bits))), d));
+  };
   int64_t i = 0;
   for (; i + 4 <= blocks; i += 4) {
     const uint8_t* b = w + i * kB;
     for (int64_t j = 0; j < 4; ++j) _mm_prefetch(reinterpret_cast<const char*>(b + j * kB + kPrefetchBytes), _MM_HINT_T0);
     const uint8_t* xp = xq + (i / 2) * kPairBytes;
-    a0 = pair_dot<F>(b, b + kB, xp, dx + i, lanes, a0);
-    a1 = pair_dot<F>(b + 2 * kB, b + 3 * kB, xp + kPairBytes, dx + i + 2, lanes, a1);
+    const __m512 s = scales(b, 4, i);
+    a0 = pair_dot<F>(b, b + kB, xp, _mm512_permutexvar_ps(lanes, s), a0);
+    a1 = pair_dot<F>(b + 2 * kB, b + 3 * kB, xp + kPairBytes, _mm512_permutexvar_ps(lanes2, s), a1);
   }
-  for (; i + 2 <= blocks; i += 2) a0 = pair_dot<F>(w + i * kB, w + (i + 1) * kB, xq + (i / 2) * kPairBytes, dx + i, lanes, a0);
-  if (i < blocks) {
-    uint8_t pad[2 * kB] = {};
-    __builtin_memcpy(pad, w + i * kB, kB);
-    a1 = pair_dot<F>(pad, pad + kB, xq + (i / 2) * kPairBytes, dx + i, lanes, a1);
+  uint8_t pad[2 * kB] = {};
+  for (; i < blocks; i += 2) {
+    const uint8_t* b = w + i * kB;
+    if (i + 1 == blocks) b = static_cast<const uint8_t*>(__builtin_memcpy(pad, b, kB));
+    a0 = pair_dot<F>(b, b + kB, xq + (i / 2) * kPairBytes, _mm512_permutexvar_ps(lanes, scales(b, 2, i)), a0);
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
