@@ -416,18 +416,17 @@ constexpr int64_t kPairBytes = 128;
 int64_t pairs_of(int64_t cols) { return (cols / 32 + 1) / 2; }
 
 // Q4_0: a block's 16 bytes hold values j (low nibble) and j + 16 (high nibble). Two blocks load as
-// [A bytes, B bytes] in a ymm; [that & 15, (that >> 4) & 15] is A0-15, B0-15, A16-31, B16-31.
+// [A, B, A, B] (two 128-bit broadcasts, the second masked), the upper half shifted right by 4, all
+// masked to 4 bits: A0-15, B0-15, A16-31, B16-31.
 struct XQ4 {
   static constexpr int64_t kBytes = 18;
   static constexpr uint8_t kOffset = 8;
   static int64_t at(int block, int half) { return half * 32 + block * 16; }
   static __m512i lanes() { return _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1); }
   static __m512i load(const uint8_t* a, const uint8_t* b) {
-    const __m256i ab = _mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2))),
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2)), 1);
-    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(ab), _mm256_srli_epi16(ab, 4), 1);
-    return _mm512_and_si512(both, _mm512_set1_epi8(15));
+    const __m512i aaaa = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2)));
+    const __m512i abab = _mm512_mask_broadcast_i32x4(aaaa, 0xF0F0, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2)));
+    return _mm512_and_si512(_mm512_mask_srli_epi16(abab, 0xFFFF0000u, abab, 4), _mm512_set1_epi8(15));
   }
 };
 // Q8_0: 32 int8 per block, as A0-31, B0-31; the sign-bit flip makes them unsigned q + 128.
