@@ -1,6 +1,7 @@
 // Fast kernels against their plain reference twins, on fresh random inputs, for every weight dtype.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -53,6 +54,42 @@ struct StoredMatrix {
 
 class MatmulTest : public ::testing::TestWithParam<DType> {};
 
+// Whether matmul quantizes x for this product (kernels/matmul.h: VNNI decode with block weights).
+bool quantizes_x(const Matrix& W, int64_t n) { return n == 1 && dtype_is_quantized(W.dtype) && kernels_use_vnni(); }
+
+// x as the VNNI decode sees it: per 32 values d = max|x| / 127, x' = d * round-to-even(x * (127 / max|x|)),
+// computed here independently of the kernel, in the same f32 operations as ggml's quantize_row_q8_0.
+std::vector<float> activation_q8(const std::vector<float>& x, std::vector<float>* d_per_value) {
+  std::vector<float> out(x.size());
+  d_per_value->assign(x.size(), 0.0f);
+  for (size_t b = 0; b < x.size(); b += kQuantBlock) {
+    float amax = 0;
+    for (int j = 0; j < kQuantBlock; ++j) amax = std::max(amax, std::fabs(x[b + j]));
+    const float d = amax / 127.0f, inv = amax != 0.0f ? 127.0f / amax : 0.0f;
+    for (int j = 0; j < kQuantBlock; ++j) {
+      out[b + j] = d * std::nearbyint(x[b + j] * inv);
+      (*d_per_value)[b + j] = d;
+    }
+  }
+  return out;
+}
+
+// Allowed |y - ref| for row r of y = W x. Exact-f32 kernels: 1e-4 relative. With x quantized: each
+// value moves by at most d_x / 2, so |err| <= sum_c |W[r][c]| * d_x(c) / 2, plus f32 rounding of
+// the accumulation (1e-5 of sum |W[r][c] x_c|).
+double allowed_error(const Matrix& W, int64_t r, const float* x, int64_t n, double ref) {
+  if (!quantizes_x(W, n)) return 1e-4 * (1.0 + std::fabs(ref));
+  std::vector<float> xv(x, x + W.cols), d;
+  activation_q8(xv, &d);
+  double bound = 1e-6, mag = 0;
+  for (int64_t c = 0; c < W.cols; ++c) {
+    const double w = std::fabs(ref::weight_at(W, r, c));
+    bound += w * d[c] / 2;
+    mag += w * std::fabs(x[c]);
+  }
+  return bound + 1e-5 * mag;
+}
+
 // Block formats need whole blocks per row: their column counts are rounded up to 32.
 int64_t cols_for(DType t, int64_t cols) {
   return dtype_is_quantized(t) ? (cols + kQuantBlock - 1) / kQuantBlock * kQuantBlock : cols;
@@ -71,7 +108,7 @@ TEST_P(MatmulTest, MatchesReferenceForBatchesAndThreads) {
       matmul(pool, W.view, X.data(), n, Y.data());
       ref::matmul(W.view, X.data(), n, R.data());
       for (size_t i = 0; i < Y.size(); ++i)
-        ASSERT_NEAR(Y[i], R[i], 1e-4f * (1.0f + std::fabs(R[i]))) << "n=" << n << " i=" << i;
+        ASSERT_NEAR(Y[i], R[i], allowed_error(W.view, i % W.view.rows, X.data(), n, R[i])) << "n=" << n << " i=" << i;
     }
   }
 }
@@ -84,7 +121,7 @@ TEST_P(MatmulTest, EveryPathShapeAndBatchMatchesReference) {
   std::normal_distribution<float> dist;
   ThreadPool pool(2);
   const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {3, 15}, {5, 17}, {17, 33}, {19, 64}, {33, 129}, {7, 200}};
-  for (KernelPath path : {KernelPath::Auto, KernelPath::Portable}) {
+  for (KernelPath path : {KernelPath::Auto, KernelPath::NoVnni, KernelPath::Portable}) {
     set_kernel_path(path);
     for (auto [rows, c] : shapes) {
       const int64_t cols = cols_for(GetParam(), c);
@@ -95,8 +132,8 @@ TEST_P(MatmulTest, EveryPathShapeAndBatchMatchesReference) {
         matmul(pool, W.view, X.data(), n, Y.data());
         ref::matmul(W.view, X.data(), n, R.data());
         for (size_t i = 0; i < Y.size(); ++i)
-          ASSERT_NEAR(Y[i], R[i], 1e-4f * (1.0f + std::fabs(R[i])))
-              << "portable=" << (path == KernelPath::Portable) << " rows=" << rows << " cols=" << cols << " n=" << n;
+          ASSERT_NEAR(Y[i], R[i], allowed_error(W.view, i % rows, X.data(), n, R[i]))
+              << "path=" << static_cast<int>(path) << " rows=" << rows << " cols=" << cols << " n=" << n;
       }
       std::vector<float> x(cols);
       for (float& v : x) v = dist(rng);
@@ -114,6 +151,36 @@ TEST_P(MatmulTest, EveryPathShapeAndBatchMatchesReference) {
     }
   }
   set_kernel_path(KernelPath::Auto);
+}
+
+// The VNNI decode (n = 1, Q8_0 / Q4_0): against the reference on x itself within the activation
+// quantization bound, and against the reference on the independently quantized x' to f32 rounding
+// (so the integer products, the -8 / -128 offsets and the scales are exact, not merely close).
+// Odd row counts, odd and even block counts (a lone last block), 1-3 threads.
+TEST(VnniDecode, MatchesReferenceOnQuantizedActivation) {
+  set_kernel_path(KernelPath::Auto);
+  if (!kernels_use_vnni()) GTEST_SKIP() << "no AVX512_VNNI (or MLA_KERNELS forces another path)";
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> dist;
+  for (DType t : {DType::Q8_0, DType::Q4_0})
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 32}, {3, 64}, {7, 96}, {13, 160}, {261, 320}, {33, 2080}})
+      for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        StoredMatrix W(t, rows, cols, rng);
+        std::vector<float> x(cols), y(rows), r_exact(rows), r_quant(rows), d;
+        for (float& v : x) v = dist(rng) * (1 + 3 * (rng() % 2));  // blocks of different scales
+        const std::vector<float> xq = activation_q8(x, &d);
+        matmul(pool, W.view, x.data(), 1, y.data());
+        ref::matmul(W.view, x.data(), 1, r_exact.data());
+        ref::matmul(W.view, xq.data(), 1, r_quant.data());
+        for (int64_t i = 0; i < rows; ++i) {
+          double mag = 1e-6;
+          for (int64_t c = 0; c < cols; ++c) mag += std::fabs(ref::weight_at(W.view, i, c) * xq[c]);
+          ASSERT_NEAR(y[i], r_quant[i], 1e-5 * mag) << dtype_name(t) << " rows=" << rows << " cols=" << cols << " i=" << i;
+          ASSERT_NEAR(y[i], r_exact[i], allowed_error(W.view, i, x.data(), 1, r_exact[i]))
+              << dtype_name(t) << " rows=" << rows << " cols=" << cols << " i=" << i;
+        }
+      }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, MatmulTest,

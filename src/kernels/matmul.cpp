@@ -74,15 +74,22 @@ constexpr int64_t kSimdTileRows = 16;
 
 thread_local std::vector<float> tl_tile;
 
-std::atomic<bool> g_force_portable{false};
+thread_local std::vector<uint8_t> tl_xq;  // x quantized for the VNNI gemv (simd::quantize_x)
 
-bool env_portable() {
-  static const bool p = [] {
+std::atomic<KernelPath> g_path{KernelPath::Auto};
+
+// MLA_KERNELS from the environment, read once: the most restrictive of it and set_kernel_path wins.
+KernelPath env_path() {
+  static const KernelPath p = [] {
     const char* e = std::getenv("MLA_KERNELS");
-    return e != nullptr && std::strcmp(e, "portable") == 0;
+    if (e != nullptr && std::strcmp(e, "portable") == 0) return KernelPath::Portable;
+    if (e != nullptr && std::strcmp(e, "avx512-novnni") == 0) return KernelPath::NoVnni;
+    return KernelPath::Auto;
   }();
   return p;
 }
+
+KernelPath current_path() { return std::max(env_path(), g_path.load(std::memory_order_relaxed)); }
 
 void ensure_tile(size_t n) {
   if (tl_tile.size() < n) tl_tile.resize(n);
@@ -90,8 +97,9 @@ void ensure_tile(size_t n) {
 
 }  // namespace
 
-void set_kernel_path(KernelPath path) { g_force_portable = path == KernelPath::Portable; }
-bool kernels_use_avx512() { return !g_force_portable.load(std::memory_order_relaxed) && !env_portable() && simd::avx512_cpu(); }
+void set_kernel_path(KernelPath path) { g_path = path; }
+bool kernels_use_avx512() { return current_path() != KernelPath::Portable && simd::avx512_cpu(); }
+bool kernels_use_vnni() { return current_path() == KernelPath::Auto && simd::avx512_vnni_cpu(); }
 
 float dot_f32(const float* a, const float* b, int64_t n) {
   return kernels_use_avx512() ? simd::dot_f32(a, b, n) : dot_f32_impl(a, b, n);
@@ -218,8 +226,15 @@ static float dot_row(const Matrix& W, int64_t r, const float* x, float* scratch)
 namespace {
 
 // y[r] = W[r] · x for rows [r0, r1) with the AVX-512 kernels: one dispatch per call, 4 rows per step.
-void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, float* y, float* scratch) {
+// xq: x prepared by simd::quantize_x for W's block format when the VNNI kernels run, else null.
+void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, const uint8_t* xq, float* y,
+                      float* scratch) {
   const uint8_t* row0 = W.data + static_cast<size_t>(r0) * W.row_bytes();
+  if (xq != nullptr) {
+    (W.dtype == DType::Q4_0 ? simd::gemv_q4_0_vnni : simd::gemv_q8_0_vnni)(row0, W.row_bytes(), r1 - r0, W.cols, xq,
+                                                                           y + r0);
+    return;
+  }
   switch (W.dtype) {
     case DType::BF16:
       simd::gemv_bf16(reinterpret_cast<const uint16_t*>(row0), W.cols, r1 - r0, W.cols, x, y + r0);
@@ -264,11 +279,18 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float*
   if (kernels_use_avx512()) {
     // Each thread takes one contiguous range of rows (in units of the row block) and streams it once.
     const int64_t block = n == 1 ? 4 : kSimdTileRows, n_blocks = (W.rows + block - 1) / block;
+    // Decode with block-format weights on VNNI: x is quantized once here, shared by all threads.
+    const uint8_t* xq = nullptr;
+    if (n == 1 && (W.dtype == DType::Q4_0 || W.dtype == DType::Q8_0) && kernels_use_vnni()) {
+      tl_xq.resize(static_cast<size_t>(simd::xq_bytes(W.cols)));
+      simd::quantize_x(W.dtype == DType::Q4_0 ? simd::XQuant::ForQ4_0 : simd::XQuant::ForQ8_0, X, W.cols, tl_xq.data());
+      xq = tl_xq.data();
+    }
     pool.parallel_for(n_blocks, [&](int64_t b0, int64_t b1) {
       const int64_t r0 = b0 * block, r1 = std::min(W.rows, b1 * block);
       if (n == 1) {
         ensure_tile(W.cols);
-        gemv_rows_avx512(W, r0, r1, X, Y, tl_tile.data());
+        gemv_rows_avx512(W, r0, r1, X, xq, Y, tl_tile.data());
       } else {
         gemm_rows_avx512(W, r0, r1, X, n, Y);
       }

@@ -10,11 +10,14 @@ namespace mla {
 
 // Which implementation the kernels run (matmul here and the attention core): the explicit AVX-512
 // kernels (kernels/simd.h) where the CPU has AVX-512 F/BW/VL + FMA + F16C, else the portable ones
-// (compiler-vectorised, target_clones). MLA_KERNELS=portable in the environment, or
-// set_kernel_path(Portable), forces the portable path, so tests check both on an AVX-512 machine.
-enum class KernelPath { Auto, Portable };
+// (compiler-vectorised, target_clones). With AVX512_VNNI too, the decode (n = 1) products with Q8_0
+// and Q4_0 weights quantize x to int8 blocks and use integer dot products (simd.h, *_vnni).
+// MLA_KERNELS=portable / avx512-novnni in the environment, or set_kernel_path(Portable / NoVnni),
+// force the portable path / the AVX-512 f32 kernels, so tests check all three on a VNNI machine.
+enum class KernelPath { Auto, NoVnni, Portable };
 void set_kernel_path(KernelPath path);
 bool kernels_use_avx512();
+bool kernels_use_vnni();
 
 // One row of W as f32: out[cols].
 void decode_row(const Matrix& W, int64_t r, float* out);
@@ -27,6 +30,8 @@ void axpy_f32(float alpha, const float* x, float* y, int64_t n);
 
 // Y[n x W.rows] = X[n x W.cols] · W^T, split over rows of W across the pool's threads. Each weight
 // row is read once per call (decode: n = 1, the weights stream from memory once).
+// With kernels_use_vnni(), n = 1 and Q8_0 / Q4_0 weights, X is quantized to int8 per 32 values
+// first: |Y - exact| <= sum_c |W[r][c]| * d_x(c) / 2 (+ f32 rounding), d_x = max|x| of c's block / 127.
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y);
 
 }  // namespace mla

@@ -1,8 +1,8 @@
 // Explicit AVX-512 kernels behind matmul.cpp and attention.cpp (internal to src/kernels). Every
 // function here is compiled for AVX-512 (F, BW, VL, FMA, F16C) only and may be called only when
-// avx512_usable() is true; the portable twins live beside their callers and the plain scalar
-// oracles in reference.h. All arithmetic on activations is f32 (weights are widened to f32, never
-// the activations narrowed).
+// avx512_cpu() is true; the portable twins live beside their callers and the plain scalar
+// oracles in reference.h. Arithmetic on activations is f32 (weights are widened to f32), except in
+// the *_vnni gemv kernels, which quantize the activation to int8 blocks (bound stated below).
 #pragma once
 #include <cstdint>
 
@@ -10,6 +10,8 @@ namespace mla::simd {
 
 // The CPU has everything these kernels use (checked once, at first call).
 bool avx512_cpu();
+// ... and AVX512_VNNI as well, for the integer decode gemv below.
+bool avx512_vnni_cpu();
 
 // y[r] = W[r] · x for r in [0, rows): W row r at w + r * stride (elements), cols wide.
 // One sequential row stream per thread with software prefetch (see simd_avx512.cpp for why not
@@ -21,6 +23,20 @@ void gemv_f32(const float* w, int64_t stride, int64_t rows, int64_t cols, const 
 // are widened to f32 in registers; each block's q·x is scaled by its d once.
 void gemv_q8_0(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y);
 void gemv_q4_0(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y);
+
+// Decode gemv with integer dot products (as ggml's ggml_vec_dot_q4_0_q8_0 / _q8_0_q8_0 on x86):
+// the activation x is quantized once per matmul call to Q8_0-style blocks (f32 d_x = max|x|/127
+// per 32 values, int8 q_x = round(x / d_x), so |x - d_x q_x| <= d_x / 2), then every weight block
+// is one `vpdpbusd` against q_x and one f32 FMA with d_w * d_x. Only when avx512_vnni_cpu().
+// vpdpbusd multiplies unsigned by signed bytes: Q4_0 weights enter as their nibbles u = q + 8 and
+// Q8_0 weights as u = q + 128 (sign bit flipped), and the accumulator starts at -8 (or -128) times
+// the sum of q_x, so sum u q_x - off sum q_x = sum q q_x exactly in int32.
+// XQuant is the prepared x for one weight format: bytes for xq_bytes(cols), filled by quantize_x.
+enum class XQuant { ForQ4_0, ForQ8_0 };
+int64_t xq_bytes(int64_t cols);
+void quantize_x(XQuant f, const float* x, int64_t cols, uint8_t* xq);
+void gemv_q8_0_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y);
+void gemv_q4_0_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y);
 
 // Row conversions to f32.
 void bf16_to_f32(const uint16_t* in, float* out, int64_t n);

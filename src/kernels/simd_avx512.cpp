@@ -19,6 +19,11 @@ bool avx512_cpu() {
   return ok;
 }
 
+bool avx512_vnni_cpu() {
+  static const bool ok = avx512_cpu() && __builtin_cpu_supports("avx512vnni");
+  return ok;
+}
+
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,fma,f16c")
 // GCC 12's own intrinsic headers trip these (the `__Y = __Y` idiom of _mm512_undefined_ps).
@@ -518,6 +523,163 @@ void scale_f32(float* x, int64_t n, float c) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(cv, _mm512_loadu_ps(x + i)));
   if (i < n) _mm512_mask_storeu_ps(x + i, tail_mask(n - i), _mm512_mul_ps(cv, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i)));
+}
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+// The VNNI kernels (simd.h: gemv_q*_vnni), in their own target region so that no function above can
+// be compiled with VNNI instructions and reach a CPU without them.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+// Prepared x, per pair of 32-value blocks (A, B): 64 bytes q_x, then 16 int32 accumulator starts
+// (lane l: -off * the 4 q_x bytes that vpdpbusd sums into lane l); after all P pairs, 2P f32 d_x.
+// A lone last block is paired with zeros (q_x = 0, d_x = 0). Byte order of the 64 q_x is the order
+// the weight format lands its values in a zmm (XQ4 / XQ8 below), so each vpdpbusd lane sums 4
+// products of one block.
+constexpr int64_t kPairBytes = 128;
+int64_t pairs_of(int64_t cols) { return (cols / 32 + 1) / 2; }
+
+// Q4_0: a block's 16 bytes hold values j (low nibble) and j + 16 (high nibble). Two blocks load as
+// [A, B, A, B] (two 128-bit broadcasts, the second masked), the upper half shifted right by 4, all
+// masked to 4 bits: A0-15, B0-15, A16-31, B16-31.
+struct XQ4 {
+  static constexpr int64_t kBytes = 18;
+  static constexpr uint8_t kOffset = 8;
+  static int64_t at(int block, int half) { return half * 32 + block * 16; }
+  static __m512i lanes() { return _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1); }
+  static __m512i load(const uint8_t* a, const uint8_t* b) {
+    const __m512i aaaa = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2)));
+    const __m512i abab = _mm512_mask_broadcast_i32x4(aaaa, 0xF0F0, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2)));
+    return _mm512_and_si512(_mm512_mask_srli_epi16(abab, 0xFFFF0000u, abab, 4), _mm512_set1_epi8(15));
+  }
+};
+// Q8_0: 32 int8 per block, as A0-31, B0-31; the sign-bit flip makes them unsigned q + 128.
+struct XQ8 {
+  static constexpr int64_t kBytes = 34;
+  static constexpr uint8_t kOffset = 128;
+  static int64_t at(int block, int half) { return block * 32 + half * 16; }
+  static __m512i lanes() { return _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1); }
+  static __m512i load(const uint8_t* a, const uint8_t* b) {
+    const __m512i both = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 2))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), 1);
+    return _mm512_xor_si512(both, _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+};
+
+// 32 values of x -> q_x (two 16-byte halves at q + F::at(block, 0 / 1)); returns d_x. As ggml's
+// quantize_row_q8_0: d = max|x| / 127, q = round-to-nearest-even(x * 127 / max|x|).
+template <class F>
+float quantize_block(const float* x, int block, uint8_t* q) {
+  const __m512 lo = _mm512_loadu_ps(x), hi = _mm512_loadu_ps(x + 16);
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
+  const __m512 inv = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + F::at(block, 0)),
+                   _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(lo, inv))));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + F::at(block, 1)),
+                   _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(hi, inv))));
+  return amax / 127.0f;
+}
+
+template <class F>
+void quantize_x_for(const float* x, int64_t cols, uint8_t* xq) {
+  const int64_t blocks = cols / 32, pairs = pairs_of(cols);
+  float* d = reinterpret_cast<float*>(xq + pairs * kPairBytes);
+  for (int64_t p = 0; p < pairs; ++p) {
+    uint8_t* q = xq + p * kPairBytes;
+    d[2 * p] = quantize_block<F>(x + 64 * p, 0, q);
+    if (2 * p + 1 < blocks) {
+      d[2 * p + 1] = quantize_block<F>(x + 64 * p + 32, 1, q);
+    } else {
+      d[2 * p + 1] = 0.0f;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + F::at(1, 0)), _mm_setzero_si128());
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + F::at(1, 1)), _mm_setzero_si128());
+    }
+    // Accumulator starts: -off * (sum of each lane's 4 q_x) = 0 - vpdpbusd(off bytes, q_x).
+    const __m512i qx = _mm512_loadu_si512(q);
+    const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(F::kOffset)), qx);
+    _mm512_storeu_si512(q + 64, _mm512_sub_epi32(_mm512_setzero_si512(), sums));
+  }
+}
+
+// Blocks a and b of one row against prepared pair xp: 16 int32 lanes of exact q_w·q_x partial sums
+// (accumulator started at the pair's offset correction), to f32, times each lane's d_w * d_x
+// (scale: the block scales already spread to the lanes) into acc.
+template <class F>
+inline __m512 pair_dot(const uint8_t* a, const uint8_t* b, const uint8_t* xp, __m512 scale, __m512 acc) {
+  const __m512i isum = _mm512_dpbusd_epi32(_mm512_loadu_si512(xp + 64), F::load(a, b), _mm512_loadu_si512(xp));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc);
+}
+
+inline uint64_t f16_bits(const uint8_t* block) {
+  uint16_t h;
+  __builtin_memcpy(&h, block, 2);
+  return h;
+}
+
+// One row: four blocks per step on two accumulators, their four d_w converted together (one
+// vcvtph2ps, one multiply by the four d_x, then one vpermps per pair to spread them to the lanes);
+// the stream prefetched kPrefetchBytes ahead (one prefetch per block touches every line). A last
+// pair, and a lone last block copied next to a zero block (d_w = 0), take the same path.
+template <class F>
+float gemv_row_vnni(const uint8_t* w, int64_t blocks, const uint8_t* xq, const float* dx, __m512i lanes) {
+  constexpr int64_t kB = F::kBytes;
+  const __m512i lanes2 = _mm512_add_epi32(lanes, _mm512_set1_epi32(2));  // the second pair's scales
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+  auto scales = [&](const uint8_t* b, int64_t nb, int64_t i) {  // nb = 2 or 4 blocks from b, block index i
+    uint64_t bits = f16_bits(b) | f16_bits(b + kB) << 16;
+    if (nb == 4) bits |= f16_bits(b + 2 * kB) << 32 | f16_bits(b + 3 * kB) << 48;
+    const __m128 d = nb == 4 ? _mm_loadu_ps(dx + i) : _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(dx + i)));
+    return _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(bits))), d));
+  };
+  int64_t i = 0;
+  for (; i + 4 <= blocks; i += 4) {
+    const uint8_t* b = w + i * kB;
+    for (int64_t j = 0; j < 4; ++j) _mm_prefetch(reinterpret_cast<const char*>(b + j * kB + kPrefetchBytes), _MM_HINT_T0);
+    const uint8_t* xp = xq + (i / 2) * kPairBytes;
+    const __m512 s = scales(b, 4, i);
+    a0 = pair_dot<F>(b, b + kB, xp, _mm512_permutexvar_ps(lanes, s), a0);
+    a1 = pair_dot<F>(b + 2 * kB, b + 3 * kB, xp + kPairBytes, _mm512_permutexvar_ps(lanes2, s), a1);
+  }
+  uint8_t pad[2 * kB] = {};
+  for (; i < blocks; i += 2) {
+    const uint8_t* b = w + i * kB;
+    if (i + 1 == blocks) b = static_cast<const uint8_t*>(__builtin_memcpy(pad, b, kB));
+    a0 = pair_dot<F>(b, b + kB, xq + (i / 2) * kPairBytes, _mm512_permutexvar_ps(lanes, scales(b, 2, i)), a0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+template <class F>
+void gemv_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y) {
+  const float* dx = reinterpret_cast<const float*>(xq + pairs_of(cols) * kPairBytes);
+  const __m512i lanes = F::lanes();
+  for (int64_t r = 0; r < rows; ++r) y[r] = gemv_row_vnni<F>(w + r * stride, cols / 32, xq, dx, lanes);
+}
+
+}  // namespace
+
+int64_t xq_bytes(int64_t cols) { return pairs_of(cols) * (kPairBytes + 2 * sizeof(float)); }
+
+void quantize_x(XQuant f, const float* x, int64_t cols, uint8_t* xq) {
+  if (f == XQuant::ForQ4_0)
+    quantize_x_for<XQ4>(x, cols, xq);
+  else
+    quantize_x_for<XQ8>(x, cols, xq);
+}
+
+void gemv_q8_0_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y) {
+  gemv_vnni<XQ8>(w, stride, rows, cols, xq, y);
+}
+void gemv_q4_0_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y) {
+  gemv_vnni<XQ4>(w, stride, rows, cols, xq, y);
 }
 
 #pragma GCC diagnostic pop
