@@ -9,6 +9,7 @@
 #include "bench/roofline.h"
 
 #include "core/huge_buffer.h"
+#include "kernels/matmul.h"
 
 #include <immintrin.h>
 #include <sys/mman.h>
@@ -233,8 +234,12 @@ double measure_peak_gflops_cpu(ThreadPool& pool) {
 }
 
 const char* kernel_isa() {
+  // The kernels actually in use: the explicit AVX-512 ones (with VNNI for quantized decode), else the
+  // portable loops, compiled per ISA by target_clones.
+  if (kernels_use_vnni()) return "avx512f+vnni";
+  if (kernels_use_avx512()) return "avx512f";
   switch (detect_isa()) {
-    case Isa::avx512f: return "avx512f";
+    case Isa::avx512f: return "avx512f (portable kernels)";
     case Isa::avx2: return "avx2";
     case Isa::x86_64: break;
   }
