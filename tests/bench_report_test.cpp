@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -16,6 +17,7 @@
 
 #include "bench/report.h"
 #include "bench/roofline.h"
+#include "kernels/matmul.h"
 #include "core/error.h"
 
 namespace mla::bench {
@@ -159,7 +161,13 @@ TEST(Roofline, ProbesReturnPositiveFiniteNumbers) {
   const double gflops = measure_peak_gflops(pool);
   EXPECT_TRUE(std::isfinite(gflops) && gflops > 0) << gflops;
   const std::string isa = kernel_isa();
-  EXPECT_TRUE(isa == "avx512f" || isa == "avx2" || isa == "x86-64") << isa;
+  const std::set<std::string> names = {"avx512f+vnni", "avx512f", "avx512f (portable kernels)", "avx2", "x86-64"};
+  EXPECT_TRUE(names.count(isa)) << isa;
+  // The name follows the kernels in use: forcing the portable path never reports the explicit ones.
+  set_kernel_path(KernelPath::Portable);
+  const std::string portable = kernel_isa();
+  set_kernel_path(KernelPath::Auto);
+  EXPECT_TRUE(portable != "avx512f" && portable != "avx512f+vnni" && names.count(portable)) << portable;
   EXPECT_FALSE(cpu_name().empty());
   std::cout << "[ info ] " << cpu_name() << ", " << isa << ": read " << gbps << " GB/s (64 MiB), peak " << gflops
             << " GFLOP/s (2 threads)\n";
