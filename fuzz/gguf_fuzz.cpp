@@ -3,12 +3,9 @@
 // mla::Error; never crash, read out of bounds or hit undefined behaviour. The bytes go into an
 // in-memory file (memfd) opened through /proc/self/fd, as in safetensors_fuzz.cpp, so the fuzzer runs
 // the engine's code path: MappedFile + GgufFile(path).
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -17,33 +14,10 @@
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "model/gguf_config.h"
-
-namespace {
-
-int memfd() {
-  static int fd = [] {
-    int f = ::memfd_create("gguf_fuzz", MFD_CLOEXEC);
-    if (f < 0) {
-      std::perror("memfd_create");
-      std::abort();
-    }
-    return f;
-  }();
-  return fd;
-}
-
-}  // namespace
+#include "memfd_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const int fd = memfd();
-  if (::ftruncate(fd, 0) != 0) std::abort();
-  size_t done = 0;
-  while (done < size) {
-    ssize_t w = ::pwrite(fd, data + done, size - done, static_cast<off_t>(done));
-    if (w <= 0) std::abort();
-    done += static_cast<size_t>(w);
-  }
-  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  const std::string path = fuzz_input_path("gguf_fuzz", data, size);
   try {
     mla::GgufFile f(path);
     // Accepted: every view lies inside the file, holds the input's bytes at its offset, has the size

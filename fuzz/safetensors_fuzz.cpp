@@ -2,44 +2,18 @@
 // inside the file, or throw mla::Error; never crash, read out of bounds or hit undefined behaviour.
 // The bytes go into an in-memory file (memfd) opened through /proc/self/fd, so the fuzzer runs the
 // same code path as the engine: MappedFile + SafetensorsFile(path).
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "core/error.h"
 #include "formats/safetensors.h"
-
-namespace {
-
-int memfd() {
-  static int fd = [] {
-    int f = ::memfd_create("safetensors_fuzz", MFD_CLOEXEC);
-    if (f < 0) {
-      std::perror("memfd_create");
-      std::abort();
-    }
-    return f;
-  }();
-  return fd;
-}
-
-}  // namespace
+#include "memfd_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const int fd = memfd();
-  if (::ftruncate(fd, 0) != 0) std::abort();
-  size_t done = 0;
-  while (done < size) {
-    ssize_t w = ::pwrite(fd, data + done, size - done, static_cast<off_t>(done));
-    if (w <= 0) std::abort();
-    done += static_cast<size_t>(w);
-  }
-  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  const std::string path = fuzz_input_path("safetensors_fuzz", data, size);
   try {
     mla::SafetensorsFile f(path);
     // Accepted: the views must tile the bytes after the header exactly, each holding the input's
