@@ -12,29 +12,13 @@
 #include "engine/engine.h"
 #include "engine/generate.h"
 #include "model/random_weights.h"
+#include "testing/byte_tokenizer.h"
 #include "testing/tiny_models.h"
 
 namespace mla {
 namespace {
 
-// One token per byte value (ids >= 256 wrap): enough for text streaming and stop strings.
-class ByteTokenizer : public Tokenizer {
- public:
-  std::vector<int32_t> encode(std::string_view text) const override {
-    std::vector<int32_t> ids;
-    for (unsigned char c : text) ids.push_back(c);
-    return ids;
-  }
-  std::string decode(const std::vector<int32_t>& ids) const override {
-    std::string s;
-    for (int32_t id : ids) s += token_bytes(id);
-    return s;
-  }
-  // Printable ASCII only, so every token is a whole character.
-  std::string token_bytes(int32_t id) const override { return std::string(1, static_cast<char>(' ' + id % 90)); }
-  int32_t vocab_size() const override { return 256; }
-  int32_t token_id(std::string_view) const override { return -1; }
-};
+using testing::ByteTokenizer;
 
 struct Outcome {
   std::vector<int32_t> ids;
