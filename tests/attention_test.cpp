@@ -25,7 +25,7 @@ struct Case {
   bool v_is_k_prefix;  // MLA absorbed: V = the first d_v values of K
 };
 
-// Head groups of 1..7 around the 4-head micro-kernel, widths around the 16-float vector, the
+// Head groups of 1..7 around the 4-head micro-kernel, 16 and more for the heads-in-lanes kernels, widths around the 16-float vector, the
 // 64-float value block and the q8_0 / fp8 blocks (32 / 128 values; offsets not on block bounds).
 const Case kCases[] = {{"mha", {8, 8, 16, 16, 0.25f}, false},
                        {"gqa", {8, 2, 16, 12, 0.25f}, false},
@@ -33,7 +33,12 @@ const Case kCases[] = {{"mha", {8, 8, 16, 16, 0.25f}, false},
                        {"mqa", {8, 1, 16, 16, 0.25f}, false},
                        {"mqa-5", {5, 1, 33, 80, 0.2f}, false},
                        {"mla-absorbed", {4, 1, 40, 32, 0.15f}, true},
-                       {"mla-absorbed-wide", {6, 1, 144, 128, 0.1f}, true}};
+                       {"mla-absorbed-wide", {6, 1, 144, 128, 0.1f}, true},
+                       // 16 and more heads per key row: heads in vector lanes, one full group of 16
+                       // (odd d_k: the bf16 pair loop's last single dim), and 2 groups + 8 padded lanes.
+                       {"mla-absorbed-16", {16, 1, 73, 64, 0.1f}, true},
+                       {"mla-absorbed-40", {40, 1, 48, 32, 0.15f}, true},
+                       {"gqa-16", {32, 2, 20, 24, 0.2f}, false}};
 
 // A short prefill after a cached prefix, and single-token decode over a long cache (whose keys
 // are split across threads and merged).

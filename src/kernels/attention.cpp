@@ -17,11 +17,14 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr int64_t kSubBlock = 64;
 // Fewest keys worth a work item of their own when one query's keys are split across threads.
 constexpr int64_t kMinSplitRows = 128;
+// Fewest heads per key row for which the heads-in-lanes kernels (simd.h) beat the 4 x 4 tiles.
+constexpr int64_t kLaneHeads = 16;
 
-// Per-thread scratch: the G x kSubBlock score tile, the G query rows and, for typed caches, the f32
-// key / value tiles.
+// Per-thread scratch: the score tile, the query rows and, for typed caches, the f32 key / value
+// tiles; the value rows of a pass.
 struct Scratch {
-  std::vector<float> scores, q, k, v;
+  std::vector<float> scores, q, k, v, acc_t;
+  std::vector<const uint8_t*> rows;
 };
 thread_local Scratch tl;
 
@@ -46,6 +49,34 @@ void for_each_run(const KvLayout& kv, const float* tile, int64_t tile_stride, in
     const int64_t e = kv.run_end(j, c0 + n);
     fn(j - c0, e - j, reinterpret_cast<const T*>(kv.row(j)) + offset, kv.row_bytes / int64_t{sizeof(T)});
     j = e;
+  }
+}
+
+// Value rows [c0, c0 + n) for attn_accumulate: rows[j] and the offset (in values) of V in it, read
+// from the decoded tile (row stride tile_stride) or, without one, in place in the cache.
+struct ValueRows {
+  const uint8_t* const* rows;
+  int64_t offset;
+};
+ValueRows value_rows(const KvLayout& kv, const float* tile, int64_t tile_stride, int64_t v_at, int64_t c0, int64_t n) {
+  tl.rows.resize(n);
+  for (int64_t j = 0; j < n; ++j)
+    tl.rows[j] = tile ? reinterpret_cast<const uint8_t*>(tile + j * tile_stride) : kv.row(c0 + j);
+  return {tl.rows.data(), tile ? 0 : v_at};
+}
+
+// Decodes rows [c0, c0 + n) of a typed cache into f32 tiles: keys into ktile [n x d_k], values into
+// vtile [n x d_v] (nullptr when V lies inside K). Rows of the next sub-block (below b) are fetched
+// meanwhile, so the next decode reads from L2 instead of waiting on memory.
+void decode_tile(const AttnShape& s, const KvLayout& kv, int64_t k_at, int64_t v_at, int64_t c0, int64_t n, int64_t b,
+                 float* ktile, float* vtile) {
+  for (int64_t j = 0; j < n; ++j) {
+    if (c0 + kSubBlock + j < b) {
+      prefetch_cache_values(kv.dtype, kv.row(c0 + kSubBlock + j), k_at, s.d_k);
+      if (vtile) prefetch_cache_values(kv.dtype, kv.row(c0 + kSubBlock + j), v_at, s.d_v);
+    }
+    decode_cache_values(kv.dtype, kv.row(c0 + j), k_at, s.d_k, ktile + j * s.d_k);
+    if (vtile) decode_cache_values(kv.dtype, kv.row(c0 + j), v_at, s.d_v, vtile + j * s.d_v);
   }
 }
 
@@ -75,17 +106,7 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
   const int64_t vtile_stride = v_in_k ? s.d_k : s.d_v;
   for (int64_t c0 = a; c0 < b; c0 += kSubBlock) {
     const int64_t n = std::min(kSubBlock, b - c0);
-    if (typed)
-      for (int64_t j = 0; j < n; ++j) {
-        // Row j of the next sub-block is fetched while this one is scored and accumulated: the
-        // decode then reads from L2 instead of waiting on memory.
-        if (c0 + kSubBlock + j < b) {
-          prefetch_cache_values(kv.dtype, kv.row(c0 + kSubBlock + j), k_at, s.d_k);
-          if (!v_in_k) prefetch_cache_values(kv.dtype, kv.row(c0 + kSubBlock + j), v_at, s.d_v);
-        }
-        decode_cache_values(kv.dtype, kv.row(c0 + j), k_at, s.d_k, ktile + j * s.d_k);
-        if (!v_in_k) decode_cache_values(kv.dtype, kv.row(c0 + j), v_at, s.d_v, vtile + j * s.d_v);
-      }
+    if (typed) decode_tile(s, kv, k_at, v_at, c0, n, b, ktile, v_in_k ? nullptr : vtile);
     if (half_in_place) {
       for_each_run<uint16_t>(kv, nullptr, 0, k_at, c0, n, [&](int64_t j0, int64_t nj, const uint16_t* k, int64_t stride) {
         (is_f16 ? simd::attn_scores_f16 : simd::attn_scores_bf16)(qg, G, s.d_k, k, stride, nj, s.scale, scores + j0,
@@ -115,19 +136,83 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
       m[i] = new_max;
       for (int64_t j = 0; j < n; ++j) l[i] += (sc[j] = std::exp(sc[j] - new_max));
     }
-    if (half_in_place) {
-      for_each_run<uint16_t>(kv, nullptr, 0, v_at, c0, n, [&](int64_t j0, int64_t nj, const uint16_t* v, int64_t stride) {
-        (is_f16 ? simd::attn_accumulate_f16 : simd::attn_accumulate_bf16)(scores + j0, kSubBlock, G, v, stride, nj, s.d_v,
-                                                                          acc);
-      });
-      continue;
-    }
-    for_each_run<float>(kv, vtile, vtile_stride, v_at, c0, n, [&](int64_t j0, int64_t nj, const float* v, int64_t stride) {
-      if (simd) return simd::attn_accumulate(scores + j0, kSubBlock, G, v, stride, nj, s.d_v, acc);
-      for (int64_t j = 0; j < nj; ++j)
-        for (int64_t i = 0; i < G; ++i) axpy_f32(scores[i * kSubBlock + j0 + j], v + j * stride, acc + i * s.d_v, s.d_v);
-    });
+    const ValueRows v = value_rows(kv, vtile, vtile_stride, v_at, c0, n);
+    if (half_in_place)
+      (is_f16 ? simd::attn_accumulate_f16 : simd::attn_accumulate_bf16)(scores, kSubBlock, 1, G, v.rows, v.offset, n,
+                                                                        s.d_v, acc);
+    else if (simd)
+      simd::attn_accumulate(scores, kSubBlock, 1, G, v.rows, v.offset, n, s.d_v, acc);
+    else
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t i = 0; i < G; ++i)
+          axpy_f32(scores[i * kSubBlock + j], reinterpret_cast<const float*>(v.rows[j]) + v.offset, acc + i * s.d_v,
+                   s.d_v);
   }
+}
+
+// The same fold with the heads in vector lanes (simd.h, attn_scores_lanes), for G >= kLaneHeads
+// heads sharing each key row (absorbed MLA): groups of 16 heads, the last one padded with zero
+// queries whose lanes are never stored. f32 and bf16 rows are read in place, other dtypes decoded.
+// Over bf16 rows P·V also runs with the heads in lanes, on a transposed accumulator
+// acc_t [groups x d_v x 16] (attn_accumulate_lanes_bf16); otherwise on acc itself.
+void fold_rows_lanes(const AttnShape& s, const float* qg, int64_t G, const KvLayout& kv, int64_t g, int64_t a,
+                     int64_t b, float* m, float* l, float* acc) {
+  const int64_t groups = (G + 15) / 16, d_k = s.d_k, d_v = s.d_v;
+  const bool bf16 = kv.dtype == kv::CacheDtype::BF16, typed = kv.dtype != kv::CacheDtype::F32 && !bf16;
+  float* qt = grow_aligned(tl.q, groups * d_k * 16);  // [groups x d_k x 16]: q^T times the scale
+  float* acc_t = bf16 ? grow_aligned(tl.acc_t, groups * d_v * 16) : nullptr;
+  for (int64_t lg = 0; lg < groups; ++lg)
+    for (int64_t i = 0; i < 16; ++i) {
+      const int64_t h = 16 * lg + i;
+      for (int64_t d = 0; d < d_k; ++d) qt[(lg * d_k + d) * 16 + i] = h < G ? qg[h * d_k + d] * s.scale : 0.0f;
+      if (acc_t)
+        for (int64_t d = 0; d < d_v; ++d) acc_t[(lg * d_v + d) * 16 + i] = h < G ? acc[h * d_v + d] : 0.0f;
+    }
+  float* scores = grow_aligned(tl.scores, groups * kSubBlock * 16);  // [groups x kSubBlock x 16]
+  const int64_t k_at = kv.k_offset + g * kv.k_head_stride, v_at = kv.v_offset + g * kv.v_head_stride;
+  const bool v_in_k = v_at >= k_at && v_at + d_v <= k_at + d_k;
+  float* ktile = typed ? grow_aligned(tl.k, kSubBlock * d_k) : nullptr;
+  float* vtile = !typed ? nullptr : v_in_k ? ktile + (v_at - k_at) : grow_aligned(tl.v, kSubBlock * d_v);
+  for (int64_t c0 = a; c0 < b; c0 += kSubBlock) {
+    const int64_t n = std::min(kSubBlock, b - c0), next = c0 + kSubBlock;
+    if (typed) decode_tile(s, kv, k_at, v_at, c0, n, b, ktile, v_in_k ? nullptr : vtile);
+    const ValueRows v = value_rows(kv, vtile, v_in_k ? d_k : d_v, v_at, c0, n);
+    for (int64_t lg = 0; lg < groups; ++lg) {
+      const float* q = qt + lg * d_k * 16;
+      float* sc = scores + lg * kSubBlock * 16;
+      const int64_t heads = std::min<int64_t>(16, G - 16 * lg);
+      // The first group's pass prefetches the rows of the next sub-block.
+      auto pf = [&](int64_t j0) { return lg == 0 && next + j0 < b ? kv.row(next + j0) : nullptr; };
+      if (typed) {
+        simd::attn_scores_lanes(q, d_k, ktile, d_k, n, sc, nullptr);
+      } else if (bf16) {
+        for_each_run<uint16_t>(kv, nullptr, 0, k_at, c0, n, [&](int64_t j0, int64_t nj, const uint16_t* k, int64_t st) {
+          const uint8_t* p = pf(j0);
+          simd::attn_scores_lanes_bf16(q, d_k, k, st, nj, sc + 16 * j0,
+                                       p ? reinterpret_cast<const uint16_t*>(p) + k_at : nullptr);
+        });
+      } else {
+        for_each_run<float>(kv, nullptr, 0, k_at, c0, n, [&](int64_t j0, int64_t nj, const float* k, int64_t st) {
+          const uint8_t* p = pf(j0);
+          simd::attn_scores_lanes(q, d_k, k, st, nj, sc + 16 * j0, p ? reinterpret_cast<const float*>(p) + k_at : nullptr);
+        });
+      }
+      float corr[16];
+      std::fill_n(corr, 16, 1.0f);  // padded lanes keep 1
+      simd::attn_softmax_lanes(sc, n, heads, m + 16 * lg, l + 16 * lg, corr);
+      if (acc_t) {
+        if (std::any_of(corr, corr + 16, [](float c) { return c != 1.0f; })) simd::scale_lanes(acc_t + lg * d_v * 16, d_v, corr);
+        simd::attn_accumulate_lanes_bf16(sc, n, v.rows, v.offset, d_v, acc_t + lg * d_v * 16);
+        continue;
+      }
+      for (int64_t i = 0; i < heads; ++i)
+        if (corr[i] != 1.0f) simd::scale_f32(acc + (16 * lg + i) * d_v, d_v, corr[i]);
+      simd::attn_accumulate(sc, 1, 16, heads, v.rows, v.offset, n, d_v, acc + 16 * lg * d_v);
+    }
+  }
+  if (acc_t)
+    for (int64_t h = 0; h < G; ++h)
+      for (int64_t d = 0; d < d_v; ++d) acc[h * d_v + d] = acc_t[((h / 16) * d_v + d) * 16 + h % 16];
 }
 
 // Merges the state (m2, l2, acc2) into (m, l, acc): the exact combination of two partial softmaxes.
@@ -179,6 +264,7 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
     splits = std::clamp<int64_t>((j1 - j0) / kMinSplitRows, 1, want);
   }
   const int64_t items = pairs * splits;
+  const bool lanes = G >= kLaneHeads && kernels_use_avx512();
   st.part_max.assign(items * G, kNegInf);
   st.part_sum.assign(items * G, 0.0f);
   st.part_acc.assign(items * G * s.d_v, 0.0f);
@@ -190,8 +276,9 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
       if (end <= j0) continue;
       const int64_t a = j0 + (end - j0) * split / splits, b = j0 + (end - j0) * (split + 1) / splits;
       if (a >= b) continue;
-      fold_rows(s, q + (t * H + g * G) * s.d_k, G, kv, g, a - j0, b - j0, &st.part_max[item * G],
-                &st.part_sum[item * G], &st.part_acc[item * G * s.d_v]);
+      (lanes ? fold_rows_lanes : fold_rows)(s, q + (t * H + g * G) * s.d_k, G, kv, g, a - j0, b - j0,
+                                            &st.part_max[item * G], &st.part_sum[item * G],
+                                            &st.part_acc[item * G * s.d_v]);
     }
   });
   // Merge each pair's splits into the running state, in order (deterministic).

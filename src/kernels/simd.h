@@ -66,16 +66,36 @@ void attn_scores_bf16(const float* q, int64_t G, int64_t d_k, const uint16_t* k,
                       float* scores, int64_t ld);
 void attn_scores_f16(const float* q, int64_t G, int64_t d_k, const uint16_t* k, int64_t stride, int64_t n, float scale,
                      float* scores, int64_t ld);
-// acc[h * d_v + d] += sum_j p[h * ld + j] * v_j[d] for h < G, j < n, v_j = v + j * stride.
+// Heads in lanes, for 16 or more query heads sharing each key row (absorbed MLA): one lane group of
+// 16 heads, qt = [d_k x 16] (q transposed, the scale folded in, 64-byte aligned), s = [n x 16]:
+// s[j * 16 + h] = qt[., h] · k_j. Each q vector feeds up to 16 keys and each key value is a
+// broadcast, so there are no horizontal sums (unlike attn_scores) and the softmax runs on whole
+// vectors. pf: the rows one step on, prefetched while these are scored (nullptr: none).
+void attn_scores_lanes(const float* qt, int64_t d_k, const float* k, int64_t stride, int64_t n, float* s,
+                       const float* pf);
+void attn_scores_lanes_bf16(const float* qt, int64_t d_k, const uint16_t* k, int64_t stride, int64_t n, float* s,
+                            const uint16_t* pf);
+// The online softmax of attn_softmax for one lane group (`heads` <= 16 live lanes) of s = [n x 16]:
+// m[h], l[h] updated, s replaced by the weights, c[h] = the factor head h's values must be scaled by.
+void attn_softmax_lanes(float* s, int64_t n, int64_t heads, float* m, float* l, float* c);
+// P·V for one lane group over bf16 rows, the accumulator transposed: acc_t[d * 16 + h] +=
+// sum_j p[j * 16 + h] * v_j[d] (v_j = rows[j] + offset, in values). Blocks of 16 dims stay in registers
+// while the rows pass, as attn_scores_lanes_bf16 (measured faster than attn_accumulate_bf16 there).
+void attn_accumulate_lanes_bf16(const float* p, int64_t n, const uint8_t* const* rows, int64_t offset, int64_t d_v,
+                                float* acc_t);
+// acc_t[d * 16 + h] *= c[h] for d < d_v (acc_t 64-byte aligned).
+void scale_lanes(float* acc_t, int64_t d_v, const float* c);
+// acc[h * d_v + d] += sum_j p[h * ph + j * pj] * v_j[d] for h < G, j < n, where v_j starts at value
+// `offset` of rows[j] (float, or uint16_t for bf16 / f16): rows from anywhere (paged cache blocks or a
+// decoded tile) in one call. (ph, pj) = (ld, 1) for attn_scores' layout, (1, 16) for a lane group's.
 // Micro-kernel: 4 heads x 64 dims (16 accumulators; each value load feeds 4 heads); every 64-dim
 // slice of the n value rows meets all G heads while it is in L1.
-void attn_accumulate(const float* p, int64_t ld, int64_t G, const float* v, int64_t stride, int64_t n, int64_t d_v,
-                     float* acc);
-
-void attn_accumulate_bf16(const float* p, int64_t ld, int64_t G, const uint16_t* v, int64_t stride, int64_t n,
-                          int64_t d_v, float* acc);
-void attn_accumulate_f16(const float* p, int64_t ld, int64_t G, const uint16_t* v, int64_t stride, int64_t n,
-                         int64_t d_v, float* acc);
+void attn_accumulate(const float* p, int64_t ph, int64_t pj, int64_t G, const uint8_t* const* rows, int64_t offset,
+                     int64_t n, int64_t d_v, float* acc);
+void attn_accumulate_bf16(const float* p, int64_t ph, int64_t pj, int64_t G, const uint8_t* const* rows,
+                          int64_t offset, int64_t n, int64_t d_v, float* acc);
+void attn_accumulate_f16(const float* p, int64_t ph, int64_t pj, int64_t G, const uint8_t* const* rows,
+                         int64_t offset, int64_t n, int64_t d_v, float* acc);
 // One block of the online softmax for one head: with m the running maximum and l the running sum,
 // m' = max(m, s[0..n)), s[j] = e^(s[j] - m'), l = l e^(m - m') + sum s, m = m'; returns e^(m - m'),
 // the factor the head's accumulated values must be scaled by. exp by a polynomial (rel. error ~2e-7).

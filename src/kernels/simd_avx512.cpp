@@ -241,10 +241,11 @@ inline void scores_block(const float* q, int64_t G, int64_t d_k, const typename 
   }
 }
 
-// H heads x D vectors of 16 dims (the last one masked by m), accumulated over n value rows.
+// H heads x D vectors of 16 dims (the last one masked by m), accumulated over n value rows (row j's
+// values start at value `offset` of rows[j]); head h's weight for row j is p[h * ph + j * pj].
 template <int H, int D, class L>
-inline void accumulate_micro(const float* p, int64_t ld, const typename L::T* v, int64_t stride, int64_t n, float* acc,
-                             int64_t d_v, __mmask16 m) {
+inline void accumulate_micro(const float* p, int64_t ph, int64_t pj, const uint8_t* const* rows, int64_t offset,
+                             int64_t n, float* acc, int64_t d_v, __mmask16 m) {
   __m512 a[H][D];
 #pragma GCC unroll 4
   for (int h = 0; h < H; ++h)
@@ -252,15 +253,15 @@ inline void accumulate_micro(const float* p, int64_t ld, const typename L::T* v,
     for (int e = 0; e < D; ++e)
       a[h][e] = e == D - 1 ? _mm512_maskz_loadu_ps(m, acc + h * d_v + 16 * e) : _mm512_loadu_ps(acc + h * d_v + 16 * e);
   for (int64_t j = 0; j < n; ++j) {
-    const typename L::T* vj = v + j * stride;
+    const typename L::T* vj = reinterpret_cast<const typename L::T*>(rows[j]) + offset;
     __m512 vv[D];
 #pragma GCC unroll 4
     for (int e = 0; e < D; ++e) vv[e] = e == D - 1 ? L::loadm(vj + 16 * e, m) : L::load(vj + 16 * e);
 #pragma GCC unroll 4
     for (int h = 0; h < H; ++h) {
-      const __m512 ph = _mm512_set1_ps(p[h * ld + j]);
+      const __m512 w = _mm512_set1_ps(p[h * ph + j * pj]);
 #pragma GCC unroll 4
-      for (int e = 0; e < D; ++e) a[h][e] = _mm512_fmadd_ps(ph, vv[e], a[h][e]);
+      for (int e = 0; e < D; ++e) a[h][e] = _mm512_fmadd_ps(w, vv[e], a[h][e]);
     }
   }
 #pragma GCC unroll 4
@@ -277,11 +278,11 @@ inline void accumulate_micro(const float* p, int64_t ld, const typename L::T* v,
 // One slice of D x 16 value dims for all G heads: the n x 64 slice of V stays in L1 while every
 // head group passes over it.
 template <int D, class L>
-inline void accumulate_dims(const float* p, int64_t ld, int64_t G, const typename L::T* v, int64_t stride, int64_t n,
-                            int64_t d_v, float* acc, __mmask16 m) {
+inline void accumulate_dims(const float* p, int64_t ph, int64_t pj, int64_t G, const uint8_t* const* rows,
+                            int64_t offset, int64_t n, int64_t d_v, float* acc, __mmask16 m) {
   int64_t h = 0;
-  for (; h + 4 <= G; h += 4) accumulate_micro<4, D, L>(p + h * ld, ld, v, stride, n, acc + h * d_v, d_v, m);
-  for (; h < G; ++h) accumulate_micro<1, D, L>(p + h * ld, ld, v, stride, n, acc + h * d_v, d_v, m);
+  for (; h + 4 <= G; h += 4) accumulate_micro<4, D, L>(p + h * ph, ph, pj, rows, offset, n, acc + h * d_v, d_v, m);
+  for (; h < G; ++h) accumulate_micro<1, D, L>(p + h * ph, ph, pj, rows, offset, n, acc + h * d_v, d_v, m);
 }
 
 template <class L>
@@ -294,13 +295,13 @@ void scores_rows(const float* q, int64_t G, int64_t d_k, const typename L::T* k,
 }
 
 template <class L>
-void accumulate_rows(const float* p, int64_t ld, int64_t G, const typename L::T* v, int64_t stride, int64_t n,
-                     int64_t d_v, float* acc) {
+void accumulate_rows(const float* p, int64_t ph, int64_t pj, int64_t G, const uint8_t* const* rows, int64_t offset,
+                     int64_t n, int64_t d_v, float* acc) {
   int64_t d = 0;
-  for (; d + 64 <= d_v; d += 64) accumulate_dims<4, L>(p, ld, G, v + d, stride, n, d_v, acc + d, 0xffff);
+  for (; d + 64 <= d_v; d += 64) accumulate_dims<4, L>(p, ph, pj, G, rows, offset + d, n, d_v, acc + d, 0xffff);
   for (; d < d_v; d += 16) {
     const int64_t left = d_v - d;
-    accumulate_dims<1, L>(p, ld, G, v + d, stride, n, d_v, acc + d, left >= 16 ? 0xffff : tail_mask(left));
+    accumulate_dims<1, L>(p, ph, pj, G, rows, offset + d, n, d_v, acc + d, left >= 16 ? 0xffff : tail_mask(left));
   }
 }
 
@@ -378,6 +379,121 @@ void dequant_q(const uint8_t* w, float* out, int64_t n) {
     _mm512_storeu_ps(out + 32 * i, _mm512_mul_ps(lo, d));
     _mm512_storeu_ps(out + 32 * i + 16, _mm512_mul_ps(hi, d));
   }
+}
+
+// Heads in lanes (16 query heads sharing every key row: absorbed MLA). J keys k_j = k + j * stride
+// against one lane group: s[j * 16 + h] = sum_d qt[d * 16 + h] * k_j[d], qt = [d_k x 16] (the softmax
+// scale folded in). Each q vector feeds J keys and each key value is one broadcast, so no horizontal
+// sums are needed and the 16 x J result is already the layout the softmax and P·V want.
+// pf: the J rows one sub-block on (prefetched, one line per row per 64 bytes of d), or nullptr.
+template <int J, int kStepBytes, class T>
+inline void prefetch_rows_step(const T* pf, int64_t stride, int64_t step, int64_t d) {
+  constexpr int kStepsPerLine = 64 / kStepBytes, kPerStep = (J + kStepsPerLine - 1) / kStepsPerLine;
+#pragma GCC unroll 4
+  for (int i = 0; i < kPerStep; ++i) {
+    const int64_t row = (step % kStepsPerLine) * kPerStep + i;
+    if (row < J) _mm_prefetch(reinterpret_cast<const char*>(pf + row * stride + d), _MM_HINT_T0);
+  }
+}
+
+template <int J>
+inline void scores_lanes_tile(const float* qt, int64_t d_k, const float* k, int64_t stride, float* s, const float* pf) {
+  __m512 a[J];
+#pragma GCC unroll 16
+  for (int j = 0; j < J; ++j) a[j] = _mm512_setzero_ps();
+  int64_t d = 0;
+  for (; d + 4 <= d_k; d += 4) {  // 4 dims per step: the row offsets (j * stride) live in registers
+    if (pf) prefetch_rows_step<J, 16>(pf, stride, d / 4, d);
+    const float* q = qt + 16 * d;
+    const __m512 q0 = _mm512_load_ps(q), q1 = _mm512_load_ps(q + 16), q2 = _mm512_load_ps(q + 32),
+                 q3 = _mm512_load_ps(q + 48);
+#pragma GCC unroll 16
+    for (int j = 0; j < J; ++j) {
+      const float* kj = k + j * stride + d;
+      a[j] = _mm512_fmadd_ps(q0, _mm512_set1_ps(kj[0]), a[j]);
+      a[j] = _mm512_fmadd_ps(q1, _mm512_set1_ps(kj[1]), a[j]);
+      a[j] = _mm512_fmadd_ps(q2, _mm512_set1_ps(kj[2]), a[j]);
+      a[j] = _mm512_fmadd_ps(q3, _mm512_set1_ps(kj[3]), a[j]);
+    }
+  }
+  for (; d < d_k; ++d) {
+    const __m512 q0 = _mm512_load_ps(qt + 16 * d);
+#pragma GCC unroll 16
+    for (int j = 0; j < J; ++j) a[j] = _mm512_fmadd_ps(q0, _mm512_set1_ps(k[j * stride + d]), a[j]);
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < J; ++j) _mm512_store_ps(s + 16 * j, a[j]);
+}
+
+// bf16 keys two dims at a time: one 32-bit broadcast holds k_j[d] (low half) and k_j[d + 1] (high
+// half); shifting the low half up and masking the high half widens both to f32 in every lane.
+template <int J>
+inline void scores_lanes_tile(const float* qt, int64_t d_k, const uint16_t* k, int64_t stride, float* s,
+                              const uint16_t* pf) {
+  __m512 a[J];
+#pragma GCC unroll 16
+  for (int j = 0; j < J; ++j) a[j] = _mm512_setzero_ps();
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  int64_t d = 0;
+  for (; d + 2 <= d_k; d += 2) {
+    if (pf) prefetch_rows_step<J, 4>(pf, stride, d / 2, d);
+    const __m512 q0 = _mm512_load_ps(qt + 16 * d), q1 = _mm512_load_ps(qt + 16 * d + 16);
+#pragma GCC unroll 16
+    for (int j = 0; j < J; ++j) {
+      int32_t pair;
+      __builtin_memcpy(&pair, k + j * stride + d, 4);
+      const __m512i b = _mm512_set1_epi32(pair);
+      a[j] = _mm512_fmadd_ps(q0, _mm512_castsi512_ps(_mm512_slli_epi32(b, 16)), a[j]);
+      a[j] = _mm512_fmadd_ps(q1, _mm512_castsi512_ps(_mm512_and_si512(b, high)), a[j]);
+    }
+  }
+  if (d < d_k) {  // odd d_k: the last dim alone (reading its pair would run past the row)
+    const __m512 q0 = _mm512_load_ps(qt + 16 * d);
+#pragma GCC unroll 16
+    for (int j = 0; j < J; ++j)
+      a[j] = _mm512_fmadd_ps(q0, _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(k[j * stride + d]) << 16)), a[j]);
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < J; ++j) _mm512_store_ps(s + 16 * j, a[j]);
+}
+
+// n keys as tiles of 16, then 8, 4, 2, 1 (n < 16 left).
+template <class T>
+inline void scores_lanes(const float* qt, int64_t d_k, const T* k, int64_t stride, int64_t n, float* s, const T* pf) {
+  auto at = [&](int64_t j) { return pf ? pf + j * stride : nullptr; };
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) scores_lanes_tile<16>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j));
+  if (n - j >= 8) scores_lanes_tile<8>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j)), j += 8;
+  if (n - j >= 4) scores_lanes_tile<4>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j)), j += 4;
+  if (n - j >= 2) scores_lanes_tile<2>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j)), j += 2;
+  if (n - j >= 1) scores_lanes_tile<1>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j));
+}
+
+// P·V with the heads in lanes over bf16 rows: at[d * 16 + h] += sum_j p[j * 16 + h] * v_j[d] for D
+// dims held in registers while all n rows pass (v_j = rows[j] + offset, in values). The mirror of
+// scores_lanes_tile: each weight vector feeds D dims, each 32-bit broadcast widens two of them.
+template <int D>
+inline void accumulate_lanes_bf16(const float* p, int64_t n, const uint8_t* const* rows, int64_t offset, float* at) {
+  __m512 a[D];
+#pragma GCC unroll 16
+  for (int e = 0; e < D; ++e) a[e] = _mm512_load_ps(at + 16 * e);
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  for (int64_t j = 0; j < n; ++j) {
+    const uint16_t* v = reinterpret_cast<const uint16_t*>(rows[j]) + offset;
+    const __m512 w = _mm512_load_ps(p + 16 * j);
+#pragma GCC unroll 8
+    for (int e = 0; e + 1 < D; e += 2) {
+      int32_t pair;
+      __builtin_memcpy(&pair, v + e, 4);
+      const __m512i b = _mm512_set1_epi32(pair);
+      a[e] = _mm512_fmadd_ps(w, _mm512_castsi512_ps(_mm512_slli_epi32(b, 16)), a[e]);
+      a[e + 1] = _mm512_fmadd_ps(w, _mm512_castsi512_ps(_mm512_and_si512(b, high)), a[e + 1]);
+    }
+    if constexpr (D % 2 == 1)
+      a[D - 1] = _mm512_fmadd_ps(w, _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(v[D - 1]) << 16)), a[D - 1]);
+  }
+#pragma GCC unroll 16
+  for (int e = 0; e < D; ++e) _mm512_store_ps(at + 16 * e, a[e]);
 }
 
 // e^x for x <= 0 (scores minus their running maximum), 16 lanes: x = n ln2 + r with |r| <= ln2 / 2,
@@ -480,17 +596,58 @@ void attn_scores_f16(const float* q, int64_t G, int64_t d_k, const uint16_t* k, 
   scores_rows<F16>(q, G, d_k, k, stride, n, scale, scores, ld);
 }
 
-void attn_accumulate(const float* p, int64_t ld, int64_t G, const float* v, int64_t stride, int64_t n, int64_t d_v,
-                     float* acc) {
-  accumulate_rows<F32>(p, ld, G, v, stride, n, d_v, acc);
+void attn_accumulate(const float* p, int64_t ph, int64_t pj, int64_t G, const uint8_t* const* rows, int64_t offset,
+                     int64_t n, int64_t d_v, float* acc) {
+  accumulate_rows<F32>(p, ph, pj, G, rows, offset, n, d_v, acc);
 }
-void attn_accumulate_bf16(const float* p, int64_t ld, int64_t G, const uint16_t* v, int64_t stride, int64_t n,
-                          int64_t d_v, float* acc) {
-  accumulate_rows<Bf16>(p, ld, G, v, stride, n, d_v, acc);
+void attn_accumulate_bf16(const float* p, int64_t ph, int64_t pj, int64_t G, const uint8_t* const* rows, int64_t offset,
+                          int64_t n, int64_t d_v, float* acc) {
+  accumulate_rows<Bf16>(p, ph, pj, G, rows, offset, n, d_v, acc);
 }
-void attn_accumulate_f16(const float* p, int64_t ld, int64_t G, const uint16_t* v, int64_t stride, int64_t n,
-                         int64_t d_v, float* acc) {
-  accumulate_rows<F16>(p, ld, G, v, stride, n, d_v, acc);
+void attn_accumulate_f16(const float* p, int64_t ph, int64_t pj, int64_t G, const uint8_t* const* rows, int64_t offset,
+                         int64_t n, int64_t d_v, float* acc) {
+  accumulate_rows<F16>(p, ph, pj, G, rows, offset, n, d_v, acc);
+}
+
+void attn_scores_lanes(const float* qt, int64_t d_k, const float* k, int64_t stride, int64_t n, float* s,
+                       const float* pf) {
+  scores_lanes(qt, d_k, k, stride, n, s, pf);
+}
+void attn_scores_lanes_bf16(const float* qt, int64_t d_k, const uint16_t* k, int64_t stride, int64_t n, float* s,
+                            const uint16_t* pf) {
+  scores_lanes(qt, d_k, k, stride, n, s, pf);
+}
+
+void attn_accumulate_lanes_bf16(const float* p, int64_t n, const uint8_t* const* rows, int64_t offset, int64_t d_v,
+                                float* acc_t) {
+  int64_t d = 0;
+  for (; d + 16 <= d_v; d += 16) accumulate_lanes_bf16<16>(p, n, rows, offset + d, acc_t + 16 * d);
+  if (d_v - d >= 8) accumulate_lanes_bf16<8>(p, n, rows, offset + d, acc_t + 16 * d), d += 8;
+  if (d_v - d >= 4) accumulate_lanes_bf16<4>(p, n, rows, offset + d, acc_t + 16 * d), d += 4;
+  if (d_v - d >= 2) accumulate_lanes_bf16<2>(p, n, rows, offset + d, acc_t + 16 * d), d += 2;
+  if (d_v - d >= 1) accumulate_lanes_bf16<1>(p, n, rows, offset + d, acc_t + 16 * d);
+}
+
+void scale_lanes(float* acc_t, int64_t d_v, const float* c) {
+  const __m512 cv = _mm512_loadu_ps(c);
+  for (int64_t d = 0; d < d_v; ++d) _mm512_store_ps(acc_t + 16 * d, _mm512_mul_ps(cv, _mm512_load_ps(acc_t + 16 * d)));
+}
+
+void attn_softmax_lanes(float* s, int64_t n, int64_t heads, float* m, float* l, float* c) {
+  const __mmask16 live = heads >= 16 ? __mmask16{0xffff} : tail_mask(heads);
+  const __m512 m_old = _mm512_mask_loadu_ps(_mm512_set1_ps(0.0f), live, m);
+  __m512 mx = m_old;
+  for (int64_t j = 0; j < n; ++j) mx = _mm512_max_ps(mx, _mm512_load_ps(s + 16 * j));
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; ++j) {
+    const __m512 e = exp_neg(_mm512_sub_ps(_mm512_load_ps(s + 16 * j), mx));
+    _mm512_store_ps(s + 16 * j, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  const __m512 corr = exp_neg(_mm512_sub_ps(m_old, mx));  // exactly 1 where the maximum held
+  _mm512_mask_storeu_ps(l, live, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(live, l), corr, sum));
+  _mm512_mask_storeu_ps(m, live, mx);
+  _mm512_mask_storeu_ps(c, live, corr);
 }
 
 float attn_softmax(float* s, int64_t n, float* m, float* l) {
