@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/attention_roofline.h"
 #include "bench/report.h"
 #include "bench/roofline.h"
 #include "kernels/matmul.h"
@@ -197,6 +198,38 @@ TEST(BenchReport, PlotsAreWrittenAsSvg) {
     EXPECT_NE(text.str().find("mla-absorbed"), std::string::npos) << out;  // the legend
   }
   EXPECT_THROW(write_plots(made_up_report(), (s.dir / "bench.gif").string()), Error);
+}
+
+// `mla bench attention` on a short cache: every variant and dtype is timed, its bytes and FLOPs are
+// the stated model (the latent row once per token plus kv_b_proj for MLA; K and V per kv head for
+// MHA / GQA), and the table reports each case.
+TEST(Roofline, AttentionBenchReportsEveryCase) {
+  ThreadPool pool(2);
+  AttnRooflineOptions o;
+  o.context = 300;
+  o.rounds = 1;
+  o.min_case_seconds = 0.001;
+  o.read_buffer_bytes = size_t{16} << 20;
+  const AttnRooflineReport r = run_attention_roofline(o, pool, [](const std::string&) {});
+  ASSERT_EQ(r.cases.size(), 8u);  // (mla-absorbed 16, 128, mha, gqa) x (bf16, f32)
+  EXPECT_GT(r.read_gbps, 0);
+  EXPECT_GT(r.peak_gflops, 0);
+  const double tokens = 301;
+  for (const AttnRooflineCase& c : r.cases) {
+    EXPECT_TRUE(std::isfinite(c.seconds) && c.seconds > 0 && c.seconds < 1) << c.variant;
+    EXPECT_GT(r.fraction(c), 0) << c.variant;
+    const double elem = c.dtype == kv::CacheDtype::F32 ? 4 : 2;
+    if (c.variant == "mla-absorbed") {
+      EXPECT_DOUBLE_EQ(c.bytes, tokens * 576 * elem + c.heads * 256.0 * 512 * 2);
+      EXPECT_DOUBLE_EQ(c.flops, 2.0 * c.heads * tokens * (576 + 512) + 2.0 * c.heads * 256 * 512);
+    } else {
+      EXPECT_DOUBLE_EQ(c.bytes, tokens * 2 * c.kv_heads * 128 * elem);
+      EXPECT_DOUBLE_EQ(c.flops, 2.0 * c.heads * tokens * 2 * 128);
+    }
+  }
+  const std::string table = format_attention_roofline(r);
+  for (const char* v : {"mla-absorbed", "mha", "gqa", "bf16", "f32", "roofline"})
+    EXPECT_NE(table.find(v), std::string::npos) << v << "\n" << table;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <memory>
 #include <sstream>
 
+#include "bench/attention_roofline.h"
 #include "bench/gemv_bench.h"
 #include "bench/report.h"
 #include "bench/runner.h"
@@ -97,8 +98,32 @@ void register_bench(CLI::App& app) {
     std::printf("%s", bench::format_gemv_table(r).c_str());
   });
 
-  cmd->callback([o, gemv] {
-    if (gemv->parsed()) return;  // `mla bench gemv` ran instead
+  // `mla bench attention`: one layer's decode attention against the roofline (bench/attention_roofline.h).
+  struct AttnOpts {
+    bench::AttnRooflineOptions a;
+    std::string kv_types = "bf16,f32";
+  };
+  auto ao = std::make_shared<AttnOpts>();
+  CLI::App* attention =
+      cmd->add_subcommand("attention", "decode attention per variant and cache dtype against the measured roofline");
+  attention->add_option("--context", ao->a.context, "cached tokens each decode step attends over")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 22));
+  attention->add_option("--kv-types", ao->kv_types, "comma-separated cache dtypes: f32,bf16,f16,fp8,q8_0");
+  attention->add_option("--block-tokens", ao->a.block_tokens, "tokens per cache block (the engine's default: 16)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 22));
+  attention->add_option("--rounds", ao->a.rounds, "timed rounds (best kept)")->check(CLI::Range(1, 1000));
+  attention->callback([ao, o] {
+    ao->a.dtypes.clear();
+    for (const std::string& t : split_list(ao->kv_types)) ao->a.dtypes.push_back(kv::parse_cache_dtype(t));
+    ThreadPool pool(o->threads);
+    const bench::AttnRooflineReport r = bench::run_attention_roofline(ao->a, pool, [](const std::string& line) {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    });
+    std::printf("%s", bench::format_attention_roofline(r).c_str());
+  });
+
+  cmd->callback([o, gemv, attention] {
+    if (gemv->parsed() || attention->parsed()) return;  // a subcommand ran instead
     bench::BenchOptions& b = o->bench;
     b.preset = o->preset;
     b.quant = parse_quant(o->quant);

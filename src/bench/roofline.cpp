@@ -13,7 +13,6 @@
 
 #include <immintrin.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -177,60 +176,45 @@ double measure_read_gbps(ThreadPool& pool, size_t buffer_bytes) {
   return best;
 }
 
-double measure_peak_gflops(ThreadPool& pool) {
-  const FmaKernel k = pick_fma_kernel();
+namespace {
+// One pass of the FMA chains on every thread: seconds.
+double fma_pass(ThreadPool& pool, const FmaKernel& k, int64_t iters) {
   // Read through a volatile so the compiler cannot fold the chains into a closed form.
   static volatile float va = 0.999f, vb = 0.001f;
   const float a = va, b = vb;
   std::vector<float> partial(static_cast<size_t>(pool.size()) * 16, 0.0f);
+  const auto t0 = Clock::now();
+  pool.run([&](int ith, int) { partial[static_cast<size_t>(ith) * 16] = k.fn(iters, a, b); });
+  const double t = seconds_since(t0);
+  for (size_t i = 0; i < partial.size(); i += 16) g_sink = g_sink + partial[i];
+  return t;
+}
+}  // namespace
 
-  auto pass = [&](int64_t iters) {
-    const auto t0 = Clock::now();
-    pool.run([&](int ith, int) { partial[static_cast<size_t>(ith) * 16] = k.fn(iters, a, b); });
-    const double t = seconds_since(t0);
-    for (size_t i = 0; i < partial.size(); i += 16) g_sink = g_sink + partial[i];
-    return t;
-  };
-
+PeakProbe::PeakProbe(ThreadPool& pool) : pool_(pool) {
   // Calibrate: grow the pass until it takes >= 10 ms, then size passes to ~30 ms each. Many short
   // passes rather than a few long ones: on a shared machine the best pass is the one that ran
   // without being preempted, and short passes are likelier to find such a window.
-  int64_t iters = 1 << 12;
-  double t = pass(iters);
-  while (t < 0.01 && iters < (int64_t{1} << 40)) {
-    iters *= 4;
-    t = pass(iters);
+  const FmaKernel k = pick_fma_kernel();
+  double t = fma_pass(pool_, k, iters_);
+  while (t < 0.01 && iters_ < (int64_t{1} << 40)) {
+    iters_ *= 4;
+    t = fma_pass(pool_, k, iters_);
   }
-  iters = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(iters) * 0.03 / std::max(t, 1e-9)));
-
-  const double flops = k.flops_per_iter * static_cast<double>(iters) * pool.size();
-  double best = 0;
-  for (int rep = 0; rep < 14; ++rep) {
-    const double tr = pass(iters);
-    if (tr > 0) best = std::max(best, flops / tr / 1e9);
-  }
-  return best;
+  iters_ = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(iters_) * 0.03 / std::max(t, 1e-9)));
 }
 
-double measure_peak_gflops_cpu(ThreadPool& pool) {
+double PeakProbe::pass() {
   const FmaKernel k = pick_fma_kernel();
-  static volatile float va = 0.999f, vb = 0.001f;
-  const float a = va, b = vb;
-  constexpr int64_t kIters = 1 << 18;  // ~1-2 ms of FMAs per pass
-  std::vector<double> best(pool.size(), 0.0);
-  for (int rep = 0; rep < 10; ++rep)
-    pool.run([&](int ith, int) {
-      timespec t0, t1;
-      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-      const float r = k.fn(kIters, a, b);
-      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-      const double t = static_cast<double>(t1.tv_sec - t0.tv_sec) + 1e-9 * static_cast<double>(t1.tv_nsec - t0.tv_nsec);
-      if (t > 0) best[ith] = std::max(best[ith], k.flops_per_iter * kIters / t / 1e9);
-      if (r == 12345.0f) g_sink = g_sink + r;
-    });
-  double sum = 0;
-  for (double v : best) sum += v;
-  return sum;
+  const double t = fma_pass(pool_, k, iters_);
+  return t > 0 ? k.flops_per_iter * static_cast<double>(iters_) * pool_.size() / t / 1e9 : 0;
+}
+
+double measure_peak_gflops(ThreadPool& pool) {
+  PeakProbe probe(pool);
+  double best = 0;
+  for (int rep = 0; rep < 14; ++rep) best = std::max(best, probe.pass());
+  return best;
 }
 
 const char* kernel_isa() {

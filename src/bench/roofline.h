@@ -25,9 +25,19 @@ class ReadProbe {
   HugeBuffer<float> buf_;
 };
 double measure_peak_gflops(ThreadPool& pool);
-// The same FMA peak per CPU-second of each thread (thread CPU time, not wall time), summed over the
-// pool: what the threads reach while they run, however the machine is time-sliced between processes.
-double measure_peak_gflops_cpu(ThreadPool& pool);
+
+// The FMA-peak probe behind measure_peak_gflops, one pass (~20 ms, calibrated once) at a time, to
+// interleave with a benchmark's own passes as ReadProbe does.
+class PeakProbe {
+ public:
+  explicit PeakProbe(ThreadPool& pool);
+  double pass();  // GFLOP/s of one pass on all threads
+
+ private:
+  ThreadPool& pool_;
+  int64_t iters_ = 1 << 12;
+};
+
 // The widest vector ISA the kernels' run-time dispatch picks on this CPU.
 const char* kernel_isa();
 std::string cpu_name();

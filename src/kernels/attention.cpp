@@ -60,9 +60,16 @@ struct ValueRows {
 };
 ValueRows value_rows(const KvLayout& kv, const float* tile, int64_t tile_stride, int64_t v_at, int64_t c0, int64_t n) {
   tl.rows.resize(n);
-  for (int64_t j = 0; j < n; ++j)
-    tl.rows[j] = tile ? reinterpret_cast<const uint8_t*>(tile + j * tile_stride) : kv.row(c0 + j);
-  return {tl.rows.data(), tile ? 0 : v_at};
+  if (tile) {
+    for (int64_t j = 0; j < n; ++j) tl.rows[j] = reinterpret_cast<const uint8_t*>(tile + j * tile_stride);
+    return {tl.rows.data(), 0};
+  }
+  for (int64_t j = c0; j < c0 + n;) {  // one block-table lookup per contiguous run
+    const int64_t e = kv.run_end(j, c0 + n);
+    const uint8_t* row = kv.row(j);
+    for (; j < e; ++j, row += kv.row_bytes) tl.rows[j - c0] = row;
+  }
+  return {tl.rows.data(), v_at};
 }
 
 // Decodes rows [c0, c0 + n) of a typed cache into f32 tiles: keys into ktile [n x d_k], values into
@@ -255,42 +262,48 @@ void AttnState::finish(int64_t T, const AttnShape& s, float* out) const {
 
 void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t T, int64_t p0, const KvLayout& kv,
                   int64_t j0, int64_t j1, AttnState& st) {
-  const int64_t H = s.n_head, G = s.n_head / s.n_head_kv, pairs = T * s.n_head_kv;
-  // Decoding has few (query, kv head) pairs: split each one's keys across threads (flash-decoding)
-  // so every thread streams a part of the cache, then merge the partial softmaxes exactly.
+  const int64_t H = s.n_head, Hkv = s.n_head_kv, G = H / Hkv;
+  // Decoding has few queries: split each one's keys across threads (flash-decoding) so every thread
+  // streams a part of the cache, then merge the partial softmaxes exactly.
   int64_t splits = 1;
-  if (pairs < 2 * pool.size()) {
-    const int64_t want = (2 * pool.size() + pairs - 1) / pairs;
+  if (T < 2 * pool.size()) {
+    const int64_t want = (2 * pool.size() + T - 1) / T;
     splits = std::clamp<int64_t>((j1 - j0) / kMinSplitRows, 1, want);
   }
-  const int64_t items = pairs * splits;
+  const int64_t items = T * splits;
   const bool lanes = G >= kLaneHeads && kernels_use_avx512();
-  st.part_max.assign(items * G, kNegInf);
-  st.part_sum.assign(items * G, 0.0f);
-  st.part_acc.assign(items * G * s.d_v, 0.0f);
+  // With several kv heads (MHA / GQA) a row holds every head's K and V: an item walks its rows in
+  // sub-blocks and folds each sub-block for all kv heads in turn, so every row streams from memory
+  // once and whole (measured against one kv head at a time over all rows: docs/KERNELS.md).
+  const int64_t chunk = Hkv > 1 ? kSubBlock : j1 - j0;
+  st.part_max.assign(items * H, kNegInf);
+  st.part_sum.assign(items * H, 0.0f);
+  st.part_acc.assign(items * H * s.d_v, 0.0f);
 
   pool.parallel_for(items, [&](int64_t i0, int64_t i1) {
     for (int64_t item = i0; item < i1; ++item) {
-      const int64_t pair = item / splits, split = item % splits, t = pair / s.n_head_kv, g = pair % s.n_head_kv;
+      const int64_t t = item / splits, split = item % splits;
       const int64_t end = std::min(j1, p0 + t + 1);  // causal: query t sees tokens <= p0 + t
       if (end <= j0) continue;
       const int64_t a = j0 + (end - j0) * split / splits, b = j0 + (end - j0) * (split + 1) / splits;
-      if (a >= b) continue;
-      (lanes ? fold_rows_lanes : fold_rows)(s, q + (t * H + g * G) * s.d_k, G, kv, g, a - j0, b - j0,
-                                            &st.part_max[item * G], &st.part_sum[item * G],
-                                            &st.part_acc[item * G * s.d_v]);
+      for (int64_t c0 = a; c0 < b; c0 += chunk)
+        for (int64_t g = 0; g < Hkv; ++g) {
+          const int64_t h = item * H + g * G;  // this item's state of kv head g's first query head
+          (lanes ? fold_rows_lanes : fold_rows)(s, q + (t * H + g * G) * s.d_k, G, kv, g, c0 - j0,
+                                                std::min(b, c0 + chunk) - j0, &st.part_max[h], &st.part_sum[h],
+                                                &st.part_acc[h * s.d_v]);
+        }
     }
   });
-  // Merge each pair's splits into the running state, in order (deterministic).
-  pool.parallel_for(pairs, [&](int64_t b0, int64_t b1) {
-    for (int64_t pair = b0; pair < b1; ++pair) {
-      const int64_t t = pair / s.n_head_kv, g = pair % s.n_head_kv;
-      for (int64_t split = 0; split < splits; ++split)
-        for (int64_t i = 0; i < G; ++i) {
-          const int64_t item = pair * splits + split, h = t * H + g * G + i;
-          merge_state(s.d_v, st.max[h], st.sum[h], &st.acc[h * s.d_v], st.part_max[item * G + i],
-                      st.part_sum[item * G + i], &st.part_acc[(item * G + i) * s.d_v]);
-        }
+  // Merge each query's splits into the running state, in order (deterministic).
+  pool.parallel_for(T * H, [&](int64_t h0, int64_t h1) {
+    for (int64_t th = h0; th < h1; ++th) {
+      const int64_t t = th / H, h = th % H;
+      for (int64_t split = 0; split < splits; ++split) {
+        const int64_t part = (t * splits + split) * H + h;
+        merge_state(s.d_v, st.max[th], st.sum[th], &st.acc[th * s.d_v], st.part_max[part], st.part_sum[part],
+                    &st.part_acc[part * s.d_v]);
+      }
     }
   });
 }
