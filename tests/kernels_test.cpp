@@ -137,7 +137,7 @@ TEST_P(MatmulTest, EveryPathShapeAndBatchMatchesReference) {
       }
       std::vector<float> x(cols);
       for (float& v : x) v = dist(rng);
-      // decode_row, dot_f32 and axpy_f32 against plain loops.
+      // decode_row, dot_f32, axpy_f32, matvec_rows and matvec_t_rows against plain loops.
       std::vector<float> row(cols), acc(cols, 1.0f);
       decode_row(W.view, rows - 1, row.data());
       double d = 0;
@@ -148,6 +148,28 @@ TEST_P(MatmulTest, EveryPathShapeAndBatchMatchesReference) {
       ASSERT_NEAR(dot_f32(row.data(), x.data(), cols), d, 1e-4 * (1 + std::fabs(d)));
       axpy_f32(0.5f, row.data(), acc.data(), cols);
       for (int64_t c = 0; c < cols; ++c) ASSERT_NEAR(acc[c], 1.0f + 0.5f * row[c], 1e-6f * (1 + std::fabs(row[c])));
+      // matvec_rows / matvec_t_rows over rows [r0, rows) on the calling thread, against double sums.
+      const int64_t r0 = rows / 3;
+      std::vector<float> y(rows - r0), yt(cols, 0.5f), xr(rows - r0);
+      for (float& v : xr) v = dist(rng);
+      matvec_rows(W.view, r0, rows, x.data(), y.data());
+      matvec_t_rows(W.view, r0, rows, xr.data(), yt.data());
+      for (int64_t r = r0; r < rows; ++r) {
+        double want = 0, mag = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+          want += static_cast<double>(ref::weight_at(W.view, r, c)) * x[c];
+          mag += std::fabs(static_cast<double>(ref::weight_at(W.view, r, c)) * x[c]);
+        }
+        ASSERT_NEAR(y[r - r0], want, 1e-5 * (1 + mag)) << "matvec_rows row " << r;
+      }
+      for (int64_t c = 0; c < cols; ++c) {
+        double want = 0.5, mag = 0.5;
+        for (int64_t r = r0; r < rows; ++r) {
+          want += static_cast<double>(xr[r - r0]) * ref::weight_at(W.view, r, c);
+          mag += std::fabs(static_cast<double>(xr[r - r0]) * ref::weight_at(W.view, r, c));
+        }
+        ASSERT_NEAR(yt[c], want, 1e-5 * (1 + mag)) << "matvec_t_rows col " << c;
+      }
     }
   }
   set_kernel_path(KernelPath::Auto);

@@ -225,36 +225,36 @@ static float dot_row(const Matrix& W, int64_t r, const float* x, float* scratch)
 
 namespace {
 
-// y[r] = W[r] · x for rows [r0, r1) with the AVX-512 kernels: one dispatch per call, 4 rows per step.
+// y[r - r0] = W[r] · x for rows [r0, r1) with the AVX-512 kernels: one dispatch per call, 4 rows per step.
 // xq: x prepared by simd::quantize_x for W's block format when the VNNI kernels run, else null.
 void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, const uint8_t* xq, float* y,
                       float* scratch) {
   const uint8_t* row0 = W.data + static_cast<size_t>(r0) * W.row_bytes();
   if (xq != nullptr) {
     (W.dtype == DType::Q4_0 ? simd::gemv_q4_0_vnni : simd::gemv_q8_0_vnni)(row0, W.row_bytes(), r1 - r0, W.cols, xq,
-                                                                           y + r0);
+                                                                           y);
     return;
   }
   switch (W.dtype) {
     case DType::BF16:
-      simd::gemv_bf16(reinterpret_cast<const uint16_t*>(row0), W.cols, r1 - r0, W.cols, x, y + r0);
+      simd::gemv_bf16(reinterpret_cast<const uint16_t*>(row0), W.cols, r1 - r0, W.cols, x, y);
       return;
     case DType::F16:
-      simd::gemv_f16(reinterpret_cast<const uint16_t*>(row0), W.cols, r1 - r0, W.cols, x, y + r0);
+      simd::gemv_f16(reinterpret_cast<const uint16_t*>(row0), W.cols, r1 - r0, W.cols, x, y);
       return;
     case DType::F32:
-      simd::gemv_f32(reinterpret_cast<const float*>(row0), W.cols, r1 - r0, W.cols, x, y + r0);
+      simd::gemv_f32(reinterpret_cast<const float*>(row0), W.cols, r1 - r0, W.cols, x, y);
       return;
     case DType::Q8_0:
-      simd::gemv_q8_0(row0, W.row_bytes(), r1 - r0, W.cols, x, y + r0);
+      simd::gemv_q8_0(row0, W.row_bytes(), r1 - r0, W.cols, x, y);
       return;
     case DType::Q4_0:
-      simd::gemv_q4_0(row0, W.row_bytes(), r1 - r0, W.cols, x, y + r0);
+      simd::gemv_q4_0(row0, W.row_bytes(), r1 - r0, W.cols, x, y);
       return;
     default:  // fp8: decode the row, then one dot product
       for (int64_t r = r0; r < r1; ++r) {
         decode_row(W, r, scratch);
-        y[r] = simd::dot_f32(scratch, x, W.cols);
+        y[r - r0] = simd::dot_f32(scratch, x, W.cols);
       }
       return;
   }
@@ -275,6 +275,26 @@ void gemm_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* X, i
 
 }  // namespace
 
+void matvec_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, float* y) {
+  ensure_tile(W.cols);
+  if (kernels_use_avx512()) return gemv_rows_avx512(W, r0, r1, x, nullptr, y, tl_tile.data());
+  for (int64_t r = r0; r < r1; ++r) y[r - r0] = dot_row(W, r, x, tl_tile.data());
+}
+
+void matvec_t_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, float* y) {
+  if (W.dtype == DType::BF16 && kernels_use_avx512()) {
+    for (int64_t r = r0; r < r1; ++r)
+      simd::axpy_bf16(x[r - r0], reinterpret_cast<const uint16_t*>(W.data + static_cast<size_t>(r) * W.row_bytes()), y,
+                      W.cols);
+    return;
+  }
+  ensure_tile(W.cols);
+  for (int64_t r = r0; r < r1; ++r) {
+    decode_row(W, r, tl_tile.data());
+    axpy_f32(x[r - r0], tl_tile.data(), y, W.cols);
+  }
+}
+
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y) {
   if (kernels_use_avx512()) {
     // Each thread takes one contiguous range of rows (in units of the row block) and streams it once.
@@ -290,7 +310,7 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float*
       const int64_t r0 = b0 * block, r1 = std::min(W.rows, b1 * block);
       if (n == 1) {
         ensure_tile(W.cols);
-        gemv_rows_avx512(W, r0, r1, X, xq, Y, tl_tile.data());
+        gemv_rows_avx512(W, r0, r1, X, xq, Y + r0, tl_tile.data());
       } else {
         gemm_rows_avx512(W, r0, r1, X, n, Y);
       }

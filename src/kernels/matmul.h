@@ -28,6 +28,13 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // y[n] += alpha * x[n]
 void axpy_f32(float alpha, const float* x, float* y, int64_t n);
 
+// On the calling thread only (for callers that split work themselves, e.g. per attention head):
+//   matvec_rows:   y[r - r0] = W[r] · x                for r in [r0, r1)   (x: [W.cols])
+//   matvec_t_rows: y += sum_r x[r - r0] * W[r]         for r in [r0, r1)   (y: [W.cols])
+// Both with the AVX-512 kernels where they run (bf16 rows widened in registers), else decode_row.
+void matvec_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, float* y);
+void matvec_t_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, float* y);
+
 // Y[n x W.rows] = X[n x W.cols] · W^T, split over rows of W across the pool's threads. Each weight
 // row is read once per call (decode: n = 1, the weights stream from memory once).
 // With kernels_use_vnni(), n = 1 and Q8_0 / Q4_0 weights, X is quantized to int8 per 32 values

@@ -47,6 +47,7 @@ void q4_0_to_f32(const uint8_t* in, float* out, int64_t n);
 
 float dot_f32(const float* a, const float* b, int64_t n);
 void axpy_f32(float alpha, const float* x, float* y, int64_t n);
+void axpy_bf16(float alpha, const uint16_t* x, float* y, int64_t n);  // y += alpha * x, x widened in registers
 
 // Register-blocked product of a decoded weight tile with a batch of inputs:
 //   Y[i * ldy + r] = T[r * ldt + 0 .. K) · X[i * ldx + 0 .. K)   for r < nr, i < n

@@ -560,6 +560,16 @@ void axpy_f32(float alpha, const float* x, float* y, int64_t n) {
   }
 }
 
+void axpy_bf16(float alpha, const uint16_t* x, float* y, int64_t n) {
+  const __m512 av = _mm512_set1_ps(alpha);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, Bf16::load(x + i), _mm512_loadu_ps(y + i)));
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, Bf16::loadm(x + i, m), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
 void gemm_tile(const float* T, int64_t ldt, int64_t nr, int64_t K, const float* X, int64_t ldx, int64_t n, float* Y,
                int64_t ldy) {
   // Inputs in blocks of 6 (kept in L1 while every 4-row slice of the tile passes over them).

@@ -8,8 +8,6 @@
 namespace mla {
 namespace {
 
-thread_local std::vector<float> tl_row;  // one decoded weight row per thread
-
 float* grow(std::vector<float>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(n);
   return v.data();
@@ -107,20 +105,15 @@ void MlaAttention::absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& k
   float* q_cat = grow(q_cat_, T * H * W);  // [T x H x (R + rope)]: [q_lat ; q_pe]
   float* o_lat = grow(o_lat_, T * H * R);  // [T x H x R]
 
-  // 1. Absorb W_UK into the query: q_lat[t,h] = W_UK_h^T q_nope[t,h]. Per head, so each W_UK_h row
-  //    is decoded once for all T queries.
+  // 1. Absorb W_UK into the query: q_lat[t,h] = W_UK_h^T q_nope[t,h] (W_UK_h: rows [h kvd, h kvd + nope)).
   pool.parallel_for(H, [&](int64_t h0, int64_t h1) {
-    float* w = grow(tl_row, R);
-    for (int64_t h = h0; h < h1; ++h) {
+    for (int64_t h = h0; h < h1; ++h)
       for (int64_t t = 0; t < T; ++t) {
-        std::fill_n(q_cat + (t * H + h) * W, R, 0.0f);
-        std::copy_n(q + (t * H + h) * qd + nope, rope, q_cat + (t * H + h) * W + R);
+        float* qc = q_cat + (t * H + h) * W;
+        std::fill_n(qc, R, 0.0f);
+        std::copy_n(q + (t * H + h) * qd + nope, rope, qc + R);
+        matvec_t_rows(kv_b_proj, h * kvd, h * kvd + nope, q + (t * H + h) * qd, qc);
       }
-      for (int64_t i = 0; i < nope; ++i) {
-        decode_row(kv_b_proj, h * kvd + i, w);
-        for (int64_t t = 0; t < T; ++t) axpy_f32(q[(t * H + h) * qd + i], w, q_cat + (t * H + h) * W, R);
-      }
-    }
   });
 
   // 2. MQA over the cache rows: keys are whole rows [c_kv ; k_pe], values their c_kv prefix.
@@ -128,14 +121,11 @@ void MlaAttention::absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& k
   const KvLayout layout = cache.layout(layer, p0 + T, 0, 0, 0, 0);
   attend(pool, core, q_cat, T, p0, layout, state_, o_lat);
 
-  // 3. Absorb W_UV into the output: out[t,h] = W_UV_h o_lat[t,h].
+  // 3. Absorb W_UV into the output: out[t,h] = W_UV_h o_lat[t,h] (W_UV_h: rows [h kvd + nope, (h + 1) kvd)).
   pool.parallel_for(H, [&](int64_t h0, int64_t h1) {
-    float* w = grow(tl_row, R);
     for (int64_t h = h0; h < h1; ++h)
-      for (int64_t d = 0; d < dv; ++d) {
-        decode_row(kv_b_proj, h * kvd + nope + d, w);
-        for (int64_t t = 0; t < T; ++t) out[(t * H + h) * dv + d] = dot_f32(w, o_lat + (t * H + h) * R, R);
-      }
+      for (int64_t t = 0; t < T; ++t)
+        matvec_rows(kv_b_proj, h * kvd + nope, (h + 1) * kvd, o_lat + (t * H + h) * R, out + (t * H + h) * dv);
   });
 }
 
