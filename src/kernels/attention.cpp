@@ -288,6 +288,14 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
       const int64_t a = j0 + (end - j0) * split / splits, b = j0 + (end - j0) * (split + 1) / splits;
       for (int64_t c0 = a; c0 < b; c0 += chunk)
         for (int64_t g = 0; g < Hkv; ++g) {
+          // Each kv head's pass fetches its share of the next sub-block's rows, whole (with several kv
+          // heads each pass reads only a strided slice of every row; measured: MHA 16 x 128 bf16
+          // at 32k 10.0-10.8 -> 9.7 ms, `mla bench attention`).
+          if (Hkv > 1) {
+            const int64_t n0 = c0 + chunk + chunk * g / Hkv, n1 = std::min(b, c0 + chunk + chunk * (g + 1) / Hkv);
+            for (int64_t j = n0; j < n1; ++j)
+              for (int64_t o = 0; o < kv.row_bytes; o += 64) __builtin_prefetch(kv.row(j - j0) + o, 0, 2);
+          }
           const int64_t h = item * H + g * G;  // this item's state of kv head g's first query head
           (lanes ? fold_rows_lanes : fold_rows)(s, q + (t * H + g * G) * s.d_k, G, kv, g, c0 - j0,
                                                 std::min(b, c0 + chunk) - j0, &st.part_max[h], &st.part_sum[h],
