@@ -13,6 +13,7 @@
 #include "kernels/cache_rows.h"
 #include "kernels/matmul.h"
 #include "kernels/reference.h"
+#include "kernels/simd.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
 #include "model/random_weights.h"
@@ -86,6 +87,26 @@ TEST_P(CacheRowsTest, RoundTripWithinFormatErrorAndDecodeEqualsReference) {
         for (int64_t i = 0; i < cnt; ++i) ASSERT_EQ(part[i], y[b0 + i]) << kv::cache_dtype_name(dt);
       }
     }
+}
+
+// Every e4m3 code through the AVX-512 widening equals the table's value times the scale, bit for bit
+// (NaN codes stay NaN), at a normal, a tiny and a large scale.
+TEST(CacheRows, Fp8WideningMatchesTableForEveryCode) {
+  if (!simd::avx512_cpu()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::vector<uint8_t> codes(256 + 5);
+  for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>(i * 7 % 256);  // odd length: a masked tail
+  for (float scale : {1.0f, 3.1e-7f, 812.5f}) {
+    std::vector<float> out(codes.size());
+    simd::fp8_e4m3_to_f32(codes.data(), scale, out.data(), static_cast<int64_t>(codes.size()));
+    for (size_t i = 0; i < codes.size(); ++i) {
+      const float want = scale * fp8_e4m3_table()[codes[i]];
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(out[i])) << "code " << int{codes[i]};
+      } else {
+        ASSERT_EQ(out[i], want) << "code " << int{codes[i]} << " scale " << scale;
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, CacheRowsTest, ::testing::Values(KernelPath::Auto, KernelPath::Portable),

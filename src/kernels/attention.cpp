@@ -19,11 +19,14 @@ constexpr int64_t kSubBlock = 64;
 constexpr int64_t kMinSplitRows = 128;
 // Fewest heads per key row for which the heads-in-lanes kernels (simd.h) beat the 4 x 4 tiles.
 constexpr int64_t kLaneHeads = 16;
+// Whole rows decoded at a time for several kv heads over fp8 / q8_0 rows: 16 MHA rows of 16 x 2 x 128
+// values are 256 KiB of f32, well inside L2.
+constexpr int64_t kDecodedRows = 16;
 
 // Per-thread scratch: the score tile, the query rows and, for typed caches, the f32 key / value
 // tiles; the value rows of a pass.
 struct Scratch {
-  std::vector<float> scores, q, k, v, acc_t;
+  std::vector<float> scores, q, k, v, acc_t, rows_f32;
   std::vector<const uint8_t*> rows;
 };
 thread_local Scratch tl;
@@ -50,6 +53,13 @@ void for_each_run(const KvLayout& kv, const float* tile, int64_t tile_stride, in
     fn(j - c0, e - j, reinterpret_cast<const T*>(kv.row(j)) + offset, kv.row_bytes / int64_t{sizeof(T)});
     j = e;
   }
+}
+
+// Whether the kernels read this cache's rows in place: f32, and bf16 / f16 under AVX-512 (widened in
+// registers). Other rows are decoded into f32 tiles first.
+bool rows_in_place(const KvLayout& kv) {
+  return kv.dtype == kv::CacheDtype::F32 ||
+         (kernels_use_avx512() && (kv.dtype == kv::CacheDtype::BF16 || kv.dtype == kv::CacheDtype::F16));
 }
 
 // Value rows [c0, c0 + n) for attn_accumulate: rows[j] and the offset (in values) of V in it, read
@@ -104,9 +114,8 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
   // f32 rows, and bf16 / f16 rows under AVX-512 (widened in registers), are read in place. Other
   // typed rows are decoded into [kSubBlock x d_k] (and [kSubBlock x d_v]) f32 tiles; when V lies
   // inside K (absorbed MLA: V is the c_kv prefix of the row) the K tile serves both.
-  const bool half_in_place = simd && (kv.dtype == kv::CacheDtype::BF16 || kv.dtype == kv::CacheDtype::F16);
+  const bool typed = !rows_in_place(kv), half_in_place = kv.dtype != kv::CacheDtype::F32 && !typed;
   const bool is_f16 = kv.dtype == kv::CacheDtype::F16;
-  const bool typed = kv.dtype != kv::CacheDtype::F32 && !half_in_place;
   const bool v_in_k = v_at >= k_at && v_at + s.d_v <= k_at + s.d_k;
   float* ktile = typed ? grow_aligned(tl.k, kSubBlock * s.d_k) : nullptr;
   float* vtile = !typed ? nullptr : v_in_k ? ktile + (v_at - k_at) : grow_aligned(tl.v, kSubBlock * s.d_v);
@@ -275,7 +284,10 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
   // With several kv heads (MHA / GQA) a row holds every head's K and V: an item walks its rows in
   // sub-blocks and folds each sub-block for all kv heads in turn, so every row streams from memory
   // once and whole (measured against one kv head at a time over all rows: docs/KERNELS.md).
-  const int64_t chunk = Hkv > 1 ? kSubBlock : j1 - j0;
+  // Rows the kernels cannot read in place (fp8, q8_0) are then decoded whole, once per chunk, and
+  // every head folds the f32 copy, instead of each head decoding its own slices.
+  const bool decode_rows = Hkv > 1 && !rows_in_place(kv);
+  const int64_t chunk = Hkv == 1 ? j1 - j0 : decode_rows ? kDecodedRows : kSubBlock;
   st.part_max.assign(items * H, kNegInf);
   st.part_sum.assign(items * H, 0.0f);
   st.part_acc.assign(items * H * s.d_v, 0.0f);
@@ -286,7 +298,14 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
       const int64_t end = std::min(j1, p0 + t + 1);  // causal: query t sees tokens <= p0 + t
       if (end <= j0) continue;
       const int64_t a = j0 + (end - j0) * split / splits, b = j0 + (end - j0) * (split + 1) / splits;
-      for (int64_t c0 = a; c0 < b; c0 += chunk)
+      for (int64_t c0 = a; c0 < b; c0 += chunk) {
+        KvLayout rows;  // decode_rows: rows [c0, c0 + chunk) as f32, [row_width] each
+        if (decode_rows) {
+          const int64_t n = std::min(b, c0 + chunk) - c0, w = kv.row_width;
+          float* tile = grow_aligned(tl.rows_f32, n * w);
+          for (int64_t j = 0; j < n; ++j) decode_cache_values(kv.dtype, kv.row(c0 - j0 + j), 0, w, tile + j * w);
+          rows = f32_rows(tile, w, kv.k_offset, kv.k_head_stride, kv.v_offset, kv.v_head_stride);
+        }
         for (int64_t g = 0; g < Hkv; ++g) {
           // Each kv head's pass fetches its share of the next sub-block's rows, whole (with several kv
           // heads each pass reads only a strided slice of every row; measured: MHA 16 x 128 bf16
@@ -297,10 +316,12 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
               for (int64_t o = 0; o < kv.row_bytes; o += 64) __builtin_prefetch(kv.row(j - j0) + o, 0, 2);
           }
           const int64_t h = item * H + g * G;  // this item's state of kv head g's first query head
-          (lanes ? fold_rows_lanes : fold_rows)(s, q + (t * H + g * G) * s.d_k, G, kv, g, c0 - j0,
-                                                std::min(b, c0 + chunk) - j0, &st.part_max[h], &st.part_sum[h],
-                                                &st.part_acc[h * s.d_v]);
+          const int64_t c1 = std::min(b, c0 + chunk);
+          (lanes ? fold_rows_lanes : fold_rows)(s, q + (t * H + g * G) * s.d_k, G, decode_rows ? rows : kv, g,
+                                                decode_rows ? 0 : c0 - j0, decode_rows ? c1 - c0 : c1 - j0,
+                                                &st.part_max[h], &st.part_sum[h], &st.part_acc[h * s.d_v]);
         }
+      }
     }
   });
   // Merge each query's splits into the running state, in order (deterministic).

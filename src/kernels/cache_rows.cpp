@@ -44,23 +44,39 @@ void encode_fp8(const float* in, int64_t n, uint8_t* out) {
   }
 }
 
+// Values [begin, begin + count) of a q8_0 row. Runs of whole blocks go through the AVX-512
+// dequantizer where the kernels use it (d * q, the same single rounding as the loop below).
 void decode_q8_0(const uint8_t* row, int64_t begin, int64_t count, float* out) {
-  for (int64_t i = begin; i < begin + count;) {
+  const bool simd = kernels_use_avx512();
+  const int64_t stop = begin + count;
+  for (int64_t i = begin; i < stop;) {
+    if (simd && i % kQuantBlock == 0 && stop - i >= kQuantBlock) {
+      const int64_t n = (stop - i) / kQuantBlock * kQuantBlock;
+      simd::q8_0_to_f32(row + i / kQuantBlock * sizeof(BlockQ8_0), out + (i - begin), n);
+      i += n;
+      continue;
+    }
     BlockQ8_0 blk;
     std::memcpy(&blk, row + i / kQuantBlock * sizeof(BlockQ8_0), sizeof blk);
     const float d = f16_to_f32(blk.d);
-    const int64_t end = std::min(begin + count, (i / kQuantBlock + 1) * kQuantBlock);
+    const int64_t end = std::min(stop, (i / kQuantBlock + 1) * kQuantBlock);
     for (; i < end; ++i) out[i - begin] = d * static_cast<float>(blk.q[i % kQuantBlock]);
   }
 }
 
 void decode_fp8(const uint8_t* row, int64_t begin, int64_t count, float* out) {
   const float* lut = fp8_e4m3_table();
+  const bool simd = kernels_use_avx512();
   for (int64_t i = begin; i < begin + count;) {
     const uint8_t* blk = row + i / kFp8CacheBlock * kFp8BlockBytes;
     float s;
     std::memcpy(&s, blk, 4);
     const int64_t end = std::min(begin + count, (i / kFp8CacheBlock + 1) * kFp8CacheBlock);
+    if (simd) {
+      simd::fp8_e4m3_to_f32(blk + 4 + i % kFp8CacheBlock, s, out + (i - begin), end - i);
+      i = end;
+      continue;
+    }
     for (; i < end; ++i) out[i - begin] = s * lut[blk[4 + i % kFp8CacheBlock]];
   }
 }

@@ -44,6 +44,10 @@ void f16_to_f32(const uint16_t* in, float* out, int64_t n);
 // n (a multiple of 32) values of a Q8_0 / Q4_0 row.
 void q8_0_to_f32(const uint8_t* in, float* out, int64_t n);
 void q4_0_to_f32(const uint8_t* in, float* out, int64_t n);
+// out[i] = scale * e4m3(codes[i]) for i < n, bit for bit the table's value times scale (codes 0x7f /
+// 0xff are NaN): each code shifted into an f16 (e4m3 times 2^-8, subnormals included), widened by
+// vcvtph2ps, times scale * 2^8.
+void fp8_e4m3_to_f32(const uint8_t* codes, float scale, float* out, int64_t n);
 
 float dot_f32(const float* a, const float* b, int64_t n);
 void axpy_f32(float alpha, const float* x, float* y, int64_t n);

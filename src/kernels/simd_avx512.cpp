@@ -536,6 +536,19 @@ void gemv_q4_0(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, con
 void q8_0_to_f32(const uint8_t* in, float* out, int64_t n) { dequant_q<Q8_0Blk>(in, out, n); }
 void q4_0_to_f32(const uint8_t* in, float* out, int64_t n) { dequant_q<Q4_0Blk>(in, out, n); }
 
+void fp8_e4m3_to_f32(const uint8_t* codes, float scale, float* out, int64_t n) {
+  const __m256i low7 = _mm256_set1_epi16(0x7f), sign = _mm256_set1_epi16(0x80);
+  const __m512 s = _mm512_set1_ps(scale * 256.0f), nan = _mm512_set1_ps(__builtin_nanf(""));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16{0xffff} : tail_mask(n - i);
+    const __m256i w = _mm256_cvtepu8_epi16(_mm_maskz_loadu_epi8(m, codes + i));
+    const __m256i mag = _mm256_and_si256(w, low7);
+    const __m256i h = _mm256_or_si256(_mm256_slli_epi16(mag, 7), _mm256_slli_epi16(_mm256_and_si256(w, sign), 8));
+    const __m512 v = _mm512_mask_mov_ps(_mm512_mul_ps(_mm512_cvtph_ps(h), s), _mm256_cmpeq_epi16_mask(mag, low7), nan);
+    _mm512_mask_storeu_ps(out + i, m, v);
+  }
+}
+
 void bf16_to_f32(const uint16_t* in, float* out, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, Bf16::load(in + i));
