@@ -168,9 +168,10 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
 
 // The same fold with the heads in vector lanes (simd.h, attn_scores_lanes), for G >= kLaneHeads
 // heads sharing each key row (absorbed MLA): groups of 16 heads, the last one padded with zero
-// queries whose lanes are never stored. f32 and bf16 rows are read in place, other dtypes decoded.
+// queries whose lanes are never stored. f32 and bf16 rows are read in place, fp8 / q8_0 decoded.
 // Over bf16 rows P·V also runs with the heads in lanes, on a transposed accumulator
-// acc_t [groups x d_v x 16] (attn_accumulate_lanes_bf16); otherwise on acc itself.
+// acc_t [groups x d_v x 16] (attn_accumulate_lanes_bf16); otherwise on acc itself. f16 rows stay on
+// fold_rows, which reads them in place (simd_avx512.cpp, Bf16Bcast).
 void fold_rows_lanes(const AttnShape& s, const float* qg, int64_t G, const KvLayout& kv, int64_t g, int64_t a,
                      int64_t b, float* m, float* l, float* acc) {
   const int64_t groups = (G + 15) / 16, d_k = s.d_k, d_v = s.d_v;
@@ -280,7 +281,7 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
     splits = std::clamp<int64_t>((j1 - j0) / kMinSplitRows, 1, want);
   }
   const int64_t items = T * splits;
-  const bool lanes = G >= kLaneHeads && kernels_use_avx512();
+  const bool lanes = G >= kLaneHeads && kernels_use_avx512() && kv.dtype != kv::CacheDtype::F16;
   // With several kv heads (MHA / GQA) a row holds every head's K and V: an item walks its rows in
   // sub-blocks and folds each sub-block for all kv heads in turn, so every row streams from memory
   // once and whole (measured against one kv head at a time over all rows: docs/KERNELS.md).

@@ -381,11 +381,8 @@ void dequant_q(const uint8_t* w, float* out, int64_t n) {
   }
 }
 
-// Heads in lanes (16 query heads sharing every key row: absorbed MLA). J keys k_j = k + j * stride
-// against one lane group: s[j * 16 + h] = sum_d qt[d * 16 + h] * k_j[d], qt = [d_k x 16] (the softmax
-// scale folded in). Each q vector feeds J keys and each key value is one broadcast, so no horizontal
-// sums are needed and the 16 x J result is already the layout the softmax and P·V want.
-// pf: the J rows one sub-block on (prefetched, one line per row per 64 bytes of d), or nullptr.
+// Prefetches for step `step` of a J-row tile that reads kStepBytes of every row per step: over the
+// steps of one 64-byte line, each of the J rows at pf (stride apart) gets that line fetched once.
 template <int J, int kStepBytes, class T>
 inline void prefetch_rows_step(const T* pf, int64_t stride, int64_t step, int64_t d) {
   constexpr int kStepsPerLine = 64 / kStepBytes, kPerStep = (J + kStepsPerLine - 1) / kStepsPerLine;
@@ -396,104 +393,136 @@ inline void prefetch_rows_step(const T* pf, int64_t stride, int64_t step, int64_
   }
 }
 
-template <int J>
-inline void scores_lanes_tile(const float* qt, int64_t d_k, const float* k, int64_t stride, float* s, const float* pf) {
-  __m512 a[J];
+// Heads in lanes (16 query heads sharing every key row: absorbed MLA). J keys k_j = k + j * stride
+// against one lane group: s[j * 16 + h] = sum_d qt[d * 16 + h] * k_j[d], qt = [d_k x 16] (the softmax
+// scale folded in). Each q vector feeds J keys and each key value is one broadcast, so no horizontal
+// sums are needed and the 16 x J result is already the layout the softmax and P·V want.
+// pf: the J rows one sub-block on (prefetched, one line per row per 64 bytes of d), or nullptr.
+// f32 keys: 4 dims per step, each key value a broadcast straight from memory.
+struct LanesF32 {
+  using T = float;
+  template <int J>
+  static void tile(const float* qt, int64_t d_k, const float* k, int64_t stride, float* s, const float* pf) {
+    __m512 a[J];
 #pragma GCC unroll 16
-  for (int j = 0; j < J; ++j) a[j] = _mm512_setzero_ps();
-  int64_t d = 0;
-  for (; d + 4 <= d_k; d += 4) {  // 4 dims per step: the row offsets (j * stride) live in registers
-    if (pf) prefetch_rows_step<J, 16>(pf, stride, d / 4, d);
-    const float* q = qt + 16 * d;
-    const __m512 q0 = _mm512_load_ps(q), q1 = _mm512_load_ps(q + 16), q2 = _mm512_load_ps(q + 32),
-                 q3 = _mm512_load_ps(q + 48);
+    for (int j = 0; j < J; ++j) a[j] = _mm512_setzero_ps();
+    int64_t d = 0;
+    for (; d + 4 <= d_k; d += 4) {  // 4 dims per step amortise the row offsets (j * stride) kept in registers
+      if (pf) prefetch_rows_step<J, 16>(pf, stride, d / 4, d);
+      const float* q = qt + 16 * d;
+      const __m512 q0 = _mm512_load_ps(q), q1 = _mm512_load_ps(q + 16), q2 = _mm512_load_ps(q + 32),
+                   q3 = _mm512_load_ps(q + 48);
 #pragma GCC unroll 16
-    for (int j = 0; j < J; ++j) {
-      const float* kj = k + j * stride + d;
-      a[j] = _mm512_fmadd_ps(q0, _mm512_set1_ps(kj[0]), a[j]);
-      a[j] = _mm512_fmadd_ps(q1, _mm512_set1_ps(kj[1]), a[j]);
-      a[j] = _mm512_fmadd_ps(q2, _mm512_set1_ps(kj[2]), a[j]);
-      a[j] = _mm512_fmadd_ps(q3, _mm512_set1_ps(kj[3]), a[j]);
+      for (int j = 0; j < J; ++j) {
+        const float* kj = k + j * stride + d;
+        a[j] = _mm512_fmadd_ps(q0, _mm512_set1_ps(kj[0]), a[j]);
+        a[j] = _mm512_fmadd_ps(q1, _mm512_set1_ps(kj[1]), a[j]);
+        a[j] = _mm512_fmadd_ps(q2, _mm512_set1_ps(kj[2]), a[j]);
+        a[j] = _mm512_fmadd_ps(q3, _mm512_set1_ps(kj[3]), a[j]);
+      }
     }
-  }
-  for (; d < d_k; ++d) {
-    const __m512 q0 = _mm512_load_ps(qt + 16 * d);
+    for (; d < d_k; ++d) {
+      const __m512 q0 = _mm512_load_ps(qt + 16 * d);
 #pragma GCC unroll 16
-    for (int j = 0; j < J; ++j) a[j] = _mm512_fmadd_ps(q0, _mm512_set1_ps(k[j * stride + d]), a[j]);
-  }
-#pragma GCC unroll 16
-  for (int j = 0; j < J; ++j) _mm512_store_ps(s + 16 * j, a[j]);
-}
-
-// bf16 keys two dims at a time: one 32-bit broadcast holds k_j[d] (low half) and k_j[d + 1] (high
-// half); shifting the low half up and masking the high half widens both to f32 in every lane.
-template <int J>
-inline void scores_lanes_tile(const float* qt, int64_t d_k, const uint16_t* k, int64_t stride, float* s,
-                              const uint16_t* pf) {
-  __m512 a[J];
-#pragma GCC unroll 16
-  for (int j = 0; j < J; ++j) a[j] = _mm512_setzero_ps();
-  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
-  int64_t d = 0;
-  for (; d + 2 <= d_k; d += 2) {
-    if (pf) prefetch_rows_step<J, 4>(pf, stride, d / 2, d);
-    const __m512 q0 = _mm512_load_ps(qt + 16 * d), q1 = _mm512_load_ps(qt + 16 * d + 16);
-#pragma GCC unroll 16
-    for (int j = 0; j < J; ++j) {
-      int32_t pair;
-      __builtin_memcpy(&pair, k + j * stride + d, 4);
-      const __m512i b = _mm512_set1_epi32(pair);
-      a[j] = _mm512_fmadd_ps(q0, _mm512_castsi512_ps(_mm512_slli_epi32(b, 16)), a[j]);
-      a[j] = _mm512_fmadd_ps(q1, _mm512_castsi512_ps(_mm512_and_si512(b, high)), a[j]);
+      for (int j = 0; j < J; ++j) a[j] = _mm512_fmadd_ps(q0, _mm512_set1_ps(k[j * stride + d]), a[j]);
     }
-  }
-  if (d < d_k) {  // odd d_k: the last dim alone (reading its pair would run past the row)
-    const __m512 q0 = _mm512_load_ps(qt + 16 * d);
 #pragma GCC unroll 16
-    for (int j = 0; j < J; ++j)
-      a[j] = _mm512_fmadd_ps(q0, _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(k[j * stride + d]) << 16)), a[j]);
+    for (int j = 0; j < J; ++j) _mm512_store_ps(s + 16 * j, a[j]);
   }
-#pragma GCC unroll 16
-  for (int j = 0; j < J; ++j) _mm512_store_ps(s + 16 * j, a[j]);
-}
+};
 
-// n keys as tiles of 16, then 8, 4, 2, 1 (n < 16 left).
-template <class T>
-inline void scores_lanes(const float* qt, int64_t d_k, const T* k, int64_t stride, int64_t n, float* s, const T* pf) {
+// bf16 values broadcast to all 16 lanes as f32, two adjacent ones (pair) or one: one 32-bit
+// broadcast holds both; shifting the low half up and masking the high half widens each. (f16 the
+// same way, a vpbroadcastw + vcvtph2ps per value, measured 50% of the roofline against 69% for the
+// 4 x 4 tiles reading f16 in place, so f16 stays on those: attention.cpp.)
+struct Bf16Bcast {
+  static void pair(const uint16_t* p, __m512& lo, __m512& hi) {
+    int32_t w;
+    __builtin_memcpy(&w, p, 4);
+    const __m512i b = _mm512_set1_epi32(w);
+    lo = _mm512_castsi512_ps(_mm512_slli_epi32(b, 16));
+    hi = _mm512_castsi512_ps(_mm512_and_si512(b, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+  }
+  static __m512 one(const uint16_t* p) { return _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(*p) << 16)); }
+};
+
+// 16-bit keys (B widens them), two dims per step.
+template <class B>
+struct Lanes16 {
+  using T = uint16_t;
+  template <int J>
+  static void tile(const float* qt, int64_t d_k, const uint16_t* k, int64_t stride, float* s, const uint16_t* pf) {
+    __m512 a[J];
+#pragma GCC unroll 16
+    for (int j = 0; j < J; ++j) a[j] = _mm512_setzero_ps();
+    int64_t d = 0;
+    for (; d + 2 <= d_k; d += 2) {
+      if (pf) prefetch_rows_step<J, 4>(pf, stride, d / 2, d);
+      const __m512 q0 = _mm512_load_ps(qt + 16 * d), q1 = _mm512_load_ps(qt + 16 * d + 16);
+#pragma GCC unroll 16
+      for (int j = 0; j < J; ++j) {
+        __m512 lo, hi;
+        B::pair(k + j * stride + d, lo, hi);
+        a[j] = _mm512_fmadd_ps(q0, lo, a[j]);
+        a[j] = _mm512_fmadd_ps(q1, hi, a[j]);
+      }
+    }
+    if (d < d_k) {  // odd d_k: the last dim alone (reading its pair would run past the row)
+      const __m512 q0 = _mm512_load_ps(qt + 16 * d);
+#pragma GCC unroll 16
+      for (int j = 0; j < J; ++j) a[j] = _mm512_fmadd_ps(q0, B::one(k + j * stride + d), a[j]);
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < J; ++j) _mm512_store_ps(s + 16 * j, a[j]);
+  }
+};
+
+// n keys as tiles of 16, then 8, 4, 2, 1 (n < 16 left); K: LanesF32 or Lanes16<...>.
+template <class K>
+inline void scores_lanes(const float* qt, int64_t d_k, const typename K::T* k, int64_t stride, int64_t n, float* s,
+                         const typename K::T* pf) {
   auto at = [&](int64_t j) { return pf ? pf + j * stride : nullptr; };
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16) scores_lanes_tile<16>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j));
-  if (n - j >= 8) scores_lanes_tile<8>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j)), j += 8;
-  if (n - j >= 4) scores_lanes_tile<4>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j)), j += 4;
-  if (n - j >= 2) scores_lanes_tile<2>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j)), j += 2;
-  if (n - j >= 1) scores_lanes_tile<1>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j));
+  for (; j + 16 <= n; j += 16) K::template tile<16>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j));
+  if (n - j >= 8) K::template tile<8>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j)), j += 8;
+  if (n - j >= 4) K::template tile<4>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j)), j += 4;
+  if (n - j >= 2) K::template tile<2>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j)), j += 2;
+  if (n - j >= 1) K::template tile<1>(qt, d_k, k + j * stride, stride, s + 16 * j, at(j));
 }
 
-// P·V with the heads in lanes over bf16 rows: at[d * 16 + h] += sum_j p[j * 16 + h] * v_j[d] for D
-// dims held in registers while all n rows pass (v_j = rows[j] + offset, in values). The mirror of
-// scores_lanes_tile: each weight vector feeds D dims, each 32-bit broadcast widens two of them.
-template <int D>
-inline void accumulate_lanes_bf16(const float* p, int64_t n, const uint8_t* const* rows, int64_t offset, float* at) {
+// P·V with the heads in lanes over 16-bit rows: at[d * 16 + h] += sum_j p[j * 16 + h] * v_j[d] for
+// D dims held in registers while all n rows pass (v_j = rows[j] + offset, in values). The mirror of
+// Lanes16::tile: each weight vector feeds D dims, each broadcast widens one or two of them.
+template <int D, class B>
+inline void accumulate_lanes(const float* p, int64_t n, const uint8_t* const* rows, int64_t offset, float* at) {
   __m512 a[D];
 #pragma GCC unroll 16
   for (int e = 0; e < D; ++e) a[e] = _mm512_load_ps(at + 16 * e);
-  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   for (int64_t j = 0; j < n; ++j) {
     const uint16_t* v = reinterpret_cast<const uint16_t*>(rows[j]) + offset;
     const __m512 w = _mm512_load_ps(p + 16 * j);
 #pragma GCC unroll 8
     for (int e = 0; e + 1 < D; e += 2) {
-      int32_t pair;
-      __builtin_memcpy(&pair, v + e, 4);
-      const __m512i b = _mm512_set1_epi32(pair);
-      a[e] = _mm512_fmadd_ps(w, _mm512_castsi512_ps(_mm512_slli_epi32(b, 16)), a[e]);
-      a[e + 1] = _mm512_fmadd_ps(w, _mm512_castsi512_ps(_mm512_and_si512(b, high)), a[e + 1]);
+      __m512 lo, hi;
+      B::pair(v + e, lo, hi);
+      a[e] = _mm512_fmadd_ps(w, lo, a[e]);
+      a[e + 1] = _mm512_fmadd_ps(w, hi, a[e + 1]);
     }
-    if constexpr (D % 2 == 1)
-      a[D - 1] = _mm512_fmadd_ps(w, _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(v[D - 1]) << 16)), a[D - 1]);
+    if constexpr (D % 2 == 1) a[D - 1] = _mm512_fmadd_ps(w, B::one(v + D - 1), a[D - 1]);
   }
 #pragma GCC unroll 16
   for (int e = 0; e < D; ++e) _mm512_store_ps(at + 16 * e, a[e]);
+}
+
+template <class B>
+void accumulate_lanes_rows(const float* p, int64_t n, const uint8_t* const* rows, int64_t offset, int64_t d_v,
+                           float* acc_t) {
+  int64_t d = 0;
+  for (; d + 16 <= d_v; d += 16) accumulate_lanes<16, B>(p, n, rows, offset + d, acc_t + 16 * d);
+  if (d_v - d >= 8) accumulate_lanes<8, B>(p, n, rows, offset + d, acc_t + 16 * d), d += 8;
+  if (d_v - d >= 4) accumulate_lanes<4, B>(p, n, rows, offset + d, acc_t + 16 * d), d += 4;
+  if (d_v - d >= 2) accumulate_lanes<2, B>(p, n, rows, offset + d, acc_t + 16 * d), d += 2;
+  if (d_v - d >= 1) accumulate_lanes<1, B>(p, n, rows, offset + d, acc_t + 16 * d);
 }
 
 // e^x for x <= 0 (scores minus their running maximum), 16 lanes: x = n ln2 + r with |r| <= ln2 / 2,
@@ -634,21 +663,16 @@ void attn_accumulate_f16(const float* p, int64_t ph, int64_t pj, int64_t G, cons
 
 void attn_scores_lanes(const float* qt, int64_t d_k, const float* k, int64_t stride, int64_t n, float* s,
                        const float* pf) {
-  scores_lanes(qt, d_k, k, stride, n, s, pf);
+  scores_lanes<LanesF32>(qt, d_k, k, stride, n, s, pf);
 }
 void attn_scores_lanes_bf16(const float* qt, int64_t d_k, const uint16_t* k, int64_t stride, int64_t n, float* s,
                             const uint16_t* pf) {
-  scores_lanes(qt, d_k, k, stride, n, s, pf);
+  scores_lanes<Lanes16<Bf16Bcast>>(qt, d_k, k, stride, n, s, pf);
 }
 
 void attn_accumulate_lanes_bf16(const float* p, int64_t n, const uint8_t* const* rows, int64_t offset, int64_t d_v,
                                 float* acc_t) {
-  int64_t d = 0;
-  for (; d + 16 <= d_v; d += 16) accumulate_lanes_bf16<16>(p, n, rows, offset + d, acc_t + 16 * d);
-  if (d_v - d >= 8) accumulate_lanes_bf16<8>(p, n, rows, offset + d, acc_t + 16 * d), d += 8;
-  if (d_v - d >= 4) accumulate_lanes_bf16<4>(p, n, rows, offset + d, acc_t + 16 * d), d += 4;
-  if (d_v - d >= 2) accumulate_lanes_bf16<2>(p, n, rows, offset + d, acc_t + 16 * d), d += 2;
-  if (d_v - d >= 1) accumulate_lanes_bf16<1>(p, n, rows, offset + d, acc_t + 16 * d);
+  accumulate_lanes_rows<Bf16Bcast>(p, n, rows, offset, d_v, acc_t);
 }
 
 void scale_lanes(float* acc_t, int64_t d_v, const float* c) {
