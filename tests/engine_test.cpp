@@ -209,18 +209,27 @@ TEST_F(EngineTest, CancellingARunningRequestFreesItsBlocks) {
   std::mutex mu;
   std::condition_variable cv;
   int events = 0;
+  bool cancel_sent = false;
   std::string reason;
   const uint64_t id = engine.submit(request({1, 2, 3}, 55), [&](RequestEvent&& ev) {
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
     ++events;
     if (ev.finished) reason = ev.finish_reason;
     cv.notify_all();
+    // The engine thread waits in its first event until the cancel is in: the tiny model could
+    // otherwise finish all 55 tokens first.
+    if (events == 1) cv.wait(lock, [&] { return cancel_sent; });
   });
   {
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return events > 0; });
   }
   engine.cancel(id);
+  {
+    std::lock_guard lock(mu);
+    cancel_sent = true;
+  }
+  cv.notify_all();
   {
     std::unique_lock lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return !reason.empty(); }));
