@@ -19,9 +19,12 @@ constexpr int64_t kSubBlock = 64;
 constexpr int64_t kMinSplitRows = 128;
 // Fewest heads per key row for which the heads-in-lanes kernels (simd.h) beat the 4 x 4 tiles.
 constexpr int64_t kLaneHeads = 16;
-// Whole rows decoded at a time for several kv heads over fp8 / q8_0 rows: 16 MHA rows of 16 x 2 x 128
-// values are 256 KiB of f32, well inside L2.
+// Whole rows decoded at a time for several kv heads over fp8 / q8_0 rows.
 constexpr int64_t kDecodedRows = 16;
+// Most bytes of rows (as read, or decoded to f32) one chunk may span when several kv heads take
+// turns over it: the chunk has to stay in L2 until the last head has read it. Wider rows (V3-sized
+// MHA: 128 heads x 2 x 128 values) go one kv head at a time over all the rows instead.
+constexpr int64_t kChunkBytes = int64_t{1} << 20;
 
 // Per-thread scratch: the score tile, the query rows and, for typed caches, the f32 key / value
 // tiles; the value rows of a pass.
@@ -287,8 +290,11 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
   // once and whole (measured against one kv head at a time over all rows: docs/KERNELS.md).
   // Rows the kernels cannot read in place (fp8, q8_0) are then decoded whole, once per chunk, and
   // every head folds the f32 copy, instead of each head decoding its own slices.
-  const bool decode_rows = Hkv > 1 && !rows_in_place(kv);
-  const int64_t chunk = Hkv == 1 ? j1 - j0 : decode_rows ? kDecodedRows : kSubBlock;
+  const bool in_place = rows_in_place(kv);
+  const bool by_rows = Hkv > 1 && (in_place ? kSubBlock * kv.row_bytes
+                                            : kDecodedRows * kv.row_width * int64_t{sizeof(float)}) <= kChunkBytes;
+  const bool decode_rows = by_rows && !in_place;
+  const int64_t chunk = !by_rows ? j1 - j0 : decode_rows ? kDecodedRows : kSubBlock;
   st.part_max.assign(items * H, kNegInf);
   st.part_sum.assign(items * H, 0.0f);
   st.part_acc.assign(items * H * s.d_v, 0.0f);
@@ -311,7 +317,7 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
           // Each kv head's pass fetches its share of the next sub-block's rows, whole (with several kv
           // heads each pass reads only a strided slice of every row; measured: MHA 16 x 128 bf16
           // at 32k 10.0-10.8 -> 9.7 ms, `mla bench attention`).
-          if (Hkv > 1) {
+          if (by_rows) {
             const int64_t n0 = c0 + chunk + chunk * g / Hkv, n1 = std::min(b, c0 + chunk + chunk * (g + 1) / Hkv);
             for (int64_t j = n0; j < n1; ++j)
               for (int64_t o = 0; o < kv.row_bytes; o += 64) __builtin_prefetch(kv.row(j - j0) + o, 0, 2);
