@@ -31,6 +31,7 @@ BenchRow row(const std::string& variant, int64_t context, double decode, double 
   r.variant = variant;
   r.context = context;
   r.prefill_tok_s = variant == "mha" ? 200 : 300;
+  r.prefill_gflops = variant == "mha" ? 120 : 180;  // of the made-up 300 GFLOP/s peak: 40%, 60%
   r.decode_tok_s = decode;
   r.kv_bytes_per_token = kv_per_token;
   r.kv_bytes_total = kv_per_token * static_cast<double>(context);
@@ -95,6 +96,9 @@ TEST(BenchReport, TableHasRowsAndRatiosToMha) {
   EXPECT_NE(t.find("2.00 GiB"), std::string::npos) << t;  // mha KV at 32K: 64 KiB x 32768
   EXPECT_NE(t.find("954 MiB"), std::string::npos) << t;   // the 1e9-byte budget
   EXPECT_NE(t.find("prefill"), std::string::npos) << t;
+  const std::string prefill = t.substr(t.find("\nprefill"));
+  EXPECT_NE(prefill.find("40.0%"), std::string::npos) << prefill;  // mha prefill against the FMA peak
+  EXPECT_NE(prefill.find("60.0%"), std::string::npos) << prefill;
   EXPECT_NE(t.find("throughput"), std::string::npos) << t;
 
   // The 12 decode rows appear, one per line (each ends in its bound and roofline percentage).
@@ -127,7 +131,7 @@ TEST(BenchReport, JsonReadsBackWithRequiredKeys) {
   ASSERT_EQ(j["rows"].size(), 12u);
   for (const char* k : {"variant", "context", "prefill_tok_s", "decode_tok_s", "kv_bytes_per_token", "kv_bytes_total",
                         "peak_rss_bytes", "attention_share", "achieved_gbps", "achieved_gflops", "bound",
-                        "roofline_fraction"})
+                        "roofline_fraction", "prefill_gflops"})
     EXPECT_TRUE(j["rows"][0].contains(k)) << k;
   EXPECT_EQ(j["rows"][11]["variant"], "mla-absorbed");
   EXPECT_EQ(j["rows"][11]["context"], 32768);

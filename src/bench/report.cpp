@@ -284,16 +284,20 @@ std::string format_table(const BenchReport& r) {
 
     // Prefill is measured once per variant: its first row with a prefill figure.
     Table p;
-    p.head = {"variant", "prefill tok/s", "vs mha"};
-    p.left = {true, false, false};
+    p.head = {"variant", "prefill tok/s", "vs mha", "GFLOP/s", "of peak"};
+    p.left = {true, false, false, false, false};
     for (const auto& v : variants_in_order(r.rows)) {
       for (const auto& row : r.rows)
         if (row.variant == v && row.prefill_tok_s > 0) {
-          p.rows.push_back({v, num(row.prefill_tok_s), ratio_str(row.prefill_tok_s, mha_prefill)});
+          const bool flops = row.prefill_gflops > 0 && m.peak_gflops > 0;
+          p.rows.push_back({v, num(row.prefill_tok_s), ratio_str(row.prefill_tok_s, mha_prefill),
+                            flops ? num(row.prefill_gflops) : "-", flops ? percent(row.prefill_gflops / m.peak_gflops) : "-"});
           break;
         }
     }
-    if (!p.rows.empty()) out << "\nprefill\n" << p.render();
+    if (!p.rows.empty())
+      out << "\nprefill (GFLOP/s: the FLOPs the prompt must do / its time; of peak: against the FMA peak above)\n"
+          << p.render();
   }
 
   if (!r.throughput.empty()) {
@@ -331,6 +335,7 @@ void write_json(const BenchReport& r, const std::string& path) {
     j["rows"].push_back({{"variant", row.variant},
                          {"context", row.context},
                          {"prefill_tok_s", row.prefill_tok_s},
+                         {"prefill_gflops", row.prefill_gflops},
                          {"decode_tok_s", row.decode_tok_s},
                          {"kv_bytes_per_token", row.kv_bytes_per_token},
                          {"kv_bytes_total", row.kv_bytes_total},
@@ -360,12 +365,13 @@ void write_csv(const BenchReport& r, const std::string& path) {
   {
     auto f = open_out(path, "CSV");
     f << "variant,context,prefill_tok_s,decode_tok_s,kv_bytes_per_token,kv_bytes_total,peak_rss_bytes,"
-         "attention_share,achieved_gbps,achieved_gflops,bound,roofline_fraction\n";
+         "attention_share,achieved_gbps,achieved_gflops,bound,roofline_fraction,prefill_gflops\n";
     for (const auto& row : r.rows)
       f << csv_field(row.variant) << ',' << row.context << ',' << exact(row.prefill_tok_s) << ','
         << exact(row.decode_tok_s) << ',' << exact(row.kv_bytes_per_token) << ',' << exact(row.kv_bytes_total) << ','
         << exact(row.peak_rss_bytes) << ',' << exact(row.attention_share) << ',' << exact(row.achieved_gbps) << ','
-        << exact(row.achieved_gflops) << ',' << csv_field(row.bound) << ',' << exact(row.roofline_fraction) << '\n';
+        << exact(row.achieved_gflops) << ',' << csv_field(row.bound) << ',' << exact(row.roofline_fraction) << ','
+        << exact(row.prefill_gflops) << '\n';
     close_out(f, path, "CSV");
   }
   const std::string tp_path = with_suffix(path, "-throughput");

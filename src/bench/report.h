@@ -19,6 +19,7 @@ struct BenchRow {
   std::string variant;           // mha | gqa | mqa | mla-naive | mla-absorbed | mla-auto
   int64_t context = 0;           // tokens already in the cache when decoding
   double prefill_tok_s = 0;      // prompt processing speed (measured once per variant)
+  double prefill_gflops = 0;     // FLOPs the prefill must do / its time (its share of the FMA peak: roofline)
   double decode_tok_s = 0;       // single-sequence decode at this depth
   double kv_bytes_per_token = 0; // all layers, as this engine stores the cache
   double kv_bytes_total = 0;     // at this context

@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "model/converted_weights.h"
 #include "model/random_weights.h"
+#include "model/row_batches.h"
 
 namespace mla::bench {
 namespace {
@@ -63,10 +64,24 @@ struct StepCost {
 // What one decode step must move and compute: every weight matrix once (the embedding contributes
 // one row), the whole cache once, and 2 FLOPs per multiply-add. weight_bytes: bytes per weight as
 // stored (2 for bf16, 34/32 for Q8_0, 18/32 for Q4_0).
+double matmul_params(const ModelConfig& cfg, const Model& model) {
+  return static_cast<double>(model.params().active) - static_cast<double>(cfg.vocab_size) * cfg.hidden_size;
+}
+
 StepCost decode_cost(const ModelConfig& cfg, const Model& model, AttnMode mode, int64_t context, double weight_bytes) {
-  const double matmul_params = static_cast<double>(model.params().active) - static_cast<double>(cfg.vocab_size) * cfg.hidden_size;
   const double kv = static_cast<double>(model.make_cache(1).bytes_per_token()) * context;
-  return {matmul_params * weight_bytes + kv, 2.0 * (matmul_params + decode_attention_macs(cfg, mode, context))};
+  return {matmul_params(cfg, model) * weight_bytes + kv,
+          2.0 * (matmul_params(cfg, model) + decode_attention_macs(cfg, mode, context))};
+}
+
+// FLOPs of a prefill of T prompt tokens, chunked as forward_in_chunks runs it: every matrix but the
+// lm_head for every token (the lm_head only for the last one), attention chunk by chunk on the path
+// each chunk resolves to.
+double prefill_flops(const ModelConfig& cfg, const Model& model, AttnMode mode, int64_t T) {
+  const double lm_head = static_cast<double>(cfg.vocab_size) * cfg.hidden_size;
+  double macs = (matmul_params(cfg, model) - lm_head) * T + lm_head;
+  for (int64_t p0 = 0; p0 < T; p0 += kChunkRows) macs += attention_macs(cfg, mode, std::min(kChunkRows, T - p0), p0);
+  return 2.0 * macs;
 }
 
 }  // namespace
@@ -106,7 +121,9 @@ BenchReport run_bench(const BenchOptions& o, ThreadPool& pool, const Progress& p
       model->forward(prompt, cache, mode, false, logits.data());
       prefill_tok_s = o.prompt_tokens / seconds(t0);
     }
-    progress(str(tag, ": prefill ", static_cast<int>(prefill_tok_s), " tok/s"));
+    const double prefill_gflops = prefill_flops(cfg, *model, mode, o.prompt_tokens) / o.prompt_tokens * prefill_tok_s / 1e9;
+    progress(str(tag, ": prefill ", static_cast<int>(prefill_tok_s), " tok/s, ", static_cast<int>(prefill_gflops),
+                 " GFLOP/s"));
 
     const size_t kv_per_token = model->make_cache(1).bytes_per_token();
     for (int64_t context : o.contexts) {
@@ -114,6 +131,7 @@ BenchReport run_bench(const BenchOptions& o, ThreadPool& pool, const Progress& p
       row.variant = variant;
       row.context = context;
       row.prefill_tok_s = prefill_tok_s;
+      row.prefill_gflops = prefill_gflops;
       row.kv_bytes_per_token = static_cast<double>(kv_per_token);
       row.kv_bytes_total = static_cast<double>(kv_per_token) * context;
       if (row.kv_bytes_total > o.max_kv_bytes) {

@@ -42,7 +42,12 @@ ModelConfig variant_config(const BenchShape& shape, const std::string& variant);
 // The MLA path a variant runs (Auto for the MHA family, where it is ignored).
 AttnMode variant_attn_mode(const std::string& variant);
 
-// Multiply-adds of attention over the cache for one token decoded at depth `context`, all layers.
-double decode_attention_macs(const ModelConfig& cfg, AttnMode mode, int64_t context);
+// Multiply-adds of attention, all layers, for T new tokens after p0 cached ones (causal: token t
+// attends over p0 + t + 1 keys), on the path `mode` resolves to for that call.
+double attention_macs(const ModelConfig& cfg, AttnMode mode, int64_t T, int64_t p0);
+// ... for one token decoded at depth `context`.
+inline double decode_attention_macs(const ModelConfig& cfg, AttnMode mode, int64_t context) {
+  return attention_macs(cfg, mode, 1, context);
+}
 
 }  // namespace mla::bench
