@@ -39,6 +39,8 @@ const Case kCases[] = {{"mha", {8, 8, 16, 16, 0.25f}, false},
                        {"mla-absorbed-16", {16, 1, 73, 64, 0.1f}, true},
                        {"mla-absorbed-40", {40, 1, 48, 32, 0.15f}, true},
                        {"gqa-16", {32, 2, 20, 24, 0.2f}, false},
+                       // MHA / GQA heads in lanes over whole rows: two full lane groups of 4 heads per kv head.
+                       {"gqa-32", {32, 8, 32, 48, 0.2f}, false},
                        // f32 rows of 20 KiB: 64-row chunks would pass 1 MiB, so kv heads go one at a
                        // time over all rows (bf16: by 64-row chunks; fp8 / q8_0: decoded 16 rows at a time).
                        {"mha-wide-rows", {20, 20, 128, 128, 0.09f}, false}};

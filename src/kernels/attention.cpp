@@ -31,6 +31,7 @@ constexpr int64_t kChunkBytes = int64_t{1} << 20;
 struct Scratch {
   std::vector<float> scores, q, k, v, acc_t, rows_f32;
   std::vector<const uint8_t*> rows;
+  std::vector<int64_t> offsets;
 };
 thread_local Scratch tl;
 
@@ -235,6 +236,65 @@ void fold_rows_lanes(const AttnShape& s, const float* qg, int64_t G, const KvLay
       for (int64_t d = 0; d < d_v; ++d) acc[h * d_v + d] = acc_t[((h / 16) * d_v + d) * 16 + h % 16];
 }
 
+// MHA / GQA with fewer than kLaneHeads query heads per kv head, under AVX-512: all H query heads of
+// one query over rows [a, b) with the heads in lanes, 16 to a lane group (simd.h, attn_scores_heads),
+// so each row streams from memory once, whole and in order, and serves every head (before, each kv
+// head walked its own strided slice of the rows: docs/KERNELS.md section 7). Rows are f32, bf16 or
+// f16 in place (the caller decodes other dtypes to f32 rows first).
+//   q: [H x d_k]; m, l: [H]; acc: [H x d_v]
+void fold_rows_heads(const AttnShape& s, const float* q, const KvLayout& kv, int64_t a, int64_t b, float* m, float* l,
+                     float* acc) {
+  const int64_t H = s.n_head, G = H / s.n_head_kv, groups = (H + 15) / 16, d_k = s.d_k, d_v = s.d_v;
+  float* qs = grow_aligned(tl.q, groups * 16 * d_k);  // [groups x 16 x d_k], times the scale; padded heads 0
+  tl.offsets.resize(2 * groups * 16);
+  int64_t *k_off = tl.offsets.data(), *v_off = k_off + groups * 16;
+  for (int64_t i = 0; i < groups * 16; ++i) {
+    const int64_t kv_head = i < H ? i / G : 0;  // padded heads read head 0's slice (valid memory, unused)
+    k_off[i] = kv.k_offset + kv_head * kv.k_head_stride;
+    v_off[i] = kv.v_offset + kv_head * kv.v_head_stride;
+  }
+  const simd::RowType type = kv.dtype == kv::CacheDtype::BF16  ? simd::RowType::BF16
+                             : kv.dtype == kv::CacheDtype::F16 ? simd::RowType::F16
+                                                               : simd::RowType::F32;
+  // bf16 rows: every full 32-dim block of q as its 16 even dims, then its 16 odd dims (simd.h).
+  const int64_t paired = type == simd::RowType::BF16 ? d_k & ~int64_t{31} : 0;
+  for (int64_t i = 0; i < groups * 16; ++i)
+    for (int64_t d = 0; d < d_k; ++d) {
+      const int64_t from = d >= paired ? d : (d & ~int64_t{31}) + 2 * (d & 15) + ((d & 16) ? 1 : 0);
+      qs[i * d_k + d] = i < H ? q[i * d_k + from] * s.scale : 0.0f;
+    }
+  // Rows per pass: the pass's rows stay in L2 from the scores (which prefetch them whole) to P·V and
+  // to the other lane groups.
+  const int64_t sub = std::clamp<int64_t>((int64_t{256} << 10) / kv.row_bytes, 4, kSubBlock);
+  float* scores = grow_aligned(tl.scores, groups * sub * 16);  // [groups x sub x 16]
+  for (int64_t c0 = a; c0 < b; c0 += sub) {
+    const int64_t n = std::min(sub, b - c0), listed = std::min(n + 4, b - c0);
+    const uint8_t* const* rows = value_rows(kv, nullptr, 0, 0, c0, listed).rows;
+    for (int64_t lg = 0; lg < groups; ++lg) {
+      const int64_t heads = std::min<int64_t>(16, H - 16 * lg);
+      float* sc = scores + lg * sub * 16;
+      // Only the first lane group prefetches: the others find the rows in L2.
+      simd::attn_scores_heads(type, qs + lg * 16 * d_k, k_off + 16 * lg, d_k, rows, n, listed,
+                              lg == 0 ? kv.row_bytes : 0, sc);
+      float corr[16];
+      std::fill_n(corr, 16, 1.0f);
+      simd::attn_softmax_lanes(sc, n, heads, m + 16 * lg, l + 16 * lg, corr);
+      for (int64_t i = 0; i < heads; ++i)
+        if (corr[i] != 1.0f) simd::scale_f32(acc + (16 * lg + i) * d_v, d_v, corr[i]);
+      simd::attn_accumulate_heads(type, sc, heads, v_off + 16 * lg, rows, n, d_v, acc + 16 * lg * d_v);
+    }
+  }
+}
+
+// Rows [c0, c0 + n) of a typed cache (fp8, q8_0, or any dtype on the portable path) decoded whole
+// into this thread's f32 scratch, as a layout of f32 rows with kv's offsets.
+KvLayout decoded_rows(const KvLayout& kv, int64_t c0, int64_t n) {
+  const int64_t w = kv.row_width;
+  float* tile = grow_aligned(tl.rows_f32, n * w);
+  for (int64_t j = 0; j < n; ++j) decode_cache_values(kv.dtype, kv.row(c0 + j), 0, w, tile + j * w);
+  return f32_rows(tile, w, kv.k_offset, kv.k_head_stride, kv.v_offset, kv.v_head_stride);
+}
+
 // Merges the state (m2, l2, acc2) into (m, l, acc): the exact combination of two partial softmaxes.
 void merge_state(int64_t d_v, float& m, float& l, float* acc, float m2, float l2, const float* acc2) {
   if (m2 == kNegInf) return;
@@ -285,6 +345,7 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
   }
   const int64_t items = T * splits;
   const bool lanes = G >= kLaneHeads && kernels_use_avx512() && kv.dtype != kv::CacheDtype::F16;
+  const bool heads_in_lanes = Hkv > 1 && G < kLaneHeads && kernels_use_avx512();
   // With several kv heads (MHA / GQA) a row holds every head's K and V: an item walks its rows in
   // sub-blocks and folds each sub-block for all kv heads in turn, so every row streams from memory
   // once and whole (measured against one kv head at a time over all rows: docs/KERNELS.md).
@@ -305,14 +366,22 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
       const int64_t end = std::min(j1, p0 + t + 1);  // causal: query t sees tokens <= p0 + t
       if (end <= j0) continue;
       const int64_t a = j0 + (end - j0) * split / splits, b = j0 + (end - j0) * (split + 1) / splits;
-      for (int64_t c0 = a; c0 < b; c0 += chunk) {
-        KvLayout rows;  // decode_rows: rows [c0, c0 + chunk) as f32, [row_width] each
-        if (decode_rows) {
-          const int64_t n = std::min(b, c0 + chunk) - c0, w = kv.row_width;
-          float* tile = grow_aligned(tl.rows_f32, n * w);
-          for (int64_t j = 0; j < n; ++j) decode_cache_values(kv.dtype, kv.row(c0 - j0 + j), 0, w, tile + j * w);
-          rows = f32_rows(tile, w, kv.k_offset, kv.k_head_stride, kv.v_offset, kv.v_head_stride);
+      float *m = &st.part_max[item * H], *l = &st.part_sum[item * H], *acc = &st.part_acc[item * H * s.d_v];
+      if (heads_in_lanes && in_place) {
+        fold_rows_heads(s, q + t * H * s.d_k, kv, a - j0, b - j0, m, l, acc);
+        continue;
+      }
+      if (heads_in_lanes) {  // fp8 / q8_0: rows decoded whole, ~256 KiB of f32 at a time, then folded
+        const int64_t per_tile = std::clamp<int64_t>(kChunkBytes / 4 / (kv.row_width * int64_t{sizeof(float)}), 4, kSubBlock);
+        for (int64_t c0 = a; c0 < b; c0 += per_tile) {
+          const int64_t n = std::min(b, c0 + per_tile) - c0;
+          fold_rows_heads(s, q + t * H * s.d_k, decoded_rows(kv, c0 - j0, n), 0, n, m, l, acc);
         }
+        continue;
+      }
+      for (int64_t c0 = a; c0 < b; c0 += chunk) {
+        // decode_rows: rows [c0, c0 + chunk) as f32, [row_width] each
+        const KvLayout rows = decode_rows ? decoded_rows(kv, c0 - j0, std::min(b, c0 + chunk) - c0) : KvLayout{};
         for (int64_t g = 0; g < Hkv; ++g) {
           // Each kv head's pass fetches its share of the next sub-block's rows, whole (with several kv
           // heads each pass reads only a strided slice of every row; measured: MHA 16 x 128 bf16

@@ -101,6 +101,22 @@ void attn_accumulate_bf16(const float* p, int64_t ph, int64_t pj, int64_t G, con
                           int64_t offset, int64_t n, int64_t d_v, float* acc);
 void attn_accumulate_f16(const float* p, int64_t ph, int64_t pj, int64_t G, const uint8_t* const* rows,
                          int64_t offset, int64_t n, int64_t d_v, float* acc);
+// Heads in lanes where every query head has its own key / value slice of the row (MHA, and GQA with
+// fewer than 16 query heads per kv head), for one lane group of 16 query heads: q = [16 x d_k] (row i:
+// head i's query times the scale; rows past the group's live heads zero), head i's key in row j at
+// value k_off[i] of rows[j]: s[j * 16 + i] = q_i · k_{j,i}. For BF16 rows each full 32-dim block of
+// q_i is stored as its 16 even dims, then its 16 odd dims (a row's 32 bf16 values split by parity in
+// registers, without a cross-lane widening); the rest of q_i in order. Rows are walked one at a time and whole
+// (every head's slice in turn), so a thread streams its cache rows in order; a row's 16 sums are
+// reduced together (reduce16). rows[] lists n_listed >= n rows: the row 4 on from the one being
+// scored is prefetched whole (row_bytes, V included) into L2 for attn_accumulate_heads.
+enum class RowType { F32, BF16, F16 };
+void attn_scores_heads(RowType t, const float* q, const int64_t* k_off, int64_t d_k, const uint8_t* const* rows,
+                       int64_t n, int64_t n_listed, int64_t row_bytes, float* s);
+// acc[i * d_v + d] += sum_j p[j * 16 + i] * v_{j,i}[d] for i < heads, j < n: head i's value in row j
+// at value v_off[i] of rows[j]; p = [n x 16] as attn_scores_heads / attn_softmax_lanes leave it.
+void attn_accumulate_heads(RowType t, const float* p, int64_t heads, const int64_t* v_off, const uint8_t* const* rows,
+                           int64_t n, int64_t d_v, float* acc);
 // One block of the online softmax for one head: with m the running maximum and l the running sum,
 // m' = max(m, s[0..n)), s[j] = e^(s[j] - m'), l = l e^(m - m') + sum s, m = m'; returns e^(m - m'),
 // the factor the head's accumulated values must be scaled by. exp by a polynomial (rel. error ~2e-7).

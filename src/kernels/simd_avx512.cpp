@@ -45,14 +45,26 @@ struct Bf16 {
   static __m512 loadm(const T* p, __mmask16 m) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
   }
+  // 32 values in one load, split by parity without a cross-lane widening: value 2i lies in the low
+  // half of dword i (shifted up), value 2i + 1 in its high half (masked).
+  static constexpr bool kPairs = true;
+  static void load_pairs(const T* p, __m512& even, __m512& odd) {
+    const __m512i x = _mm512_loadu_si512(p);
+    even = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+    odd = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+  }
 };
 struct F16 {
   using T = uint16_t;
+  static constexpr bool kPairs = false;
+  static void load_pairs(const T*, __m512&, __m512&) {}
   static __m512 load(const T* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
   static __m512 loadm(const T* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
 };
 struct F32 {
   using T = float;
+  static constexpr bool kPairs = false;
+  static void load_pairs(const T*, __m512&, __m512&) {}
   static __m512 load(const T* p) { return _mm512_loadu_ps(p); }
   static __m512 loadm(const T* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
 };
@@ -544,7 +556,145 @@ inline __m512 exp_neg(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
+// Heads in lanes with one key slice per query head (MHA / GQA, simd.h: attn_scores_heads). One row
+// at a time, whole: accumulator x holds head 4 (x % 4) + x / 4, so that reduce16 (lane 4k + m = the
+// sum of accumulator 4m + k) lands head i in lane i. Four heads at a time, each on its own chain over
+// d, so the FMA latency is hidden without a register per (head, dim block).
+template <class L>
+void scores_heads(const float* q, const int64_t* k_off, int64_t d_k, const uint8_t* const* rows, int64_t n,
+                  int64_t n_listed, int64_t row_bytes, float* s) {
+  using T = typename L::T;
+  // Rows prefetched ahead, whole (into L2, V included, for the P·V pass), a quarter of the row per
+  // 4-head step: spread out rather than in one burst per row (measured faster: docs/KERNELS.md 7).
+  constexpr int64_t kAhead = 4;
+  const int64_t full = d_k & ~int64_t{15};
+  const __mmask16 tail = tail_mask(d_k - full);
+  for (int64_t j = 0; j < n; ++j) {
+    const T* r = reinterpret_cast<const T*>(rows[j]);
+    __m512 acc[16];
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+      const float* qh[4];
+      const T* kh[4];
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) {  // accumulator 4t + g holds head 4g + t
+        qh[t] = q + (4 * g + t) * d_k;
+        kh[t] = r + k_off[4 * g + t];
+      }
+      if (j + kAhead < n_listed)
+        for (int64_t o = g * row_bytes / 4; o < (g + 1) * row_bytes / 4; o += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(rows[j + kAhead]) + o, _MM_HINT_T1);
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      int64_t d = 0;
+      if constexpr (L::kPairs)  // q's full 32-dim blocks stored as 16 even dims, then 16 odd dims
+        for (; d + 32 <= full; d += 32) {
+          __m512 e0, o0, e1, o1, e2, o2, e3, o3;
+          L::load_pairs(kh[0] + d, e0, o0);
+          L::load_pairs(kh[1] + d, e1, o1);
+          L::load_pairs(kh[2] + d, e2, o2);
+          L::load_pairs(kh[3] + d, e3, o3);
+          a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qh[0] + d + 16), o0, _mm512_fmadd_ps(_mm512_loadu_ps(qh[0] + d), e0, a0));
+          a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qh[1] + d + 16), o1, _mm512_fmadd_ps(_mm512_loadu_ps(qh[1] + d), e1, a1));
+          a2 = _mm512_fmadd_ps(_mm512_loadu_ps(qh[2] + d + 16), o2, _mm512_fmadd_ps(_mm512_loadu_ps(qh[2] + d), e2, a2));
+          a3 = _mm512_fmadd_ps(_mm512_loadu_ps(qh[3] + d + 16), o3, _mm512_fmadd_ps(_mm512_loadu_ps(qh[3] + d), e3, a3));
+        }
+      for (; d < full; d += 16) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qh[0] + d), L::load(kh[0] + d), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qh[1] + d), L::load(kh[1] + d), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(qh[2] + d), L::load(kh[2] + d), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(qh[3] + d), L::load(kh[3] + d), a3);
+      }
+      if (tail) {
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, qh[0] + d), L::loadm(kh[0] + d, tail), a0);
+        a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, qh[1] + d), L::loadm(kh[1] + d, tail), a1);
+        a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, qh[2] + d), L::loadm(kh[2] + d, tail), a2);
+        a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, qh[3] + d), L::loadm(kh[3] + d, tail), a3);
+      }
+      acc[g] = a0, acc[4 + g] = a1, acc[8 + g] = a2, acc[12 + g] = a3;
+    }
+    _mm512_store_ps(s + 16 * j, reduce16(acc));
+  }
+}
+
+// acc[i * d_v + d] += sum_j p[j * 16 + i] * v_{j,i}[d] (simd.h: attn_accumulate_heads): per head, 64
+// dims in 4 registers while the n rows pass (4 independent chains), masked at the end of d_v.
+template <class L>
+void accumulate_heads(const float* p, int64_t heads, const int64_t* v_off, const uint8_t* const* rows, int64_t n,
+                      int64_t d_v, float* acc) {
+  using T = typename L::T;
+  // bf16: 32 dims per load, split by parity (Bf16::load_pairs) into an even and an odd accumulator,
+  // de-interleaved from acc before the rows pass and interleaved back after.
+  const __m512i even_of = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd_of = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i lo_of = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi_of = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const int64_t paired = L::kPairs ? d_v & ~int64_t{31} : 0;
+  for (int64_t i = 0; i < heads; ++i) {
+    float* out = acc + i * d_v;
+    for (int64_t d0 = 0; d0 < paired; d0 += 32) {
+      const __m512 n0 = _mm512_loadu_ps(out + d0), n1 = _mm512_loadu_ps(out + d0 + 16);
+      __m512 ae = _mm512_permutex2var_ps(n0, even_of, n1), ao = _mm512_permutex2var_ps(n0, odd_of, n1);
+      __m512 be = _mm512_setzero_ps(), bo = be;  // a second pair of chains: rows alternate
+      int64_t j = 0;
+      for (; j + 2 <= n; j += 2) {
+        __m512 e, o, e2, o2;
+        L::load_pairs(reinterpret_cast<const T*>(rows[j]) + v_off[i] + d0, e, o);
+        L::load_pairs(reinterpret_cast<const T*>(rows[j + 1]) + v_off[i] + d0, e2, o2);
+        const __m512 w = _mm512_set1_ps(p[16 * j + i]), w2 = _mm512_set1_ps(p[16 * (j + 1) + i]);
+        ae = _mm512_fmadd_ps(w, e, ae), ao = _mm512_fmadd_ps(w, o, ao);
+        be = _mm512_fmadd_ps(w2, e2, be), bo = _mm512_fmadd_ps(w2, o2, bo);
+      }
+      if (j < n) {
+        __m512 e, o;
+        L::load_pairs(reinterpret_cast<const T*>(rows[j]) + v_off[i] + d0, e, o);
+        const __m512 w = _mm512_set1_ps(p[16 * j + i]);
+        ae = _mm512_fmadd_ps(w, e, ae), ao = _mm512_fmadd_ps(w, o, ao);
+      }
+      ae = _mm512_add_ps(ae, be), ao = _mm512_add_ps(ao, bo);
+      _mm512_storeu_ps(out + d0, _mm512_permutex2var_ps(ae, lo_of, ao));
+      _mm512_storeu_ps(out + d0 + 16, _mm512_permutex2var_ps(ae, hi_of, ao));
+    }
+    for (int64_t d0 = paired; d0 < d_v; d0 += 64) {
+      __mmask16 m[4];
+      __m512 a[4];
+#pragma GCC unroll 4
+      for (int e = 0; e < 4; ++e) {
+        const int64_t left = d_v - d0 - 16 * e;
+        m[e] = left >= 16 ? __mmask16{0xffff} : left > 0 ? tail_mask(left) : __mmask16{0};
+        a[e] = _mm512_maskz_loadu_ps(m[e], out + d0 + 16 * e);
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        const __m512 w = _mm512_set1_ps(p[16 * j + i]);
+        const T* v = reinterpret_cast<const T*>(rows[j]) + v_off[i] + d0;
+#pragma GCC unroll 4
+        for (int e = 0; e < 4; ++e) a[e] = _mm512_fmadd_ps(w, L::loadm(v + 16 * e, m[e]), a[e]);
+      }
+#pragma GCC unroll 4
+      for (int e = 0; e < 4; ++e) _mm512_mask_storeu_ps(out + d0 + 16 * e, m[e], a[e]);
+    }
+  }
+}
+
 }  // namespace
+
+void attn_scores_heads(RowType t, const float* q, const int64_t* k_off, int64_t d_k, const uint8_t* const* rows,
+                       int64_t n, int64_t n_listed, int64_t row_bytes, float* s) {
+  switch (t) {
+    case RowType::F32: return scores_heads<F32>(q, k_off, d_k, rows, n, n_listed, row_bytes, s);
+    case RowType::BF16: return scores_heads<Bf16>(q, k_off, d_k, rows, n, n_listed, row_bytes, s);
+    case RowType::F16: return scores_heads<F16>(q, k_off, d_k, rows, n, n_listed, row_bytes, s);
+  }
+}
+
+void attn_accumulate_heads(RowType t, const float* p, int64_t heads, const int64_t* v_off, const uint8_t* const* rows,
+                           int64_t n, int64_t d_v, float* acc) {
+  switch (t) {
+    case RowType::F32: return accumulate_heads<F32>(p, heads, v_off, rows, n, d_v, acc);
+    case RowType::BF16: return accumulate_heads<Bf16>(p, heads, v_off, rows, n, d_v, acc);
+    case RowType::F16: return accumulate_heads<F16>(p, heads, v_off, rows, n, d_v, acc);
+  }
+}
+
 
 void gemv_bf16(const uint16_t* w, int64_t stride, int64_t rows, int64_t cols, const float* x, float* y) {
   gemv<Bf16>(w, stride, rows, cols, x, y);
