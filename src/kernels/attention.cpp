@@ -240,7 +240,7 @@ void fold_rows_lanes(const AttnShape& s, const float* qg, int64_t G, const KvLay
 // one query over rows [a, b) with the heads in lanes, 16 to a lane group (simd.h, attn_scores_heads),
 // so each row streams from memory once, whole and in order, and serves every head (before, each kv
 // head walked its own strided slice of the rows: docs/KERNELS.md section 7). Rows are f32, bf16 or
-// f16 in place (the caller decodes other dtypes to f32 rows first).
+// f16 in place.
 //   q: [H x d_k]; m, l: [H]; acc: [H x d_v]
 void fold_rows_heads(const AttnShape& s, const float* q, const KvLayout& kv, int64_t a, int64_t b, float* m, float* l,
                      float* acc) {
@@ -345,13 +345,15 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
   }
   const int64_t items = T * splits;
   const bool lanes = G >= kLaneHeads && kernels_use_avx512() && kv.dtype != kv::CacheDtype::F16;
-  const bool heads_in_lanes = Hkv > 1 && G < kLaneHeads && kernels_use_avx512();
-  // With several kv heads (MHA / GQA) a row holds every head's K and V: an item walks its rows in
+  // Otherwise, with several kv heads (portable kernels, fp8 / q8_0 rows), an item walks its rows in
   // sub-blocks and folds each sub-block for all kv heads in turn, so every row streams from memory
   // once and whole (measured against one kv head at a time over all rows: docs/KERNELS.md).
   // Rows the kernels cannot read in place (fp8, q8_0) are then decoded whole, once per chunk, and
   // every head folds the f32 copy, instead of each head decoding its own slices.
   const bool in_place = rows_in_place(kv);
+  // MHA / GQA over rows read in place: every head in one pass over whole rows (fold_rows_heads). fp8 /
+  // q8_0 rows stay on the decoded chunks below (measured faster there: docs/KERNELS.md section 7).
+  const bool heads_in_lanes = Hkv > 1 && G < kLaneHeads && kernels_use_avx512() && in_place;
   const bool by_rows = Hkv > 1 && (in_place ? kSubBlock * kv.row_bytes
                                             : kDecodedRows * kv.row_width * int64_t{sizeof(float)}) <= kChunkBytes;
   const bool decode_rows = by_rows && !in_place;
@@ -366,17 +368,9 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
       const int64_t end = std::min(j1, p0 + t + 1);  // causal: query t sees tokens <= p0 + t
       if (end <= j0) continue;
       const int64_t a = j0 + (end - j0) * split / splits, b = j0 + (end - j0) * (split + 1) / splits;
-      float *m = &st.part_max[item * H], *l = &st.part_sum[item * H], *acc = &st.part_acc[item * H * s.d_v];
-      if (heads_in_lanes && in_place) {
-        fold_rows_heads(s, q + t * H * s.d_k, kv, a - j0, b - j0, m, l, acc);
-        continue;
-      }
-      if (heads_in_lanes) {  // fp8 / q8_0: rows decoded whole, ~256 KiB of f32 at a time, then folded
-        const int64_t per_tile = std::clamp<int64_t>(kChunkBytes / 4 / (kv.row_width * int64_t{sizeof(float)}), 4, kSubBlock);
-        for (int64_t c0 = a; c0 < b; c0 += per_tile) {
-          const int64_t n = std::min(b, c0 + per_tile) - c0;
-          fold_rows_heads(s, q + t * H * s.d_k, decoded_rows(kv, c0 - j0, n), 0, n, m, l, acc);
-        }
+      if (heads_in_lanes) {
+        fold_rows_heads(s, q + t * H * s.d_k, kv, a - j0, b - j0, &st.part_max[item * H], &st.part_sum[item * H],
+                        &st.part_acc[item * H * s.d_v]);
         continue;
       }
       for (int64_t c0 = a; c0 < b; c0 += chunk) {
