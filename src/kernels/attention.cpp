@@ -345,15 +345,15 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
   }
   const int64_t items = T * splits;
   const bool lanes = G >= kLaneHeads && kernels_use_avx512() && kv.dtype != kv::CacheDtype::F16;
+  const bool in_place = rows_in_place(kv);
+  // MHA / GQA over rows read in place: every head in one pass over whole rows (fold_rows_heads). fp8 /
+  // q8_0 rows stay on the decoded chunks below (measured faster there: docs/KERNELS.md section 7).
+  const bool heads_in_lanes = Hkv > 1 && G < kLaneHeads && kernels_use_avx512() && in_place;
   // Otherwise, with several kv heads (portable kernels, fp8 / q8_0 rows), an item walks its rows in
   // sub-blocks and folds each sub-block for all kv heads in turn, so every row streams from memory
   // once and whole (measured against one kv head at a time over all rows: docs/KERNELS.md).
   // Rows the kernels cannot read in place (fp8, q8_0) are then decoded whole, once per chunk, and
   // every head folds the f32 copy, instead of each head decoding its own slices.
-  const bool in_place = rows_in_place(kv);
-  // MHA / GQA over rows read in place: every head in one pass over whole rows (fold_rows_heads). fp8 /
-  // q8_0 rows stay on the decoded chunks below (measured faster there: docs/KERNELS.md section 7).
-  const bool heads_in_lanes = Hkv > 1 && G < kLaneHeads && kernels_use_avx512() && in_place;
   const bool by_rows = Hkv > 1 && (in_place ? kSubBlock * kv.row_bytes
                                             : kDecodedRows * kv.row_width * int64_t{sizeof(float)}) <= kChunkBytes;
   const bool decode_rows = by_rows && !in_place;
