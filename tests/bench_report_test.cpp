@@ -166,7 +166,7 @@ TEST(Roofline, ProbesReturnPositiveFiniteNumbers) {
   const double gflops = measure_peak_gflops(pool);
   EXPECT_TRUE(std::isfinite(gflops) && gflops > 0) << gflops;
   const std::string isa = kernel_isa();
-  const std::set<std::string> names = {"avx512f+vnni", "avx512f", "avx512f (portable kernels)", "avx2", "x86-64"};
+  const std::set<std::string> names = {"avx512f+vnni", "avx512f", "avx512f (portable kernels)", "avx2+fma", "x86-64"};
   EXPECT_TRUE(names.count(isa)) << isa;
   // The name follows the kernels in use: forcing the portable path never reports the explicit ones.
   set_kernel_path(KernelPath::Portable);

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_clones.h"
 #include "core/error.h"
 
 namespace mla::bench {
@@ -37,8 +38,6 @@ double seconds_since(Clock::time_point t0) {
 
 // Results are folded into this so the compiler cannot drop the measured loops.
 volatile float g_sink = 0;
-
-#define MLA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 // 64 independent f32 lanes: 4 zmm / 8 ymm / 16 xmm accumulators, enough to hide the add latency.
 // No -ffast-math needed: each lane is its own sum, so vectorising does not reorder any addition.
@@ -113,11 +112,11 @@ float fma_chains_sse(int64_t iters, float a_, float b_) {
 
 enum class Isa { avx512f, avx2, x86_64 };
 
-// Same order as the target_clones resolver: avx512f, then avx2, then the baseline.
+// Same order as the target_clones resolver (core/cpu_clones.h): avx512f, then AVX2 + FMA, then the baseline.
 Isa detect_isa() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return Isa::avx512f;
-  if (__builtin_cpu_supports("avx2")) return Isa::avx2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
   return Isa::x86_64;
 }
 
@@ -129,10 +128,7 @@ struct FmaKernel {
 FmaKernel pick_fma_kernel() {
   switch (detect_isa()) {
     case Isa::avx512f: return {fma_chains_avx512, 2.0 * kChains512 * 16};
-    case Isa::avx2:
-      // An AVX2 CPU without FMA (none shipped, but the flag is separate) takes the baseline path.
-      if (__builtin_cpu_supports("fma")) return {fma_chains_avx2, 2.0 * kChains256 * 8};
-      [[fallthrough]];
+    case Isa::avx2: return {fma_chains_avx2, 2.0 * kChains256 * 8};
     case Isa::x86_64: break;
   }
   return {fma_chains_sse, 2.0 * kChains128 * 4};
@@ -224,7 +220,7 @@ const char* kernel_isa() {
   if (kernels_use_avx512()) return "avx512f";
   switch (detect_isa()) {
     case Isa::avx512f: return "avx512f (portable kernels)";
-    case Isa::avx2: return "avx2";
+    case Isa::avx2: return "avx2+fma";
     case Isa::x86_64: break;
   }
   return "x86-64";

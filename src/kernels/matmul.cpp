@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cpu_clones.h"
 #include "core/error.h"
 #include "kernels/simd.h"
 
@@ -15,8 +16,6 @@ namespace {
 
 // Independent accumulator lanes let the compiler vectorise the reduction without -ffast-math.
 constexpr int kLanes = 16;
-
-#define MLA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 MLA_CLONES float dot_f32_impl(const float* a, const float* b, int64_t n) {
   float acc[kLanes] = {};

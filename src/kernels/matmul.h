@@ -10,7 +10,7 @@ namespace mla {
 
 // Which implementation the kernels run (matmul here and the attention core): the explicit AVX-512
 // kernels (kernels/simd.h) where the CPU has AVX-512 F/BW/VL + FMA + F16C, else the portable ones
-// (compiler-vectorised, target_clones). With AVX512_VNNI too, the decode (n = 1) products with Q8_0
+// (compiler-vectorised for AVX-512F, AVX2 + FMA or the x86-64 baseline: core/cpu_clones.h). With AVX512_VNNI too, the decode (n = 1) products with Q8_0
 // and Q4_0 weights quantize x to int8 blocks and use integer dot products (simd.h, *_vnni).
 // MLA_KERNELS=portable / avx512-novnni in the environment, or set_kernel_path(Portable / NoVnni),
 // force the portable path / the AVX-512 f32 kernels, so tests check all three on a VNNI machine.
