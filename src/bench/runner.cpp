@@ -61,13 +61,14 @@ struct StepCost {
   double bytes, flops;  // per decoded token
 };
 
-// What one decode step must move and compute: every weight matrix once (the embedding contributes
-// one row), the whole cache once, and 2 FLOPs per multiply-add. weight_bytes: bytes per weight as
-// stored (2 for bf16, 34/32 for Q8_0, 18/32 for Q4_0).
+// Weights one token multiplies through: the active parameters less the embedding (a lookup).
 double matmul_params(const ModelConfig& cfg, const Model& model) {
   return static_cast<double>(model.params().active) - static_cast<double>(cfg.vocab_size) * cfg.hidden_size;
 }
 
+// What one decode step must move and compute: every weight matrix once (the embedding contributes
+// one row), the whole cache once, and 2 FLOPs per multiply-add. weight_bytes: bytes per weight as
+// stored (2 for bf16, 34/32 for Q8_0, 18/32 for Q4_0).
 StepCost decode_cost(const ModelConfig& cfg, const Model& model, AttnMode mode, int64_t context, double weight_bytes) {
   const double kv = static_cast<double>(model.make_cache(1).bytes_per_token()) * context;
   return {matmul_params(cfg, model) * weight_bytes + kv,

@@ -76,8 +76,7 @@ ModelConfig variant_config(const BenchShape& s, const std::string& variant) {
 
 double attention_macs(const ModelConfig& c, AttnMode mode, int64_t T, int64_t p0) {
   if (c.is_llama()) {  // q·k and p·v for every head over every causal (query, key) pair
-    const double pairs = static_cast<double>(T) * p0 + static_cast<double>(T) * (T + 1) / 2;
-    return static_cast<double>(c.num_hidden_layers) * c.num_attention_heads * pairs * 2.0 * c.head_dim;
+    return static_cast<double>(c.num_hidden_layers) * c.num_attention_heads * causal_pairs(T, p0) * 2.0 * c.head_dim;
   }
   const MlaShape s{c.num_attention_heads, c.qk_nope_head_dim, c.qk_rope_head_dim, c.v_head_dim, c.kv_lora_rank, 1.0f};
   return c.num_hidden_layers * mla_attention_flops(resolve_attn_mode(mode, s, T, p0), s, T, p0);

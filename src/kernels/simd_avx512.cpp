@@ -57,14 +57,12 @@ struct Bf16 {
 struct F16 {
   using T = uint16_t;
   static constexpr bool kPairs = false;
-  static void load_pairs(const T*, __m512&, __m512&) {}
   static __m512 load(const T* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
   static __m512 loadm(const T* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
 };
 struct F32 {
   using T = float;
   static constexpr bool kPairs = false;
-  static void load_pairs(const T*, __m512&, __m512&) {}
   static __m512 load(const T* p) { return _mm512_loadu_ps(p); }
   static __m512 loadm(const T* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
 };
@@ -631,29 +629,30 @@ void accumulate_heads(const float* p, int64_t heads, const int64_t* v_off, const
   const int64_t paired = L::kPairs ? d_v & ~int64_t{31} : 0;
   for (int64_t i = 0; i < heads; ++i) {
     float* out = acc + i * d_v;
-    for (int64_t d0 = 0; d0 < paired; d0 += 32) {
-      const __m512 n0 = _mm512_loadu_ps(out + d0), n1 = _mm512_loadu_ps(out + d0 + 16);
-      __m512 ae = _mm512_permutex2var_ps(n0, even_of, n1), ao = _mm512_permutex2var_ps(n0, odd_of, n1);
-      __m512 be = _mm512_setzero_ps(), bo = be;  // a second pair of chains: rows alternate
-      int64_t j = 0;
-      for (; j + 2 <= n; j += 2) {
-        __m512 e, o, e2, o2;
-        L::load_pairs(reinterpret_cast<const T*>(rows[j]) + v_off[i] + d0, e, o);
-        L::load_pairs(reinterpret_cast<const T*>(rows[j + 1]) + v_off[i] + d0, e2, o2);
-        const __m512 w = _mm512_set1_ps(p[16 * j + i]), w2 = _mm512_set1_ps(p[16 * (j + 1) + i]);
-        ae = _mm512_fmadd_ps(w, e, ae), ao = _mm512_fmadd_ps(w, o, ao);
-        be = _mm512_fmadd_ps(w2, e2, be), bo = _mm512_fmadd_ps(w2, o2, bo);
+    if constexpr (L::kPairs)
+      for (int64_t d0 = 0; d0 < paired; d0 += 32) {
+        const __m512 n0 = _mm512_loadu_ps(out + d0), n1 = _mm512_loadu_ps(out + d0 + 16);
+        __m512 ae = _mm512_permutex2var_ps(n0, even_of, n1), ao = _mm512_permutex2var_ps(n0, odd_of, n1);
+        __m512 be = _mm512_setzero_ps(), bo = be;  // a second pair of chains: rows alternate
+        int64_t j = 0;
+        for (; j + 2 <= n; j += 2) {
+          __m512 e, o, e2, o2;
+          L::load_pairs(reinterpret_cast<const T*>(rows[j]) + v_off[i] + d0, e, o);
+          L::load_pairs(reinterpret_cast<const T*>(rows[j + 1]) + v_off[i] + d0, e2, o2);
+          const __m512 w = _mm512_set1_ps(p[16 * j + i]), w2 = _mm512_set1_ps(p[16 * (j + 1) + i]);
+          ae = _mm512_fmadd_ps(w, e, ae), ao = _mm512_fmadd_ps(w, o, ao);
+          be = _mm512_fmadd_ps(w2, e2, be), bo = _mm512_fmadd_ps(w2, o2, bo);
+        }
+        if (j < n) {
+          __m512 e, o;
+          L::load_pairs(reinterpret_cast<const T*>(rows[j]) + v_off[i] + d0, e, o);
+          const __m512 w = _mm512_set1_ps(p[16 * j + i]);
+          ae = _mm512_fmadd_ps(w, e, ae), ao = _mm512_fmadd_ps(w, o, ao);
+        }
+        ae = _mm512_add_ps(ae, be), ao = _mm512_add_ps(ao, bo);
+        _mm512_storeu_ps(out + d0, _mm512_permutex2var_ps(ae, lo_of, ao));
+        _mm512_storeu_ps(out + d0 + 16, _mm512_permutex2var_ps(ae, hi_of, ao));
       }
-      if (j < n) {
-        __m512 e, o;
-        L::load_pairs(reinterpret_cast<const T*>(rows[j]) + v_off[i] + d0, e, o);
-        const __m512 w = _mm512_set1_ps(p[16 * j + i]);
-        ae = _mm512_fmadd_ps(w, e, ae), ao = _mm512_fmadd_ps(w, o, ao);
-      }
-      ae = _mm512_add_ps(ae, be), ao = _mm512_add_ps(ao, bo);
-      _mm512_storeu_ps(out + d0, _mm512_permutex2var_ps(ae, lo_of, ao));
-      _mm512_storeu_ps(out + d0 + 16, _mm512_permutex2var_ps(ae, hi_of, ao));
-    }
     for (int64_t d0 = paired; d0 < d_v; d0 += 64) {
       __mmask16 m[4];
       __m512 a[4];

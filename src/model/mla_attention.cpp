@@ -34,7 +34,7 @@ const char* attn_mode_name(AttnMode m) {
 double mla_attention_flops(AttnMode m, const MlaShape& s, int64_t T, int64_t p0) {
   const double H = s.n_head, R = s.kv_lora_rank, nope = s.qk_nope_head_dim, rope = s.qk_rope_head_dim,
                v = s.v_head_dim;
-  const double pairs = T * static_cast<double>(p0) + T * (T + 1) / 2.0;  // (query, key) pairs, causal
+  const double pairs = causal_pairs(T, p0);
   if (m == AttnMode::Naive) {
     const double L = p0 + T;
     return L * H * (nope + v) * R + pairs * H * (nope + rope + v);

@@ -30,6 +30,8 @@ struct MlaShape {
   float softmax_scale;
 };
 
+// (query, key) pairs of T queries at positions [p0, p0+T) under the causal mask.
+inline double causal_pairs(int64_t T, int64_t p0) { return static_cast<double>(T) * p0 + T * (T + 1) / 2.0; }
 // Multiply-adds each path spends on T queries at positions [p0, p0+T) of one layer.
 double mla_attention_flops(AttnMode m, const MlaShape& s, int64_t T, int64_t p0);
 // Auto: the cheaper path by that count (prefill expands once and reuses; decode absorbs).
