@@ -12,87 +12,21 @@
 #include "kernels/ops.h"
 #include "kernels/reference.h"
 #include "tensor/quantize.h"
+#include "testing/matrices.h"
 
 namespace mla {
 namespace {
 
-// A random matrix stored in `dtype`, with fp8 block scales when needed. Owns its bytes.
-struct StoredMatrix {
-  std::vector<uint8_t> bytes;
-  std::vector<float> scales;
-  Matrix view;
+using testing::StoredMatrix;
+using testing::activation_q8;
+using testing::cols_for;
 
-  StoredMatrix(DType dtype, int64_t rows, int64_t cols, std::mt19937& rng) {
-    std::normal_distribution<float> dist(0.0f, 1.0f);
-    if (dtype_is_quantized(dtype)) {  // random f32 rows through the quantizer
-      bytes.resize(rows * dtype_row_bytes(dtype, cols));
-      std::vector<float> row(cols);
-      for (int64_t r = 0; r < rows; ++r) {
-        for (float& v : row) v = dist(rng);
-        quantize_row(dtype, row.data(), bytes.data() + r * dtype_row_bytes(dtype, cols), cols);
-      }
-      view = Matrix{dtype, rows, cols, bytes.data(), nullptr};
-      return;
-    }
-    bytes.resize(rows * cols * dtype_size(dtype));
-    for (int64_t i = 0; i < rows * cols; ++i) {
-      const float v = dist(rng);
-      switch (dtype) {
-        case DType::F32: std::memcpy(&bytes[4 * i], &v, 4); break;
-        case DType::BF16: { uint16_t h = f32_to_bf16(v); std::memcpy(&bytes[2 * i], &h, 2); break; }
-        case DType::F16: { uint16_t h = f32_to_f16(v); std::memcpy(&bytes[2 * i], &h, 2); break; }
-        case DType::F8_E4M3: bytes[i] = static_cast<uint8_t>(rng() & 0xff) & 0xf7; break;  // no NaN codes
-        default: break;
-      }
-    }
-    const int64_t sr = (rows + 127) / 128, sc = (cols + 127) / 128;
-    std::uniform_real_distribution<float> sdist(0.001f, 0.01f);
-    for (int64_t i = 0; i < sr * sc; ++i) scales.push_back(sdist(rng));
-    view = Matrix{dtype, rows, cols, bytes.data(), dtype == DType::F8_E4M3 ? scales.data() : nullptr};
-  }
-};
 
 class MatmulTest : public ::testing::TestWithParam<DType> {};
 
-// Whether matmul quantizes x for this product (kernels/matmul.h: VNNI decode with block weights).
-bool quantizes_x(const Matrix& W, int64_t n) { return n == 1 && dtype_is_quantized(W.dtype) && kernels_use_vnni(); }
-
-// x as the VNNI decode sees it: per 32 values d = max|x| / 127, x' = d * round-to-even(x * (127 / max|x|)),
-// computed here independently of the kernel, in the same f32 operations as ggml's quantize_row_q8_0.
-std::vector<float> activation_q8(const std::vector<float>& x, std::vector<float>* d_per_value) {
-  std::vector<float> out(x.size());
-  d_per_value->assign(x.size(), 0.0f);
-  for (size_t b = 0; b < x.size(); b += kQuantBlock) {
-    float amax = 0;
-    for (int j = 0; j < kQuantBlock; ++j) amax = std::max(amax, std::fabs(x[b + j]));
-    const float d = amax / 127.0f, inv = amax != 0.0f ? 127.0f / amax : 0.0f;
-    for (int j = 0; j < kQuantBlock; ++j) {
-      out[b + j] = d * std::nearbyint(x[b + j] * inv);
-      (*d_per_value)[b + j] = d;
-    }
-  }
-  return out;
-}
-
-// Allowed |y - ref| for row r of y = W x. Exact-f32 kernels: 1e-4 relative. With x quantized: each
-// value moves by at most d_x / 2, so |err| <= sum_c |W[r][c]| * d_x(c) / 2, plus f32 rounding of
-// the accumulation (1e-5 of sum |W[r][c] x_c|).
+// The bound for row r of the product matmul(pool, W, X, n, Y) computes on this machine (x: row r's input).
 double allowed_error(const Matrix& W, int64_t r, const float* x, int64_t n, double ref) {
-  if (!quantizes_x(W, n)) return 1e-4 * (1.0 + std::fabs(ref));
-  std::vector<float> xv(x, x + W.cols), d;
-  activation_q8(xv, &d);
-  double bound = 1e-6, mag = 0;
-  for (int64_t c = 0; c < W.cols; ++c) {
-    const double w = std::fabs(ref::weight_at(W, r, c));
-    bound += w * d[c] / 2;
-    mag += w * std::fabs(x[c]);
-  }
-  return bound + 1e-5 * mag;
-}
-
-// Block formats need whole blocks per row: their column counts are rounded up to 32.
-int64_t cols_for(DType t, int64_t cols) {
-  return dtype_is_quantized(t) ? (cols + kQuantBlock - 1) / kQuantBlock * kQuantBlock : cols;
+  return testing::allowed_error(matmul_rounding(W, n), W, r, x, ref);
 }
 
 TEST_P(MatmulTest, MatchesReferenceForBatchesAndThreads) {
@@ -108,7 +42,7 @@ TEST_P(MatmulTest, MatchesReferenceForBatchesAndThreads) {
       matmul(pool, W.view, X.data(), n, Y.data());
       ref::matmul(W.view, X.data(), n, R.data());
       for (size_t i = 0; i < Y.size(); ++i)
-        ASSERT_NEAR(Y[i], R[i], allowed_error(W.view, i % W.view.rows, X.data(), n, R[i])) << "n=" << n << " i=" << i;
+        ASSERT_NEAR(Y[i], R[i], allowed_error(W.view, i % W.view.rows, X.data() + i / W.view.rows * W.view.cols, n, R[i])) << "n=" << n << " i=" << i;
     }
   }
 }
@@ -132,7 +66,7 @@ TEST_P(MatmulTest, EveryPathShapeAndBatchMatchesReference) {
         matmul(pool, W.view, X.data(), n, Y.data());
         ref::matmul(W.view, X.data(), n, R.data());
         for (size_t i = 0; i < Y.size(); ++i)
-          ASSERT_NEAR(Y[i], R[i], allowed_error(W.view, i % rows, X.data(), n, R[i]))
+          ASSERT_NEAR(Y[i], R[i], allowed_error(W.view, i % rows, X.data() + i / rows * cols, n, R[i]))
               << "path=" << static_cast<int>(path) << " rows=" << rows << " cols=" << cols << " n=" << n;
       }
       std::vector<float> x(cols);

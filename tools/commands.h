@@ -12,6 +12,8 @@ void register_tokenize(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_kv(CLI::App& app);
 void register_bench(CLI::App& app);
+// `mla bench gemm`, under the bench command (threads: its -t).
+void register_bench_gemm(CLI::App* bench, const int& threads);
 void register_quantize(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_serve(CLI::App& app);

@@ -3,12 +3,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "model/checkpoint.h"
 #include "tokenizer/gguf_vocab.h"
 
 namespace mla::cli {
@@ -48,6 +50,20 @@ std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std:
   return load_model(dir, pool, LoadOptions{progress, convert});
 }
 
+StoredWeights stored_weights(const std::string& model) {
+  StoredWeights w;
+  if (is_gguf_file(model)) {
+    const GgufFile f(model);
+    for (const TensorView& t : f.tensors()) w.bytes_by_dtype[dtype_name(t.dtype)] += t.nbytes;
+    return w;
+  }
+  const Checkpoint ck(model);
+  for (const auto& name : ck.names()) w.bytes_by_dtype[dtype_name(ck.get(name).dtype)] += ck.get(name).nbytes;
+  w.n_files = ck.num_files();
+  w.format = "safetensors";
+  return w;
+}
+
 std::unique_ptr<Tokenizer> open_tokenizer(const std::string& model, bool required) {
   if (is_gguf_file(model)) {
     const GgufFile f(model);
@@ -67,6 +83,22 @@ ChatTemplate open_chat_template(const std::string& model, const Tokenizer& tok, 
   };
   return ChatTemplate::from_template_text(f.get_string("tokenizer.chat_template", ""), token("tokenizer.ggml.bos_token_id"),
                                           token("tokenizer.ggml.eos_token_id"), model + ": tokenizer.chat_template", force);
+}
+
+std::vector<DType> parse_weight_formats(const std::string& list, const std::string& flag) {
+  std::vector<DType> out;
+  std::stringstream in(list);
+  std::string f;
+  while (std::getline(in, f, ',')) {
+    if (f.empty()) continue;
+    std::string up = f;
+    for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::optional<DType> t = quant_type_from_name(f);
+    if (!t) t = dtype_from_name(up);
+    if (!t || *t == DType::F8_E4M3 || *t == DType::U8) fail(flag, ": '", f, "' is not bf16, f16, f32, q8_0 or q4_0");
+    out.push_back(*t);
+  }
+  return out;
 }
 
 std::vector<int32_t> parse_token_list(const std::string& text, const std::string& what) {

@@ -2,6 +2,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,14 @@ std::optional<DType> parse_quant(const std::string& quant);
 // when it is a terminal.
 std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert = {});
 
+// What a model's files store: bytes per dtype name ("BF16" -> bytes), how many files and their format.
+struct StoredWeights {
+  std::map<std::string, size_t> bytes_by_dtype;
+  size_t n_files = 1;
+  const char* format = "GGUF";  // or "safetensors"
+};
+StoredWeights stored_weights(const std::string& model);
+
 // The model's tokenizer: tokenizer.ggml.* of a GGUF file or DIR/tokenizer.json; nullptr when there is
 // none and it is not `required`.
 std::unique_ptr<Tokenizer> open_tokenizer(const std::string& model, bool required);
@@ -45,6 +54,9 @@ std::vector<int32_t> parse_token_list(const std::string& text, const std::string
 std::vector<int32_t> read_token_file(const std::string& path);
 // Throws "<what>: token id X is out of range for vocab size V".
 void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size, const std::string& what);
+
+// "bf16,q8_0,..." -> weight formats (bf16, f16, f32, q8_0, q4_0); `flag` names the option in errors.
+std::vector<DType> parse_weight_formats(const std::string& list, const std::string& flag);
 
 // Sampling and stopping flags shared by generate and chat.
 void add_sampling_flags(CLI::App* cmd, GenerateOptions& o);

@@ -94,6 +94,39 @@ __attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t iters, float a
   return r;
 }
 
+// The dot-product chains: acc = dot(a, b) + acc with 16 chains of zmm, 32 (bf16 pairs) or 64 (byte
+// quads) multiply-adds each. Values stay small (bf16 1e-3 products; int32 wraps harmlessly).
+__attribute__((target("avx512f,avx512bf16"))) float bf16_dot_chains(int64_t iters, float a_, float b_) {
+  const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(a_), _mm512_set1_ps(a_));
+  const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(b_), _mm512_set1_ps(b_));
+  __m512 acc[kChains512];
+  for (int j = 0; j < kChains512; ++j) acc[j] = _mm512_set1_ps(0.01f * j);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+    for (int j = 0; j < kChains512; ++j) acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
+  }
+  __m512 s = acc[0];
+  for (int j = 1; j < kChains512; ++j) s = _mm512_add_ps(s, acc[j]);
+  alignas(64) float out[16];
+  _mm512_store_ps(out, s);
+  return out[0];
+}
+
+__attribute__((target("avx512f,avx512vnni"))) float int8_dot_chains(int64_t iters, float a_, float b_) {
+  const __m512i a = _mm512_set1_epi8(static_cast<char>(a_ * 100)), b = _mm512_set1_epi8(static_cast<char>(b_ * 1000));
+  __m512i acc[kChains512];
+  for (int j = 0; j < kChains512; ++j) acc[j] = _mm512_set1_epi32(j);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+    for (int j = 0; j < kChains512; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
+  }
+  __m512i s = acc[0];
+  for (int j = 1; j < kChains512; ++j) s = _mm512_add_epi32(s, acc[j]);
+  alignas(64) int32_t out[16];
+  _mm512_store_si512(out, s);
+  return static_cast<float>(out[0]);
+}
+
 // Baseline x86-64 has SSE2 but no FMA: a multiply and an add per lane, still 2 FLOPs.
 float fma_chains_sse(int64_t iters, float a_, float b_) {
   const __m128 a = _mm_set1_ps(a_), b = _mm_set1_ps(b_);
@@ -125,7 +158,9 @@ struct FmaKernel {
   double flops_per_iter;  // chains x lanes x 2
 };
 
-FmaKernel pick_fma_kernel() {
+FmaKernel pick_kernel(PeakInstr instr) {
+  if (instr == PeakInstr::Bf16Dot) return {bf16_dot_chains, 2.0 * kChains512 * 32};
+  if (instr == PeakInstr::Int8Dot) return {int8_dot_chains, 2.0 * kChains512 * 64};
   switch (detect_isa()) {
     case Isa::avx512f: return {fma_chains_avx512, 2.0 * kChains512 * 16};
     case Isa::avx2: return {fma_chains_avx2, 2.0 * kChains256 * 8};
@@ -187,11 +222,28 @@ double fma_pass(ThreadPool& pool, const FmaKernel& k, int64_t iters) {
 }
 }  // namespace
 
-PeakProbe::PeakProbe(ThreadPool& pool) : pool_(pool) {
+const char* peak_instr_name(PeakInstr i) {
+  switch (i) {
+    case PeakInstr::Bf16Dot: return "vdpbf16ps";
+    case PeakInstr::Int8Dot: return "vpdpbusd";
+    case PeakInstr::F32Fma: break;
+  }
+  return "f32 fma";
+}
+
+bool peak_instr_available(PeakInstr i) {
+  __builtin_cpu_init();
+  if (i == PeakInstr::Bf16Dot) return __builtin_cpu_supports("avx512bf16");
+  if (i == PeakInstr::Int8Dot) return __builtin_cpu_supports("avx512vnni");
+  return true;
+}
+
+PeakProbe::PeakProbe(ThreadPool& pool, PeakInstr instr) : pool_(pool), instr_(instr) {
+  if (!peak_instr_available(instr)) fail("this CPU has no ", peak_instr_name(instr));
   // Calibrate: grow the pass until it takes >= 10 ms, then size passes to ~30 ms each. Many short
   // passes rather than a few long ones: on a shared machine the best pass is the one that ran
   // without being preempted, and short passes are likelier to find such a window.
-  const FmaKernel k = pick_fma_kernel();
+  const FmaKernel k = pick_kernel(instr_);
   double t = fma_pass(pool_, k, iters_);
   while (t < 0.01 && iters_ < (int64_t{1} << 40)) {
     iters_ *= 4;
@@ -201,7 +253,7 @@ PeakProbe::PeakProbe(ThreadPool& pool) : pool_(pool) {
 }
 
 double PeakProbe::pass() {
-  const FmaKernel k = pick_fma_kernel();
+  const FmaKernel k = pick_kernel(instr_);
   const double t = fma_pass(pool_, k, iters_);
   return t > 0 ? k.flops_per_iter * static_cast<double>(iters_) * pool_.size() / t / 1e9 : 0;
 }

@@ -26,15 +26,23 @@ class ReadProbe {
 };
 double measure_peak_gflops(ThreadPool& pool);
 
-// The FMA-peak probe behind measure_peak_gflops, one pass (~20 ms, calibrated once) at a time, to
-// interleave with a benchmark's own passes as ReadProbe does.
+// The instruction whose peak a probe measures: the f32 FMA of the widest ISA, or the dot products
+// the prefill panels use (kernels/panel_gemm.h), AVX512_BF16 vdpbf16ps (32 multiply-adds per zmm)
+// and AVX512_VNNI vpdpbusd (64). A multiply-add counts as 2 operations for all three.
+enum class PeakInstr { F32Fma, Bf16Dot, Int8Dot };
+const char* peak_instr_name(PeakInstr i);
+bool peak_instr_available(PeakInstr i);
+
+// A peak probe, one pass (~30 ms, calibrated once) at a time, to interleave with a benchmark's own
+// passes as ReadProbe does. Independent accumulator chains in registers on every pool thread.
 class PeakProbe {
  public:
-  explicit PeakProbe(ThreadPool& pool);
-  double pass();  // GFLOP/s of one pass on all threads
+  explicit PeakProbe(ThreadPool& pool, PeakInstr instr = PeakInstr::F32Fma);
+  double pass();  // G operations/s (GFLOP/s, or GOP/s for int8) of one pass on all threads
 
  private:
   ThreadPool& pool_;
+  PeakInstr instr_;
   int64_t iters_ = 1 << 12;
 };
 

@@ -10,6 +10,7 @@
 #include "core/cpu_clones.h"
 #include "core/error.h"
 #include "kernels/simd.h"
+#include "kernels/simd_panel.h"
 
 namespace mla {
 namespace {
@@ -71,6 +72,10 @@ constexpr int64_t kTileRows = 8;
 // in L2 while blocks of 6 inputs pass over them 4 rows at a time.
 constexpr int64_t kSimdTileRows = 16;
 
+// Input rows from which a product runs on panels (panel_gemm.h) where it can: below it the per-call
+// packing of each weight tile costs more than the denser instruction saves.
+constexpr int64_t kPanelMinRows = 4;
+
 thread_local std::vector<float> tl_tile;
 
 thread_local std::vector<uint8_t> tl_xq;  // x quantized for the VNNI gemv (simd::quantize_x)
@@ -99,6 +104,29 @@ void ensure_tile(size_t n) {
 void set_kernel_path(KernelPath path) { g_path = path; }
 bool kernels_use_avx512() { return current_path() != KernelPath::Portable && simd::avx512_cpu(); }
 bool kernels_use_vnni() { return current_path() == KernelPath::Auto && simd::avx512_vnni_cpu(); }
+
+namespace {
+
+bool runs_on_panels(const Matrix& W, int64_t n) {
+  if (n < kPanelMinRows) return false;
+  switch (panel::rounding_for(W.dtype)) {
+    case ActivationRounding::Bf16:
+      return W.cols % 2 == 0 && current_path() == KernelPath::Auto && simd::avx512_bf16_cpu();
+    case ActivationRounding::Int8Blocks:
+      return kernels_use_vnni();
+    case ActivationRounding::None:
+      break;
+  }
+  return false;
+}
+
+}  // namespace
+
+ActivationRounding matmul_rounding(const Matrix& W, int64_t n) {
+  if (runs_on_panels(W, n)) return panel::rounding_for(W.dtype);
+  if (n == 1 && dtype_is_quantized(W.dtype) && kernels_use_vnni()) return ActivationRounding::Int8Blocks;
+  return ActivationRounding::None;
+}
 
 float dot_f32(const float* a, const float* b, int64_t n) {
   return kernels_use_avx512() ? simd::dot_f32(a, b, n) : dot_f32_impl(a, b, n);
@@ -295,6 +323,7 @@ void matvec_t_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, floa
 }
 
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y) {
+  if (runs_on_panels(W, n)) return panel::matmul(pool, W, X, n, Y, panel::Impl::Simd);
   if (kernels_use_avx512()) {
     // Each thread takes one contiguous range of rows (in units of the row block) and streams it once.
     const int64_t block = n == 1 ? 4 : kSimdTileRows, n_blocks = (W.rows + block - 1) / block;

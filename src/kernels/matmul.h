@@ -5,15 +5,19 @@
 
 #include "core/thread_pool.h"
 #include "kernels/matrix.h"
+#include "kernels/panel_gemm.h"
 
 namespace mla {
 
 // Which implementation the kernels run (matmul here and the attention core): the explicit AVX-512
 // kernels (kernels/simd.h) where the CPU has AVX-512 F/BW/VL + FMA + F16C, else the portable ones
 // (compiler-vectorised for AVX-512F, AVX2 + FMA or the x86-64 baseline: core/cpu_clones.h). With AVX512_VNNI too, the decode (n = 1) products with Q8_0
-// and Q4_0 weights quantize x to int8 blocks and use integer dot products (simd.h, *_vnni).
+// and Q4_0 weights quantize x to int8 blocks and use integer dot products (simd.h, *_vnni); the
+// prefill products (n >= 4) run on panels (panel_gemm.h): BF16 weights on AVX512_BF16 with x
+// rounded to bf16, block formats on VNNI with x quantized to int8 blocks.
 // MLA_KERNELS=portable / avx512-novnni in the environment, or set_kernel_path(Portable / NoVnni),
-// force the portable path / the AVX-512 f32 kernels, so tests check all three on a VNNI machine.
+// force the portable path / the AVX-512 f32 kernels (no integer or bf16 dot products), so tests
+// check all three on a machine that has them.
 enum class KernelPath { Auto, NoVnni, Portable };
 void set_kernel_path(KernelPath path);
 bool kernels_use_avx512();
@@ -37,8 +41,12 @@ void matvec_t_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, floa
 
 // Y[n x W.rows] = X[n x W.cols] · W^T, split over rows of W across the pool's threads. Each weight
 // row is read once per call (decode: n = 1, the weights stream from memory once).
-// With kernels_use_vnni(), n = 1 and Q8_0 / Q4_0 weights, X is quantized to int8 per 32 values
-// first: |Y - exact| <= sum_c |W[r][c]| * d_x(c) / 2 (+ f32 rounding), d_x = max|x| of c's block / 127.
+// X may be rounded first (matmul_rounding): to int8 per 32 values, |Y - exact| <= sum_c |W[r][c]| *
+// d_x(c) / 2 (+ f32 rounding), d_x = max|x| of c's block / 127; to bf16, <= 2^-9 sum_c |W[r][c] x_c|.
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y);
+
+// How matmul(pool, W, X, n, Y) rounds X on this machine and kernel path (panel_gemm.h states each
+// rounding's bound; tests derive their tolerances from it).
+ActivationRounding matmul_rounding(const Matrix& W, int64_t n);
 
 }  // namespace mla

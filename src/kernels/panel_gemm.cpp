@@ -1,0 +1,232 @@
+// Prefill products on panels (panel_gemm.h): the activation preparation, the weight formats as a
+// table of unpackers, the tiling over threads, and the scalar twins of the micro-kernels.
+#include "kernels/panel_gemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/simd_panel.h"
+#include "tensor/dtype.h"
+
+namespace mla::panel {
+namespace {
+
+// Columns per panel chunk: 2048 values, so a 32-row panel is 128 KiB (bf16) or 80 KiB (int8) and
+// stays in L2 while all input rows pass over it; longer rows (MLP down projections, 10944+ wide)
+// are done in several chunks that add into Y.
+constexpr int64_t kChunkValues = 2048;
+constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 4 * 64;  // u[8 steps][2 groups][16 x 4], d[2][16], m[2][16]
+
+// ---- Weight formats on the int8 path: block b of a stored row as w = d * u + m, u in [0, 255] ----
+// Block layouts from ggml's format description (ggml/src/ggml-common.h, block_q8_0 / block_q4_0;
+// also docs/GGUF.md): f16 d, then 32 int8 q (w = d q) or 16 bytes of nibbles (value j in the low
+// nibble of byte j, value j + 16 in the high one; w = d (nibble - 8)).
+struct ByteBlockFormat {
+  DType dtype;
+  void (*unpack)(const uint8_t* row, int64_t b, uint8_t* u, float& d, float& m);
+};
+
+float f16_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32(h);
+}
+
+void unpack_q8_0(const uint8_t* row, int64_t b, uint8_t* u, float& d, float& m) {
+  const uint8_t* blk = row + b * sizeof(BlockQ8_0);
+  d = f16_at(blk);
+  m = -128.0f * d;  // u = q + 128: the sign bit flipped
+  for (int i = 0; i < kBlock; ++i) u[i] = blk[2 + i] ^ 0x80;
+}
+
+void unpack_q4_0(const uint8_t* row, int64_t b, uint8_t* u, float& d, float& m) {
+  const uint8_t* blk = row + b * sizeof(BlockQ4_0);
+  d = f16_at(blk);
+  m = -8.0f * d;
+  for (int i = 0; i < kBlock / 2; ++i) {
+    u[i] = blk[2 + i] & 15;
+    u[i + kBlock / 2] = blk[2 + i] >> 4;
+  }
+}
+
+constexpr ByteBlockFormat kByteFormats[] = {{DType::Q8_0, unpack_q8_0}, {DType::Q4_0, unpack_q4_0}};
+
+const ByteBlockFormat* byte_format(DType t) {
+  for (const ByteBlockFormat& f : kByteFormats)
+    if (f.dtype == t) return &f;
+  return nullptr;
+}
+
+// ---- Packing one chunk of one 32-row tile (rows past W's end are zero) ----
+
+const uint8_t* row_ptr(const Matrix& W, int64_t r) { return W.data + static_cast<size_t>(r) * W.row_bytes(); }
+
+// Dwords [s0, s0 + steps) of rows [r0, r0 + 32): panel[s][r / 16][r % 16].
+void pack_bf16(const Matrix& W, int64_t r0, int64_t s0, int64_t steps, uint32_t* panel) {
+  for (int64_t r = 0; r < kTileRows; ++r) {
+    if (r0 + r >= W.rows) {
+      for (int64_t s = 0; s < steps; ++s) panel[s * kTileRows + r] = 0;
+      continue;
+    }
+    const uint8_t* row = row_ptr(W, r0 + r) + 4 * s0;
+    for (int64_t s = 0; s < steps; ++s) std::memcpy(&panel[s * kTileRows + r], row + 4 * s, 4);
+  }
+}
+
+// Blocks [b0, b0 + nb) of rows [r0, r0 + 32), each as 8 steps of 4 bytes per lane, then d and m.
+void pack_int8(const ByteBlockFormat& f, const Matrix& W, int64_t r0, int64_t b0, int64_t nb, uint8_t* panel) {
+  for (int64_t r = 0; r < kTileRows; ++r) {
+    const bool live = r0 + r < W.rows;
+    const uint8_t* row = live ? row_ptr(W, r0 + r) : nullptr;
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t u[kBlock] = {};
+      float d = 0, m = 0;
+      if (live) f.unpack(row, b0 + b, u, d, m);
+      uint8_t* pb = panel + b * kInt8BlockBytes;
+      for (int s = 0; s < 8; ++s) std::memcpy(pb + s * 128 + r * 4, u + 4 * s, 4);
+      float* dm = reinterpret_cast<float*>(pb + 8 * 128);
+      dm[r] = d;
+      dm[kTileRows + r] = m;
+    }
+  }
+}
+
+// ---- Scalar twins of simd::panel_bf16 / panel_int8 (same panels, same prepared inputs) ----
+
+void store(float* y, double v, bool accumulate) { *y = accumulate ? *y + static_cast<float>(v) : static_cast<float>(v); }
+
+void panel_bf16_scalar(const uint32_t* panel, int64_t steps, const uint32_t* x, int64_t ldx, int64_t n, float* y,
+                       int64_t ldy, int64_t live_rows, bool accumulate) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t r = 0; r < live_rows; ++r) {
+      double acc = 0;
+      for (int64_t s = 0; s < steps; ++s) {
+        const uint32_t w = panel[s * kTileRows + r], v = x[i * ldx + s];
+        acc += static_cast<double>(bf16_to_f32(w & 0xffff)) * bf16_to_f32(v & 0xffff) +
+               static_cast<double>(bf16_to_f32(w >> 16)) * bf16_to_f32(v >> 16);
+      }
+      store(&y[i * ldy + r], acc, accumulate);
+    }
+}
+
+void panel_int8_scalar(const uint8_t* panel, int64_t blocks, const int8_t* q, int64_t ldq, const float* d,
+                       const float* ds, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows,
+                       bool accumulate) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t r = 0; r < live_rows; ++r) {
+      double acc = 0;
+      for (int64_t b = 0; b < blocks; ++b) {
+        const uint8_t* pb = panel + b * kInt8BlockBytes;
+        int32_t dot = 0;
+        for (int v = 0; v < kBlock; ++v) dot += pb[(v / 4) * 128 + r * 4 + v % 4] * q[i * ldq + b * kBlock + v];
+        const float* dm = reinterpret_cast<const float*>(pb + 8 * 128);
+        acc += static_cast<double>(dm[r]) * d[i * ldd + b] * dot + static_cast<double>(dm[kTileRows + r]) * ds[i * ldd + b];
+      }
+      store(&y[i * ldy + r], acc, accumulate);
+    }
+}
+
+// ---- Activation preparation, scalar (the SIMD versions are in simd_panel.cpp) ----
+
+void x_to_bf16_scalar(const float* x, int64_t n, uint16_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(x[i]);
+}
+
+void quantize_x_blocks_scalar(const float* x, int64_t cols, int8_t* q, float* d, float* ds) {
+  for (int64_t b = 0; b < cols / kBlock; ++b) {
+    const float* xb = x + b * kBlock;
+    float amax = 0;
+    for (int v = 0; v < kBlock; ++v) amax = std::max(amax, std::fabs(xb[v]));
+    const float inv = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int32_t sum = 0;
+    for (int v = 0; v < kBlock; ++v) {
+      q[b * kBlock + v] = static_cast<int8_t>(std::nearbyint(xb[v] * inv));
+      sum += q[b * kBlock + v];
+    }
+    d[b] = amax / 127.0f;
+    ds[b] = d[b] * static_cast<float>(sum);
+  }
+}
+
+// Per calling thread: the prepared activations (shared read-only by the workers during one call)
+// and each worker's panel, grown to the largest call seen so nothing is allocated per product.
+thread_local std::vector<uint16_t> tl_xb;
+thread_local std::vector<int8_t> tl_xq;
+thread_local std::vector<float> tl_xd, tl_xds;
+thread_local std::vector<uint8_t> tl_panel;
+
+template <class T>
+T* sized(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+void matmul_bf16(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y, bool simd) {
+  const int64_t K = W.cols, steps = K / 2;
+  uint16_t* xb = sized(tl_xb, static_cast<size_t>(n * K));
+  pool.parallel_for(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) (simd ? simd::x_to_bf16 : x_to_bf16_scalar)(X + i * K, K, xb + i * K);
+  });
+  const uint32_t* x32 = reinterpret_cast<const uint32_t*>(xb);
+  const int64_t chunk = kChunkValues / 2;
+  pool.parallel_for((W.rows + kTileRows - 1) / kTileRows, [&](int64_t t0, int64_t t1) {
+    uint32_t* panel = reinterpret_cast<uint32_t*>(sized(tl_panel, static_cast<size_t>(chunk * kTileRows * 4)));
+    for (int64_t t = t0; t < t1; ++t)
+      for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
+        const int64_t ns = std::min(chunk, steps - s0), r0 = t * kTileRows, live = std::min(kTileRows, W.rows - r0);
+        pack_bf16(W, r0, s0, ns, panel);
+        (simd ? simd::panel_bf16 : panel_bf16_scalar)(panel, ns, x32 + s0, steps, n, Y + r0, W.rows, live, s0 > 0);
+      }
+  });
+}
+
+void matmul_int8(ThreadPool& pool, const ByteBlockFormat& f, const Matrix& W, const float* X, int64_t n, float* Y,
+                 bool simd) {
+  const int64_t K = W.cols, blocks = K / kBlock;
+  int8_t* q = sized(tl_xq, static_cast<size_t>(n * K));
+  float* d = sized(tl_xd, static_cast<size_t>(n * blocks));
+  float* ds = sized(tl_xds, static_cast<size_t>(n * blocks));
+  pool.parallel_for(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      (simd ? simd::quantize_x_blocks : quantize_x_blocks_scalar)(X + i * K, K, q + i * K, d + i * blocks, ds + i * blocks);
+  });
+  const int64_t chunk = kChunkValues / kBlock;
+  pool.parallel_for((W.rows + kTileRows - 1) / kTileRows, [&](int64_t t0, int64_t t1) {
+    uint8_t* panel = sized(tl_panel, static_cast<size_t>(chunk * kInt8BlockBytes));
+    for (int64_t t = t0; t < t1; ++t)
+      for (int64_t b0 = 0; b0 < blocks; b0 += chunk) {
+        const int64_t nb = std::min(chunk, blocks - b0), r0 = t * kTileRows, live = std::min(kTileRows, W.rows - r0);
+        pack_int8(f, W, r0, b0, nb, panel);
+        (simd ? simd::panel_int8 : panel_int8_scalar)(panel, nb, q + b0 * kBlock, K, d + b0, ds + b0, blocks, n,
+                                                       Y + r0, W.rows, live, b0 > 0);
+      }
+  });
+}
+
+}  // namespace
+
+ActivationRounding rounding_for(DType t) {
+  if (t == DType::BF16) return ActivationRounding::Bf16;
+  if (byte_format(t) != nullptr) return ActivationRounding::Int8Blocks;
+  return ActivationRounding::None;
+}
+
+void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y, Impl impl) {
+  const bool simd = impl == Impl::Simd;
+  switch (rounding_for(W.dtype)) {
+    case ActivationRounding::Bf16:
+      if (W.cols % 2 != 0) fail("panel::matmul: bf16 rows need an even column count, got ", W.cols);
+      return matmul_bf16(pool, W, X, n, Y, simd);
+    case ActivationRounding::Int8Blocks:
+      if (W.cols % kBlock != 0) fail("panel::matmul: block rows need a multiple of 32 columns, got ", W.cols);
+      return matmul_int8(pool, *byte_format(W.dtype), W, X, n, Y, simd);
+    case ActivationRounding::None:
+      break;
+  }
+  fail("panel::matmul: no panel kernel for ", dtype_name(W.dtype));
+}
+
+}  // namespace mla::panel

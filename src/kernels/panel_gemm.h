@@ -1,0 +1,50 @@
+// Prefill products (many input rows) on the CPU's densest dot-product instruction for each weight
+// format, internal to src/kernels (matmul.h routes to it):
+//   BF16 weights x bf16-rounded activations on AVX512_BF16 `vdpbf16ps` (32 multiply-adds per
+//     instruction, twice the f32 FMA's 16);
+//   block formats (Q8_0, Q4_0, and every format that can say w = d * u + m per 32 values with u an
+//     unsigned byte) x int8-quantized activations on AVX512_VNNI `vpdpbusd` (64 per instruction).
+//
+// Blocking: the rows of W are cut into tiles of 32 (two zmm of 16 output rows), each tile's columns
+// into chunks of kc values. A thread unpacks one chunk of one tile into a *panel* (the layout below),
+// which stays in L2 while every input row passes over it, so each weight byte is read from memory
+// once per call. Outputs of a tile are contiguous in Y (16 rows per zmm store), so no horizontal sums.
+//
+// Panel layout, "broadcast form": dword s of lane r holds the 2 bf16 (or 4 byte) values of weight row
+// r that one vdpbf16ps (vpdpbusd) multiplies by dword s of the input row, broadcast to all lanes:
+//   bf16: [steps][2 groups][16 rows] uint32 (2 bf16 each)
+//   int8: per 32-value block: [8 steps][2 groups][16 rows] uint32 (4 bytes u each), then d[2][16] and
+//         m[2][16] f32, so that block b of row r is w = d * u + m.
+#pragma once
+#include <cstdint>
+
+#include "core/thread_pool.h"
+#include "kernels/matrix.h"
+
+namespace mla {
+
+// How a product rounds its activations before the dot products.
+enum class ActivationRounding {
+  None,        // f32 as given
+  Bf16,        // to bf16, round to nearest even: |x' - x| <= 2^-9 |x|
+  Int8Blocks,  // per 32 values d = max|x| / 127, x' = d * round(x / d): |x' - x| <= d / 2
+};
+
+namespace panel {
+
+constexpr int64_t kTileRows = 32;
+constexpr int64_t kBlock = 32;  // values per int8 block (the scale granularity of the formats here)
+
+// The activation rounding the panel kernels use for weights of type t (None: no panel kernel).
+ActivationRounding rounding_for(DType t);
+
+// Which micro-kernels run: the AVX-512 ones (only where simd_panel.h says the CPU has them) or their
+// plain scalar twins, which tests compare them against on the same panels.
+enum class Impl { Simd, Scalar };
+
+// Y[n x W.rows] = X'[n x W.cols] · W^T with X' = X rounded as rounding_for(W.dtype) (!= None), split
+// over tiles of W's rows across the pool's threads. Int8Blocks needs W.cols % 32 == 0.
+void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y, Impl impl);
+
+}  // namespace panel
+}  // namespace mla

@@ -1,0 +1,185 @@
+// AVX-512 BF16 / VNNI micro-kernels of the prefill products (simd_panel.h; layouts in panel_gemm.h).
+// As in simd_avx512.cpp, each group of functions sits in its own target region with exactly the
+// extensions it uses, so nothing compiled for AVX512_BF16 or VNNI can run on a CPU without them.
+#include "kernels/simd_panel.h"
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/simd.h"
+
+namespace mla::simd {
+
+bool avx512_bf16_cpu() {
+  static const bool ok = avx512_cpu() && __builtin_cpu_supports("avx512bf16");
+  return ok;
+}
+
+namespace {
+
+// Runs rows.operator()<J>(i) for the input rows in groups of J (the register block), then the
+// remainder in groups of J / 2, J / 4, ..., 1, so every group gets its accumulators in registers.
+template <int J, class Kernel>
+void for_row_blocks(int64_t n, Kernel&& rows) {
+  int64_t i = 0;
+  for (; i + J <= n; i += J) rows.template operator()<J>(i);
+  if constexpr (J > 1)
+    if (i < n) for_row_blocks<J / 2>(n - i, [&]<int K>(int64_t k) { rows.template operator()<K>(i + k); });
+}
+
+}  // namespace
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,fma,f16c")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// Helpers for the BF16 and VNNI regions below (their targets include this one's, so they inline).
+namespace {
+
+inline __mmask16 lanes_mask(int64_t live) {
+  return live >= 16 ? static_cast<__mmask16>(0xFFFF) : live <= 0 ? 0 : static_cast<__mmask16>((1u << live) - 1);
+}
+
+// Stores (or adds) one group's 16 sums: Y row i, outputs [16 g, 16 g + 16) of the tile.
+inline void put(float* y, __m512 v, __mmask16 m, bool accumulate) {
+  if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y));
+  _mm512_mask_storeu_ps(y, m, v);
+}
+
+}  // namespace
+
+void quantize_x_blocks(const float* x, int64_t cols, int8_t* q, float* d, float* ds) {
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    const __m512 lo = _mm512_loadu_ps(x + 32 * b), hi = _mm512_loadu_ps(x + 32 * b + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
+    const __m512 inv = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    // Round to nearest even (the MXCSR default), as ggml's quantize_row_q8_0 and the scalar twin.
+    const __m512i qlo = _mm512_cvtps_epi32(_mm512_mul_ps(lo, inv)), qhi = _mm512_cvtps_epi32(_mm512_mul_ps(hi, inv));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b), _mm512_cvtsepi32_epi8(qlo));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b + 16), _mm512_cvtsepi32_epi8(qhi));
+    d[b] = amax / 127.0f;
+    ds[b] = d[b] * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(qlo, qhi)));
+  }
+}
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+// ---- AVX512_BF16 ----
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512bf16,fma,f16c")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+void x_to_bf16(const float* x, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_loadu_ps(x + i))));
+  if (i < n) {
+    const __mmask16 m = lanes_mask(n - i);
+    _mm256_mask_storeu_epi16(out + i, m, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + i))));
+  }
+}
+
+// J input rows x 32 weight rows: 2J accumulators; per step 2 panel loads and J broadcasts feed 2J
+// vdpbf16ps (J = 12: 24 accumulators, 14 loads per 24 instructions).
+void panel_bf16(const uint32_t* panel, int64_t steps, const uint32_t* x, int64_t ldx, int64_t n, float* y,
+                int64_t ldy, int64_t live_rows, bool accumulate) {
+  const __mmask16 m0 = lanes_mask(live_rows), m1 = lanes_mask(live_rows - 16);
+  for_row_blocks<12>(n, [&]<int J>(int64_t i0) {
+    __m512 a0[J], a1[J];
+#pragma GCC unroll 16
+    for (int j = 0; j < J; ++j) a0[j] = a1[j] = _mm512_setzero_ps();
+    const uint32_t* xr = x + i0 * ldx;
+    for (int64_t s = 0; s < steps; ++s) {
+      const __m512bh w0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(panel + 32 * s));
+      const __m512bh w1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(panel + 32 * s + 16));
+#pragma GCC unroll 16
+      for (int j = 0; j < J; ++j) {
+        const __m512bh xb = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(xr[j * ldx + s])));
+        a0[j] = _mm512_dpbf16_ps(a0[j], w0, xb);
+        a1[j] = _mm512_dpbf16_ps(a1[j], w1, xb);
+      }
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < J; ++j) {
+      float* yr = y + (i0 + j) * ldy;
+      put(yr, a0[j], m0, accumulate);
+      if (m1) put(yr + 16, a1[j], m1, accumulate);
+    }
+  });
+}
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+// ---- AVX512_VNNI ----
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 4 * 64;  // 8 steps x 2 groups of u, then d[2][16], m[2][16]
+
+inline int32_t load_i32(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+
+}  // namespace
+
+// J input rows x 32 weight rows: per block, 2J int32 sums (8 vpdpbusd each: 4 bytes x 8 steps = 32
+// values) exact in int32 (|u q| <= 255 * 127 * 32 < 2^21), then scaled into 2J f32 sums with two FMAs.
+void panel_int8(const uint8_t* panel, int64_t blocks, const int8_t* q, int64_t ldq, const float* d,
+                const float* ds, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows, bool accumulate) {
+  const __mmask16 m0 = lanes_mask(live_rows), m1 = lanes_mask(live_rows - 16);
+  for_row_blocks<4>(n, [&]<int J>(int64_t i0) {
+    __m512 f0[J], f1[J];
+#pragma GCC unroll 8
+    for (int j = 0; j < J; ++j) f0[j] = f1[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t* pb = panel + b * kInt8BlockBytes;
+      __m512i s0[J], s1[J];
+#pragma GCC unroll 8
+      for (int j = 0; j < J; ++j) s0[j] = s1[j] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int s = 0; s < 8; ++s) {
+        const __m512i w0 = _mm512_loadu_si512(pb + 128 * s), w1 = _mm512_loadu_si512(pb + 128 * s + 64);
+#pragma GCC unroll 8
+        for (int j = 0; j < J; ++j) {
+          const __m512i xb = _mm512_set1_epi32(load_i32(q + (i0 + j) * ldq + 32 * b + 4 * s));
+          s0[j] = _mm512_dpbusd_epi32(s0[j], w0, xb);
+          s1[j] = _mm512_dpbusd_epi32(s1[j], w1, xb);
+        }
+      }
+      const float* dm = reinterpret_cast<const float*>(pb + 8 * 128);
+      const __m512 dw0 = _mm512_loadu_ps(dm), dw1 = _mm512_loadu_ps(dm + 16);
+      const __m512 mw0 = _mm512_loadu_ps(dm + 32), mw1 = _mm512_loadu_ps(dm + 48);
+#pragma GCC unroll 8
+      for (int j = 0; j < J; ++j) {
+        const __m512 dx = _mm512_set1_ps(d[(i0 + j) * ldd + b]), sx = _mm512_set1_ps(ds[(i0 + j) * ldd + b]);
+        f0[j] = _mm512_fmadd_ps(mw0, sx, _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0[j]), _mm512_mul_ps(dw0, dx), f0[j]));
+        f1[j] = _mm512_fmadd_ps(mw1, sx, _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1[j]), _mm512_mul_ps(dw1, dx), f1[j]));
+      }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < J; ++j) {
+      float* yr = y + (i0 + j) * ldy;
+      put(yr, f0[j], m0, accumulate);
+      if (m1) put(yr + 16, f1[j], m1, accumulate);
+    }
+  });
+}
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+}  // namespace mla::simd

@@ -1,0 +1,31 @@
+// The AVX-512 micro-kernels and activation preparation behind panel_gemm (internal to src/kernels),
+// each compiled for exactly the extensions it uses and callable only when its *_cpu() check holds.
+// Layouts: kernels/panel_gemm.h. Scalar twins: panel_gemm.cpp.
+#pragma once
+#include <cstdint>
+
+namespace mla::simd {
+
+// AVX-512 F/BW/VL + FMA + F16C (simd.h) and AVX512_BF16.
+bool avx512_bf16_cpu();
+
+// x[n] -> bf16, round to nearest even (vcvtneps2bf16). n even.
+void x_to_bf16(const float* x, int64_t n, uint16_t* out);
+
+// One panel (2 groups of 16 weight rows, `steps` dwords of each) against input rows i < n:
+//   Y[i * ldy + r] (+)= sum_s dot2(panel[s][r / 16][r % 16], x[i * ldx + s])   for r < live_rows
+// (x: bf16 pairs as dwords, ldx in dwords). accumulate: add to Y instead of storing.
+void panel_bf16(const uint32_t* panel, int64_t steps, const uint32_t* x, int64_t ldx, int64_t n, float* y,
+                int64_t ldy, int64_t live_rows, bool accumulate);
+
+// x[cols] (cols % 32 == 0) -> per 32 values q[32] int8, d = max|x| / 127 and ds = d * sum(q).
+// Needs avx512_cpu() only (simd.h).
+void quantize_x_blocks(const float* x, int64_t cols, int8_t* q, float* d, float* ds);
+
+// One int8 panel of `blocks` 32-value blocks against quantized input rows i < n:
+//   Y[i * ldy + r] (+)= sum_b d_w * d_x(i, b) * (u_b · q_x(i, b)) + m_w * ds_x(i, b)
+// q_x row i at q + i * ldq (bytes), d_x / ds_x row i at d + i * ldd, ds + i * ldd. AVX512_VNNI.
+void panel_int8(const uint8_t* panel, int64_t blocks, const int8_t* q, int64_t ldq, const float* d,
+                const float* ds, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows, bool accumulate);
+
+}  // namespace mla::simd
