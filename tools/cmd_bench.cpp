@@ -1,14 +1,18 @@
 // mla bench: MLA against MHA, GQA and MQA at matched shapes on this machine, with no download:
-// synthetic models with deterministic random weights that differ only in attention.
+// synthetic models with deterministic random weights that differ only in attention. With --model,
+// llama-bench for any model the engine loads (bench/model_bench.h).
 #include <unistd.h>
 
 #include <cctype>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "bench/attention_roofline.h"
 #include "bench/gemv_bench.h"
+#include "bench/model_bench.h"
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "commands.h"
@@ -26,6 +30,84 @@ std::vector<std::string> split_list(const std::string& s) {
   while (std::getline(in, item, ','))
     if (!item.empty()) out.push_back(item);
   return out;
+}
+
+// Progress on stderr: one line rewritten in place on a terminal, a line each otherwise.
+class StderrProgress {
+ public:
+  std::function<void(const std::string&)> callback() const {
+    return [tty = tty_](const std::string& line) { std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str()); };
+  }
+  // Ends the rewritten line so what follows starts on its own.
+  void end() const {
+    if (tty_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool tty_ = ::isatty(STDERR_FILENO);
+};
+
+// `mla bench --model`'s flags, spelled as llama-bench spells them.
+struct ModelBenchFlags {
+  std::string model, attn = "auto", kv_type = "f32";
+  bench::ModelBenchOptions bench;
+};
+
+// Registered after the synthetic benchmark's options: --model excludes all of those but the ones
+// both runs share (threads, quant, json), and the new flags need --model.
+void add_model_bench_flags(CLI::App* cmd, ModelBenchFlags& f) {
+  const std::vector<CLI::Option*> synthetic = cmd->get_options([](const CLI::Option* opt) {
+    const std::string name = opt->get_name();
+    return name != "--help" && name != "--threads" && name != "--quant" && name != "--json";
+  });
+  CLI::Option* model = cmd->add_option("-m,--model", f.model,
+                                       "llama-bench this model (Hugging Face directory or GGUF file) instead of the "
+                                       "synthetic variants");
+  for (CLI::Option* opt : synthetic) model->excludes(opt);
+  cmd->add_option("-p,--n-prompt", f.bench.prompt_tokens, "with --model: prompt lengths to prefill (default 512)")
+      ->delimiter(',')
+      ->needs(model);
+  cmd->add_option("-n,--n-gen", f.bench.decode_tokens, "with --model: tokens to decode, 0 to skip (default 64)")
+      ->needs(model);
+  cmd->add_option("-d,--n-depth", f.bench.depths, "with --model: cache depths before each test (default 0)")
+      ->delimiter(',')
+      ->needs(model);
+  cmd->add_option("-r,--repetitions", f.bench.reps, "with --model: timed repetitions of each test (default 3)")
+      ->needs(model);
+  cmd->add_option("--attn", f.attn, "with --model: MLA attention path: naive | absorbed | auto (default)")
+      ->check(CLI::IsMember({"naive", "absorbed", "auto"}))
+      ->needs(model);
+  cmd->add_option("--kv-type", f.kv_type, "with --model: cache element type: f32 (default, as generate), bf16, f16, fp8, q8_0")
+      ->needs(model);
+}
+
+// "BF16, F32" as stored; "BF16, F32 -> Q8_0" when --quant converts the linear weights at load.
+std::string weight_dtypes(const std::string& model, std::optional<DType> quant) {
+  std::string s;
+  for (const auto& [dtype, bytes] : stored_weights(model).bytes_by_dtype) s += (s.empty() ? "" : ", ") + dtype;
+  return quant ? s + " -> " + dtype_name(*quant) : s;
+}
+
+void bench_model(const ModelBenchFlags& f, int threads, const std::string& quant, const std::string& json) {
+  bench::ModelBenchReport r;
+  r.options = f.bench;
+  r.options.attn = parse_attn_mode(f.attn);
+  r.options.kv_type = kv::parse_cache_dtype(f.kv_type, "--kv-type");
+  // Bad lengths fail before the model, possibly large, is loaded.
+  bench::check_model_bench_options(r.options, load_model_config(f.model).max_position_embeddings);
+  r.quant = parse_quant(quant);
+  ThreadPool pool(threads);
+  const std::unique_ptr<Model> model = open_model(f.model, pool, r.quant);
+  r.model = f.model;
+  r.architecture = model->config().architecture;
+  r.n_params = model->params().total;
+  r.weights = weight_dtypes(f.model, r.quant);
+  r.threads = pool.size();
+  const StderrProgress progress;
+  r.results = bench::run_model_bench(*model, r.options, progress.callback());
+  progress.end();
+  std::printf("%s", bench::format_model_bench_table(r).c_str());
+  if (!json.empty()) bench::write_model_bench_json(r, json);
 }
 
 }  // namespace
@@ -69,6 +151,8 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--json", o->json, "write the results as JSON");
   cmd->add_option("--csv", o->csv, "write the results as CSV (and FILE-throughput.csv)");
   cmd->add_option("--plot", o->plot, "write plots (.svg or .png): decode tok/s and KV memory against context");
+  auto mo = std::make_shared<ModelBenchFlags>();
+  add_model_bench_flags(cmd, *mo);
   // `mla bench gemv`: the decode matrix-vector bandwidth per weight format (bench/gemv_bench.h).
   struct GemvOpts {
     bench::GemvOptions g;
@@ -98,6 +182,8 @@ void register_bench(CLI::App& app) {
     std::printf("%s", bench::format_gemv_table(r).c_str());
   });
 
+  register_bench_gemm(cmd, o->threads);
+
   // `mla bench attention`: one layer's decode attention against the roofline (bench/attention_roofline.h).
   struct AttnOpts {
     bench::AttnRooflineOptions a;
@@ -122,8 +208,9 @@ void register_bench(CLI::App& app) {
     std::printf("%s", bench::format_attention_roofline(r).c_str());
   });
 
-  cmd->callback([o, gemv, attention] {
-    if (gemv->parsed() || attention->parsed()) return;  // a subcommand ran instead
+  cmd->callback([o, mo, cmd] {
+    if (!cmd->get_subcommands().empty()) return;  // a subcommand (gemv, gemm, attention) ran instead
+    if (!mo->model.empty()) return bench_model(*mo, o->threads, o->quant, o->json);
     bench::BenchOptions& b = o->bench;
     b.preset = o->preset;
     b.quant = parse_quant(o->quant);
@@ -157,11 +244,9 @@ void register_bench(CLI::App& app) {
     b.throughput_budget_bytes = static_cast<double>(kv::parse_mem(o->budget));
 
     ThreadPool pool(o->threads);
-    const bool tty = ::isatty(STDERR_FILENO);
-    const bench::BenchReport report = bench::run_bench(b, pool, [tty](const std::string& line) {
-      std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", line.c_str());
-    });
-    if (tty) std::fprintf(stderr, "\n");
+    const StderrProgress progress;
+    const bench::BenchReport report = bench::run_bench(b, pool, progress.callback());
+    progress.end();
     std::printf("%s", bench::format_table(report).c_str());
     if (!o->json.empty()) bench::write_json(report, o->json);
     if (!o->csv.empty()) bench::write_csv(report, o->csv);

@@ -1,12 +1,9 @@
 // mla inspect: what a model directory holds: architecture, shapes, parameters, dtypes, KV cache.
 #include <cstdio>
-#include <map>
 #include <memory>
 
 #include "commands.h"
 #include "common.h"
-#include "formats/gguf.h"
-#include "model/checkpoint.h"
 
 namespace mla::cli {
 
@@ -18,19 +15,9 @@ void register_inspect(CLI::App& app) {
     ThreadPool pool(1);
     auto model = open_model(*dir, pool);
     const ModelConfig& c = model->config();
-    std::map<std::string, size_t> bytes_by_dtype;
-    size_t total_bytes = 0, n_files = 1;
-    const char* format = "GGUF";
-    if (is_gguf_file(*dir)) {
-      const GgufFile f(*dir);
-      for (const TensorView& t : f.tensors()) bytes_by_dtype[dtype_name(t.dtype)] += t.nbytes;
-    } else {
-      const Checkpoint ck(*dir);
-      for (const auto& name : ck.names()) bytes_by_dtype[dtype_name(ck.get(name).dtype)] += ck.get(name).nbytes;
-      n_files = ck.num_files();
-      format = "safetensors";
-    }
-    for (const auto& [dt, b] : bytes_by_dtype) total_bytes += b;
+    const StoredWeights stored = stored_weights(*dir);
+    size_t total_bytes = 0;
+    for (const auto& [dt, b] : stored.bytes_by_dtype) total_bytes += b;
     int64_t moe_layers = 0;
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) moe_layers += c.is_moe_layer(i);
 
@@ -69,8 +56,8 @@ void register_inspect(CLI::App& app) {
                   (long long)c.num_experts_per_tok, (long long)c.n_shared_experts);
     std::printf("parameters:        %.3fB total, %.3fB active per token\n", model->params().total / 1e9,
                 model->params().active / 1e9);
-    std::printf("files:             %zu %s, %s\n", n_files, format, human_bytes(total_bytes).c_str());
-    for (const auto& [dt, b] : bytes_by_dtype) std::printf("  %-8s         %s\n", dt.c_str(), human_bytes(b).c_str());
+    std::printf("files:             %zu %s, %s\n", stored.n_files, stored.format, human_bytes(total_bytes).c_str());
+    for (const auto& [dt, b] : stored.bytes_by_dtype) std::printf("  %-8s         %s\n", dt.c_str(), human_bytes(b).c_str());
     // Per token per layer: the MLA latent + rope key, or K and V of every kv head.
     const int64_t row = model->make_cache(1).row_width(), values = c.num_hidden_layers * row;
     std::printf("KV cache / token:  %lld values (%lld layers x %lld%s) = %lld B as bf16, %lld B as f32 (this engine's cache)\n",

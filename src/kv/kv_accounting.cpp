@@ -128,14 +128,14 @@ const char* cache_dtype_name(CacheDtype d) {
   return "?";
 }
 
-CacheDtype parse_cache_dtype(std::string_view s) {
+CacheDtype parse_cache_dtype(std::string_view s, std::string_view flag) {
   const std::string l = lower(s);
   if (l == "f32" || l == "fp32") return CacheDtype::F32;
   if (l == "bf16") return CacheDtype::BF16;
   if (l == "f16" || l == "fp16") return CacheDtype::F16;
   if (l == "fp8" || l == "f8_e4m3") return CacheDtype::FP8;
   if (l == "q8_0") return CacheDtype::Q8_0;
-  fail("--dtype '", s, "': unknown cache dtype (use f32, bf16, f16, fp8 or q8_0)");
+  fail(flag, " '", s, "': unknown cache dtype (use f32, bf16, f16, fp8 or q8_0)");
 }
 
 uint64_t row_bytes(uint64_t n, CacheDtype d) {
