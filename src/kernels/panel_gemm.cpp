@@ -18,15 +18,16 @@ namespace {
 // stays in L2 while all input rows pass over it; longer rows (MLP down projections, 10944+ wide)
 // are done in several chunks that add into Y.
 constexpr int64_t kChunkValues = 2048;
-constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 4 * 64;  // u[8 steps][2 groups][16 x 4], d[2][16], m[2][16]
+constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 2 * 64;  // u[8 steps][2 groups][16 x 4], d[2][16]
 
-// ---- Weight formats on the int8 path: block b of a stored row as w = d * u + m, u in [0, 255] ----
+// ---- Weight formats on the int8 path: block b of a stored row as w = d * (u - off), u in [0, 255] ----
 // Block layouts from ggml's format description (ggml/src/ggml-common.h, block_q8_0 / block_q4_0;
 // also docs/GGUF.md): f16 d, then 32 int8 q (w = d q) or 16 bytes of nibbles (value j in the low
 // nibble of byte j, value j + 16 in the high one; w = d (nibble - 8)).
 struct ByteBlockFormat {
   DType dtype;
-  void (*unpack)(const uint8_t* row, int64_t b, uint8_t* u, float& d, float& m);
+  int32_t off;
+  void (*unpack)(const uint8_t* row, int64_t b, uint8_t* u, float& d);
 };
 
 float f16_at(const uint8_t* p) {
@@ -35,24 +36,22 @@ float f16_at(const uint8_t* p) {
   return f16_to_f32(h);
 }
 
-void unpack_q8_0(const uint8_t* row, int64_t b, uint8_t* u, float& d, float& m) {
+void unpack_q8_0(const uint8_t* row, int64_t b, uint8_t* u, float& d) {
   const uint8_t* blk = row + b * sizeof(BlockQ8_0);
   d = f16_at(blk);
-  m = -128.0f * d;  // u = q + 128: the sign bit flipped
-  for (int i = 0; i < kBlock; ++i) u[i] = blk[2 + i] ^ 0x80;
+  for (int i = 0; i < kBlock; ++i) u[i] = blk[2 + i] ^ 0x80;  // u = q + 128: the sign bit flipped
 }
 
-void unpack_q4_0(const uint8_t* row, int64_t b, uint8_t* u, float& d, float& m) {
+void unpack_q4_0(const uint8_t* row, int64_t b, uint8_t* u, float& d) {
   const uint8_t* blk = row + b * sizeof(BlockQ4_0);
   d = f16_at(blk);
-  m = -8.0f * d;
   for (int i = 0; i < kBlock / 2; ++i) {
     u[i] = blk[2 + i] & 15;
     u[i + kBlock / 2] = blk[2 + i] >> 4;
   }
 }
 
-constexpr ByteBlockFormat kByteFormats[] = {{DType::Q8_0, unpack_q8_0}, {DType::Q4_0, unpack_q4_0}};
+constexpr ByteBlockFormat kByteFormats[] = {{DType::Q8_0, 128, unpack_q8_0}, {DType::Q4_0, 8, unpack_q4_0}};
 
 const ByteBlockFormat* byte_format(DType t) {
   for (const ByteBlockFormat& f : kByteFormats)
@@ -76,20 +75,18 @@ void pack_bf16(const Matrix& W, int64_t r0, int64_t s0, int64_t steps, uint32_t*
   }
 }
 
-// Blocks [b0, b0 + nb) of rows [r0, r0 + 32), each as 8 steps of 4 bytes per lane, then d and m.
+// Blocks [b0, b0 + nb) of rows [r0, r0 + 32), each as 8 steps of 4 bytes per lane, then d.
 void pack_int8(const ByteBlockFormat& f, const Matrix& W, int64_t r0, int64_t b0, int64_t nb, uint8_t* panel) {
   for (int64_t r = 0; r < kTileRows; ++r) {
     const bool live = r0 + r < W.rows;
     const uint8_t* row = live ? row_ptr(W, r0 + r) : nullptr;
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t u[kBlock] = {};
-      float d = 0, m = 0;
-      if (live) f.unpack(row, b0 + b, u, d, m);
+      float d = 0;
+      if (live) f.unpack(row, b0 + b, u, d);
       uint8_t* pb = panel + b * kInt8BlockBytes;
       for (int s = 0; s < 8; ++s) std::memcpy(pb + s * 128 + r * 4, u + 4 * s, 4);
-      float* dm = reinterpret_cast<float*>(pb + 8 * 128);
-      dm[r] = d;
-      dm[kTileRows + r] = m;
+      reinterpret_cast<float*>(pb + 8 * 128)[r] = d;
     }
   }
 }
@@ -113,17 +110,16 @@ void panel_bf16_scalar(const uint32_t* panel, int64_t steps, const uint32_t* x, 
 }
 
 void panel_int8_scalar(const uint8_t* panel, int64_t blocks, const int8_t* q, int64_t ldq, const float* d,
-                       const float* ds, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows,
+                       const int32_t* s, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows,
                        bool accumulate) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t r = 0; r < live_rows; ++r) {
       double acc = 0;
       for (int64_t b = 0; b < blocks; ++b) {
         const uint8_t* pb = panel + b * kInt8BlockBytes;
-        int32_t dot = 0;
+        int32_t dot = s[i * ldd + b];
         for (int v = 0; v < kBlock; ++v) dot += pb[(v / 4) * 128 + r * 4 + v % 4] * q[i * ldq + b * kBlock + v];
-        const float* dm = reinterpret_cast<const float*>(pb + 8 * 128);
-        acc += static_cast<double>(dm[r]) * d[i * ldd + b] * dot + static_cast<double>(dm[kTileRows + r]) * ds[i * ldd + b];
+        acc += static_cast<double>(reinterpret_cast<const float*>(pb + 8 * 128)[r]) * d[i * ldd + b] * dot;
       }
       store(&y[i * ldy + r], acc, accumulate);
     }
@@ -135,7 +131,7 @@ void x_to_bf16_scalar(const float* x, int64_t n, uint16_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(x[i]);
 }
 
-void quantize_x_blocks_scalar(const float* x, int64_t cols, int8_t* q, float* d, float* ds) {
+void quantize_x_blocks_scalar(const float* x, int64_t cols, int32_t off, int8_t* q, float* d, int32_t* s) {
   for (int64_t b = 0; b < cols / kBlock; ++b) {
     const float* xb = x + b * kBlock;
     float amax = 0;
@@ -147,7 +143,7 @@ void quantize_x_blocks_scalar(const float* x, int64_t cols, int8_t* q, float* d,
       sum += q[b * kBlock + v];
     }
     d[b] = amax / 127.0f;
-    ds[b] = d[b] * static_cast<float>(sum);
+    s[b] = -off * sum;
   }
 }
 
@@ -155,7 +151,8 @@ void quantize_x_blocks_scalar(const float* x, int64_t cols, int8_t* q, float* d,
 // and each worker's panel, grown to the largest call seen so nothing is allocated per product.
 thread_local std::vector<uint16_t> tl_xb;
 thread_local std::vector<int8_t> tl_xq;
-thread_local std::vector<float> tl_xd, tl_xds;
+thread_local std::vector<float> tl_xd;
+thread_local std::vector<int32_t> tl_xs;
 thread_local std::vector<uint8_t> tl_panel;
 
 template <class T>
@@ -188,10 +185,10 @@ void matmul_int8(ThreadPool& pool, const ByteBlockFormat& f, const Matrix& W, co
   const int64_t K = W.cols, blocks = K / kBlock;
   int8_t* q = sized(tl_xq, static_cast<size_t>(n * K));
   float* d = sized(tl_xd, static_cast<size_t>(n * blocks));
-  float* ds = sized(tl_xds, static_cast<size_t>(n * blocks));
+  int32_t* xs = sized(tl_xs, static_cast<size_t>(n * blocks));
   pool.parallel_for(n, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i)
-      (simd ? simd::quantize_x_blocks : quantize_x_blocks_scalar)(X + i * K, K, q + i * K, d + i * blocks, ds + i * blocks);
+      (simd ? simd::quantize_x_blocks : quantize_x_blocks_scalar)(X + i * K, K, f.off, q + i * K, d + i * blocks, xs + i * blocks);
   });
   const int64_t chunk = kChunkValues / kBlock;
   pool.parallel_for((W.rows + kTileRows - 1) / kTileRows, [&](int64_t t0, int64_t t1) {
@@ -200,7 +197,7 @@ void matmul_int8(ThreadPool& pool, const ByteBlockFormat& f, const Matrix& W, co
       for (int64_t b0 = 0; b0 < blocks; b0 += chunk) {
         const int64_t nb = std::min(chunk, blocks - b0), r0 = t * kTileRows, live = std::min(kTileRows, W.rows - r0);
         pack_int8(f, W, r0, b0, nb, panel);
-        (simd ? simd::panel_int8 : panel_int8_scalar)(panel, nb, q + b0 * kBlock, K, d + b0, ds + b0, blocks, n,
+        (simd ? simd::panel_int8 : panel_int8_scalar)(panel, nb, q + b0 * kBlock, K, d + b0, xs + b0, blocks, n,
                                                        Y + r0, W.rows, live, b0 > 0);
       }
   });

@@ -2,8 +2,10 @@
 // format, internal to src/kernels (matmul.h routes to it):
 //   BF16 weights x bf16-rounded activations on AVX512_BF16 `vdpbf16ps` (32 multiply-adds per
 //     instruction, twice the f32 FMA's 16);
-//   block formats (Q8_0, Q4_0, and every format that can say w = d * u + m per 32 values with u an
+//   block formats (Q8_0, Q4_0: every format that can say w = d * (u - off) per 32 values, u an
 //     unsigned byte) x int8-quantized activations on AVX512_VNNI `vpdpbusd` (64 per instruction).
+//     vpdpbusd multiplies unsigned by signed bytes, so the weights enter as u and each block's sum
+//     starts at -off * sum(q_x), making it exactly sum (u - off) q_x in int32.
 //
 // Blocking: the rows of W are cut into tiles of 32 (two zmm of 16 output rows), each tile's columns
 // into chunks of kc values. A thread unpacks one chunk of one tile into a *panel* (the layout below),
@@ -13,8 +15,9 @@
 // Panel layout, "broadcast form": dword s of lane r holds the 2 bf16 (or 4 byte) values of weight row
 // r that one vdpbf16ps (vpdpbusd) multiplies by dword s of the input row, broadcast to all lanes:
 //   bf16: [steps][2 groups][16 rows] uint32 (2 bf16 each)
-//   int8: per 32-value block: [8 steps][2 groups][16 rows] uint32 (4 bytes u each), then d[2][16] and
-//         m[2][16] f32, so that block b of row r is w = d * u + m.
+//   int8: per 32-value block: [8 steps][2 groups][16 rows] uint32 (4 bytes u each), then d[2][16]
+//         f32. (A format whose blocks also carry a min, w = d u + m as in the K-quants, would add
+//         m[2][16] and one FMA with d_x * sum(q_x) per block.)
 #pragma once
 #include <cstdint>
 

@@ -51,7 +51,7 @@ inline void put(float* y, __m512 v, __mmask16 m, bool accumulate) {
 
 }  // namespace
 
-void quantize_x_blocks(const float* x, int64_t cols, int8_t* q, float* d, float* ds) {
+void quantize_x_blocks(const float* x, int64_t cols, int32_t off, int8_t* q, float* d, int32_t* s) {
   for (int64_t b = 0; b < cols / 32; ++b) {
     const __m512 lo = _mm512_loadu_ps(x + 32 * b), hi = _mm512_loadu_ps(x + 32 * b + 16);
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
@@ -61,7 +61,7 @@ void quantize_x_blocks(const float* x, int64_t cols, int8_t* q, float* d, float*
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b), _mm512_cvtsepi32_epi8(qlo));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b + 16), _mm512_cvtsepi32_epi8(qhi));
     d[b] = amax / 127.0f;
-    ds[b] = d[b] * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(qlo, qhi)));
+    s[b] = -off * _mm512_reduce_add_epi32(_mm512_add_epi32(qlo, qhi));
   }
 }
 
@@ -126,7 +126,7 @@ void panel_bf16(const uint32_t* panel, int64_t steps, const uint32_t* x, int64_t
 
 namespace {
 
-constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 4 * 64;  // 8 steps x 2 groups of u, then d[2][16], m[2][16]
+constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 2 * 64;  // 8 steps x 2 groups of u, then d[2][16]
 
 inline int32_t load_i32(const int8_t* p) {
   int32_t v;
@@ -137,11 +137,12 @@ inline int32_t load_i32(const int8_t* p) {
 }  // namespace
 
 // J input rows x 32 weight rows: per block, 2J int32 sums (8 vpdpbusd each: 4 bytes x 8 steps = 32
-// values) exact in int32 (|u q| <= 255 * 127 * 32 < 2^21), then scaled into 2J f32 sums with two FMAs.
+// values) started at the offset correction, exact in int32 (|s| + |u q| <= 2 * 255 * 127 * 32 < 2^22),
+// then scaled into 2J f32 sums with one FMA.
 void panel_int8(const uint8_t* panel, int64_t blocks, const int8_t* q, int64_t ldq, const float* d,
-                const float* ds, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows, bool accumulate) {
+                const int32_t* s, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows, bool accumulate) {
   const __mmask16 m0 = lanes_mask(live_rows), m1 = lanes_mask(live_rows - 16);
-  for_row_blocks<4>(n, [&]<int J>(int64_t i0) {
+  for_row_blocks<8>(n, [&]<int J>(int64_t i0) {
     __m512 f0[J], f1[J];
 #pragma GCC unroll 8
     for (int j = 0; j < J; ++j) f0[j] = f1[j] = _mm512_setzero_ps();
@@ -149,25 +150,24 @@ void panel_int8(const uint8_t* panel, int64_t blocks, const int8_t* q, int64_t l
       const uint8_t* pb = panel + b * kInt8BlockBytes;
       __m512i s0[J], s1[J];
 #pragma GCC unroll 8
-      for (int j = 0; j < J; ++j) s0[j] = s1[j] = _mm512_setzero_si512();
+      for (int j = 0; j < J; ++j) s0[j] = s1[j] = _mm512_set1_epi32(s[(i0 + j) * ldd + b]);
 #pragma GCC unroll 8
-      for (int s = 0; s < 8; ++s) {
-        const __m512i w0 = _mm512_loadu_si512(pb + 128 * s), w1 = _mm512_loadu_si512(pb + 128 * s + 64);
+      for (int k = 0; k < 8; ++k) {
+        const __m512i w0 = _mm512_loadu_si512(pb + 128 * k), w1 = _mm512_loadu_si512(pb + 128 * k + 64);
 #pragma GCC unroll 8
         for (int j = 0; j < J; ++j) {
-          const __m512i xb = _mm512_set1_epi32(load_i32(q + (i0 + j) * ldq + 32 * b + 4 * s));
+          const __m512i xb = _mm512_set1_epi32(load_i32(q + (i0 + j) * ldq + 32 * b + 4 * k));
           s0[j] = _mm512_dpbusd_epi32(s0[j], w0, xb);
           s1[j] = _mm512_dpbusd_epi32(s1[j], w1, xb);
         }
       }
-      const float* dm = reinterpret_cast<const float*>(pb + 8 * 128);
-      const __m512 dw0 = _mm512_loadu_ps(dm), dw1 = _mm512_loadu_ps(dm + 16);
-      const __m512 mw0 = _mm512_loadu_ps(dm + 32), mw1 = _mm512_loadu_ps(dm + 48);
+      const float* dw = reinterpret_cast<const float*>(pb + 8 * 128);
+      const __m512 dw0 = _mm512_loadu_ps(dw), dw1 = _mm512_loadu_ps(dw + 16);
 #pragma GCC unroll 8
       for (int j = 0; j < J; ++j) {
-        const __m512 dx = _mm512_set1_ps(d[(i0 + j) * ldd + b]), sx = _mm512_set1_ps(ds[(i0 + j) * ldd + b]);
-        f0[j] = _mm512_fmadd_ps(mw0, sx, _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0[j]), _mm512_mul_ps(dw0, dx), f0[j]));
-        f1[j] = _mm512_fmadd_ps(mw1, sx, _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1[j]), _mm512_mul_ps(dw1, dx), f1[j]));
+        const __m512 dx = _mm512_set1_ps(d[(i0 + j) * ldd + b]);
+        f0[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0[j]), _mm512_mul_ps(dw0, dx), f0[j]);
+        f1[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1[j]), _mm512_mul_ps(dw1, dx), f1[j]);
       }
     }
 #pragma GCC unroll 8

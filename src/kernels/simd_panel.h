@@ -18,14 +18,14 @@ void x_to_bf16(const float* x, int64_t n, uint16_t* out);
 void panel_bf16(const uint32_t* panel, int64_t steps, const uint32_t* x, int64_t ldx, int64_t n, float* y,
                 int64_t ldy, int64_t live_rows, bool accumulate);
 
-// x[cols] (cols % 32 == 0) -> per 32 values q[32] int8, d = max|x| / 127 and ds = d * sum(q).
-// Needs avx512_cpu() only (simd.h).
-void quantize_x_blocks(const float* x, int64_t cols, int8_t* q, float* d, float* ds);
+// x[cols] (cols % 32 == 0) -> per 32 values q[32] int8, d = max|x| / 127 and s = -off * sum(q) (the
+// start of the block's integer sum against weights u = q_w + off). Needs avx512_cpu() only (simd.h).
+void quantize_x_blocks(const float* x, int64_t cols, int32_t off, int8_t* q, float* d, int32_t* s);
 
 // One int8 panel of `blocks` 32-value blocks against quantized input rows i < n:
-//   Y[i * ldy + r] (+)= sum_b d_w * d_x(i, b) * (u_b · q_x(i, b)) + m_w * ds_x(i, b)
-// q_x row i at q + i * ldq (bytes), d_x / ds_x row i at d + i * ldd, ds + i * ldd. AVX512_VNNI.
+//   Y[i * ldy + r] (+)= sum_b d_w * d_x(i, b) * (s(i, b) + u_b · q_x(i, b))
+// q_x row i at q + i * ldq (bytes), d_x / s row i at d + i * ldd, s + i * ldd. AVX512_VNNI.
 void panel_int8(const uint8_t* panel, int64_t blocks, const int8_t* q, int64_t ldq, const float* d,
-                const float* ds, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows, bool accumulate);
+                const int32_t* s, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows, bool accumulate);
 
 }  // namespace mla::simd
