@@ -26,7 +26,7 @@ class MatmulTest : public ::testing::TestWithParam<DType> {};
 
 // The bound for row r of the product matmul(pool, W, X, n, Y) computes on this machine (x: row r's input).
 double allowed_error(const Matrix& W, int64_t r, const float* x, int64_t n, double ref) {
-  return testing::allowed_error(matmul_rounding(W, n), W, r, x, ref);
+  return testing::allowed_error(matmul_rounding(W), W, r, x, ref);
 }
 
 TEST_P(MatmulTest, MatchesReferenceForBatchesAndThreads) {
@@ -36,7 +36,7 @@ TEST_P(MatmulTest, MatchesReferenceForBatchesAndThreads) {
   std::normal_distribution<float> dist;
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
-    for (int64_t n : {1, 2, 7}) {
+    for (int64_t n : {1, 2, 7, 17}) {
       std::vector<float> X(n * W.view.cols), Y(n * W.view.rows), R(n * W.view.rows);
       for (float& v : X) v = dist(rng);
       matmul(pool, W.view, X.data(), n, Y.data());

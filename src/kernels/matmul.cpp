@@ -73,10 +73,11 @@ constexpr int64_t kTileRows = 8;
 constexpr int64_t kSimdTileRows = 16;
 
 // Input rows from which a product runs on panels (panel_gemm.h) where it can: below it the per-call
-// packing of each weight tile costs more than the denser instruction saves.
-constexpr int64_t kPanelMinRows = 4;
+// packing of each weight tile costs more than the denser instruction saves (mla bench gemm -n N).
+constexpr int64_t kPanelMinRows = 16;
 
 thread_local std::vector<float> tl_tile;
+thread_local std::vector<float> tl_xr;  // X rounded as the panels would (small products)
 
 thread_local std::vector<uint8_t> tl_xq;  // x quantized for the VNNI gemv (simd::quantize_x)
 
@@ -107,26 +108,24 @@ bool kernels_use_vnni() { return current_path() == KernelPath::Auto && simd::avx
 
 namespace {
 
-bool runs_on_panels(const Matrix& W, int64_t n) {
-  if (n < kPanelMinRows) return false;
+// How this machine rounds X for W's format: as the panel kernels do wherever the CPU has their
+// instruction (and the path is not forced elsewhere), on every product, panels or not.
+ActivationRounding dot_rounding(const Matrix& W) {
   switch (panel::rounding_for(W.dtype)) {
     case ActivationRounding::Bf16:
-      return W.cols % 2 == 0 && current_path() == KernelPath::Auto && simd::avx512_bf16_cpu();
+      return W.cols % 2 == 0 && current_path() == KernelPath::Auto && simd::avx512_bf16_cpu() ? ActivationRounding::Bf16
+                                                                                               : ActivationRounding::None;
     case ActivationRounding::Int8Blocks:
-      return kernels_use_vnni();
+      return kernels_use_vnni() ? ActivationRounding::Int8Blocks : ActivationRounding::None;
     case ActivationRounding::None:
       break;
   }
-  return false;
+  return ActivationRounding::None;
 }
 
 }  // namespace
 
-ActivationRounding matmul_rounding(const Matrix& W, int64_t n) {
-  if (runs_on_panels(W, n)) return panel::rounding_for(W.dtype);
-  if (n == 1 && dtype_is_quantized(W.dtype) && kernels_use_vnni()) return ActivationRounding::Int8Blocks;
-  return ActivationRounding::None;
-}
+ActivationRounding matmul_rounding(const Matrix& W) { return dot_rounding(W); }
 
 float dot_f32(const float* a, const float* b, int64_t n) {
   return kernels_use_avx512() ? simd::dot_f32(a, b, n) : dot_f32_impl(a, b, n);
@@ -323,7 +322,16 @@ void matvec_t_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, floa
 }
 
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y) {
-  if (runs_on_panels(W, n)) return panel::matmul(pool, W, X, n, Y, panel::Impl::Simd);
+  const ActivationRounding rounding = dot_rounding(W);
+  if (rounding != ActivationRounding::None && n >= kPanelMinRows) return panel::matmul(pool, W, X, n, Y, panel::Impl::Simd);
+  // Too few rows for panels: the kernels below on X rounded as the panels would round it, so a row's
+  // result does not depend on how many rows share the call (prefill = decode, batched = alone). The
+  // VNNI decode (n = 1, int8) quantizes x itself.
+  if (rounding == ActivationRounding::Bf16 || (rounding == ActivationRounding::Int8Blocks && n > 1)) {
+    if (tl_xr.size() < static_cast<size_t>(n * W.cols)) tl_xr.resize(static_cast<size_t>(n * W.cols));
+    panel::round_activations(W.dtype, X, n, W.cols, tl_xr.data());
+    X = tl_xr.data();
+  }
   if (kernels_use_avx512()) {
     // Each thread takes one contiguous range of rows (in units of the row block) and streams it once.
     const int64_t block = n == 1 ? 4 : kSimdTileRows, n_blocks = (W.rows + block - 1) / block;

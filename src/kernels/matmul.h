@@ -13,8 +13,9 @@ namespace mla {
 // kernels (kernels/simd.h) where the CPU has AVX-512 F/BW/VL + FMA + F16C, else the portable ones
 // (compiler-vectorised for AVX-512F, AVX2 + FMA or the x86-64 baseline: core/cpu_clones.h). With AVX512_VNNI too, the decode (n = 1) products with Q8_0
 // and Q4_0 weights quantize x to int8 blocks and use integer dot products (simd.h, *_vnni); the
-// prefill products (n >= 4) run on panels (panel_gemm.h): BF16 weights on AVX512_BF16 with x
-// rounded to bf16, block formats on VNNI with x quantized to int8 blocks.
+// prefill products (n >= 16) run on panels (panel_gemm.h): BF16 weights on AVX512_BF16 with x
+// rounded to bf16, block formats on VNNI with x quantized to int8 blocks. Smaller products round x
+// the same way first, so results do not depend on how many rows share a call.
 // MLA_KERNELS=portable / avx512-novnni in the environment, or set_kernel_path(Portable / NoVnni),
 // force the portable path / the AVX-512 f32 kernels (no integer or bf16 dot products), so tests
 // check all three on a machine that has them.
@@ -45,8 +46,8 @@ void matvec_t_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, floa
 // d_x(c) / 2 (+ f32 rounding), d_x = max|x| of c's block / 127; to bf16, <= 2^-9 sum_c |W[r][c] x_c|.
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y);
 
-// How matmul(pool, W, X, n, Y) rounds X on this machine and kernel path (panel_gemm.h states each
-// rounding's bound; tests derive their tolerances from it).
-ActivationRounding matmul_rounding(const Matrix& W, int64_t n);
+// How matmul(pool, W, X, n, Y) rounds X, for any n, on this machine and kernel path (panel_gemm.h
+// states each rounding's bound; tests derive their tolerances from it).
+ActivationRounding matmul_rounding(const Matrix& W);
 
 }  // namespace mla

@@ -211,6 +211,21 @@ ActivationRounding rounding_for(DType t) {
   return ActivationRounding::None;
 }
 
+void round_activations(DType t, const float* X, int64_t n, int64_t cols, float* out) {
+  if (rounding_for(t) == ActivationRounding::Bf16) {
+    for (int64_t i = 0; i < n * cols; ++i) out[i] = bf16_to_f32(f32_to_bf16(X[i]));
+    return;
+  }
+  const int32_t off = byte_format(t)->off;
+  std::vector<int8_t> q(static_cast<size_t>(cols));
+  std::vector<float> d(static_cast<size_t>(cols / kBlock));
+  std::vector<int32_t> s(d.size());
+  for (int64_t i = 0; i < n; ++i) {
+    quantize_x_blocks_scalar(X + i * cols, cols, off, q.data(), d.data(), s.data());
+    for (int64_t c = 0; c < cols; ++c) out[i * cols + c] = d[c / kBlock] * static_cast<float>(q[c]);
+  }
+}
+
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y, Impl impl) {
   const bool simd = impl == Impl::Simd;
   switch (rounding_for(W.dtype)) {

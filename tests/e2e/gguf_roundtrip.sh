@@ -13,6 +13,10 @@
 #      (chat template from tokenizer.chat_template) the same reply.
 # Environment: MLA_BIN (the mla binary), MLA_SOURCE_DIR (source tree), MLA_WORK (scratch dir).
 set -u
+# The f32 products throughout: this suite checks the files, and a converter may store a tensor in
+# another type (a router in F32), which the dot-product kernels would round differently
+# (kernels/panel_gemm.h); those kernels are checked against the references in *_reference.sh.
+export MLA_KERNELS=avx512-novnni
 : "${MLA_BIN:?MLA_BIN must point at the mla binary}"
 MLA_SOURCE_DIR=${MLA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 MLA_WORK=${MLA_WORK:-${TMPDIR:-/tmp}/mla-e2e}

@@ -101,7 +101,8 @@ expect_error badversion "'mla.quant_format' is '2'" "$MLA_BIN" eval -m "$W/badve
 expect_error same_dir "is the source directory" "$MLA_BIN" quantize -m "$W/bf16" --type q8_0 -o "$W/bf16"
 
 # The report: F32 and F16 near-exact, Q8_0 well below Q4_0, both nonzero, top-1 agreement high.
-if "$MLA_BIN" quantize --report -m "$W/bf16" --n-tokens 48 --json "$W/report.json" > "$W/report.txt" 2> "$W/report.err"; then
+# (With the f32 products: the weight formats' own error, not the activation rounding's.)
+if MLA_KERNELS=avx512-novnni "$MLA_BIN" quantize --report -m "$W/bf16" --n-tokens 48 --json "$W/report.json" > "$W/report.txt" 2> "$W/report.err"; then
   "$PYTHON" - "$W/report.json" <<'PY' || fail "report bounds: $(cat "$W/report.txt")"
 import json, sys
 j = json.load(open(sys.argv[1]))

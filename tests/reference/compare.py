@@ -2,8 +2,9 @@
 """Comparisons for tests/e2e/deepseek_reference.sh and tests/e2e/llama_reference.sh.
 
   compare.py logits --ref REF.f32 --got GOT.f32 --vocab V --case NAME --summary TSV [--abs-tol A --rel-tol R]
-      Every logit must satisfy |got - ref| <= A + R * max|ref| (default 1e-3 + 1e-4 * max|ref|).
-      Appends one row to TSV.
+                    [--rms-tol S]
+      Every logit must satisfy |got - ref| <= A + R * max|ref| (default 1e-3 + 1e-4 * max|ref|), and
+      with S, rms(got - ref) <= S * rms(ref). Appends one row to TSV.
   compare.py ids --ref REF.json --got GOT.json --case NAME --summary TSV [--tol T]
       REF.json is the reference's {"ids": [...], "gaps": [...]} (gaps: top1 - top2 reference
       logit at each step); GOT.json is the engine's output with key "ids". The ids must be equal.
@@ -60,8 +61,14 @@ def cmd_logits(a):
     argmax_agree = int(np.sum(np.argmax(got, axis=1) == np.argmax(ref, axis=1)))
     detail = (f"max err {max_err:.3e} (bound {bound:.3e}) at position {worst[0]} id {worst[1]}; "
               f"argmax agrees {argmax_agree}/{T}")
+    rms_over = False
+    if a.rms_tol is not None:
+        rel_rms = float(np.sqrt(np.mean((got - ref) ** 2)) / max(np.sqrt(np.mean(ref ** 2)), 1e-30))
+        detail += f"; rms err / rms {rel_rms:.2e} (bound {a.rms_tol:.0e})"
+        rms_over = rel_rms > a.rms_tol
     if first_bad_pos is not None:
         detail += f"; first position over the bound: {first_bad_pos}"
+    if first_bad_pos is not None or rms_over:
         return append(a.summary, a.case, "FAIL", detail)
     return append(a.summary, a.case, "PASS", detail)
 
@@ -118,6 +125,7 @@ def main():
     p.add_argument("--summary")
     p.add_argument("--abs-tol", type=float, default=ABS_TOL)
     p.add_argument("--rel-tol", type=float, default=REL_TOL)
+    p.add_argument("--rms-tol", type=float)
     p = sub.add_parser("ids")
     p.add_argument("--ref", required=True)
     p.add_argument("--got", required=True)
