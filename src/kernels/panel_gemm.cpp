@@ -63,16 +63,21 @@ const ByteBlockFormat* byte_format(DType t) {
 
 const uint8_t* row_ptr(const Matrix& W, int64_t r) { return W.data + static_cast<size_t>(r) * W.row_bytes(); }
 
-// Dwords [s0, s0 + steps) of rows [r0, r0 + 32): panel[s][r / 16][r % 16].
-void pack_bf16(const Matrix& W, int64_t r0, int64_t s0, int64_t steps, uint32_t* panel) {
-  for (int64_t r = 0; r < kTileRows; ++r) {
-    if (r0 + r >= W.rows) {
-      for (int64_t s = 0; s < steps; ++s) panel[s * kTileRows + r] = 0;
-      continue;
-    }
-    const uint8_t* row = row_ptr(W, r0 + r) + 4 * s0;
-    for (int64_t s = 0; s < steps; ++s) std::memcpy(&panel[s * kTileRows + r], row + 4 * s, 4);
+// Dwords [s0, s0 + steps) of rows [r0, r0 + 32): panel[s][r / 16][r % 16]. simd: by 16 x 16 transposes.
+void pack_bf16(const Matrix& W, int64_t r0, int64_t s0, int64_t steps, uint32_t* panel, bool simd) {
+  const uint8_t* rows[kTileRows];
+  for (int64_t r = 0; r < kTileRows; ++r) rows[r] = r0 + r < W.rows ? row_ptr(W, r0 + r) + 4 * s0 : nullptr;
+  if (simd) {
+    simd::pack_dwords16(rows, steps, panel);
+    simd::pack_dwords16(rows + 16, steps, panel + 16);
+    return;
   }
+  for (int64_t r = 0; r < kTileRows; ++r)
+    for (int64_t s = 0; s < steps; ++s) {
+      uint32_t v = 0;
+      if (rows[r] != nullptr) std::memcpy(&v, rows[r] + 4 * s, 4);
+      panel[s * kTileRows + r] = v;
+    }
 }
 
 // Blocks [b0, b0 + nb) of rows [r0, r0 + 32), each as 8 steps of 4 bytes per lane, then d.
@@ -174,7 +179,7 @@ void matmul_bf16(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, f
     for (int64_t t = t0; t < t1; ++t)
       for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
         const int64_t ns = std::min(chunk, steps - s0), r0 = t * kTileRows, live = std::min(kTileRows, W.rows - r0);
-        pack_bf16(W, r0, s0, ns, panel);
+        pack_bf16(W, r0, s0, ns, panel, simd);
         (simd ? simd::panel_bf16 : panel_bf16_scalar)(panel, ns, x32 + s0, steps, n, Y + r0, W.rows, live, s0 > 0);
       }
   });

@@ -51,6 +51,43 @@ inline void put(float* y, __m512 v, __mmask16 m, bool accumulate) {
 
 }  // namespace
 
+// r[i] = dword row i of a 16 x 16 block -> r[s] = dword s of every row: 32-bit and 64-bit
+// interleaves within 128-bit lanes, then a 4 x 4 transpose of the 128-bit lanes.
+inline void transpose16(__m512i* r) {
+  __m512i a[16], b[16];
+  for (int i = 0; i < 16; i += 2) {
+    a[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    a[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  // b[4j + c], lane L: rows 4j..4j+3 of column 4L + c.
+  for (int j = 0; j < 16; j += 4) {
+    b[j] = _mm512_unpacklo_epi64(a[j], a[j + 2]);
+    b[j + 1] = _mm512_unpackhi_epi64(a[j], a[j + 2]);
+    b[j + 2] = _mm512_unpacklo_epi64(a[j + 1], a[j + 3]);
+    b[j + 3] = _mm512_unpackhi_epi64(a[j + 1], a[j + 3]);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512i x0 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0x44), x1 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0xEE);
+    const __m512i x2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0x44), x3 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0xEE);
+    r[c] = _mm512_shuffle_i32x4(x0, x2, 0x88);
+    r[4 + c] = _mm512_shuffle_i32x4(x0, x2, 0xDD);
+    r[8 + c] = _mm512_shuffle_i32x4(x1, x3, 0x88);
+    r[12 + c] = _mm512_shuffle_i32x4(x1, x3, 0xDD);
+  }
+}
+
+void pack_dwords16(const uint8_t* const* rows, int64_t steps, uint32_t* panel) {
+  for (int64_t s0 = 0; s0 < steps; s0 += 16) {
+    const int64_t n = steps - s0 < 16 ? steps - s0 : 16;
+    const __mmask16 m = lanes_mask(n);
+    __m512i r[16];
+    for (int i = 0; i < 16; ++i)
+      r[i] = rows[i] != nullptr ? _mm512_maskz_loadu_epi32(m, rows[i] + 4 * s0) : _mm512_setzero_si512();
+    transpose16(r);
+    for (int64_t s = 0; s < n; ++s) _mm512_storeu_si512(panel + (s0 + s) * 32, r[s]);
+  }
+}
+
 void quantize_x_blocks(const float* x, int64_t cols, int32_t off, int8_t* q, float* d, int32_t* s) {
   for (int64_t b = 0; b < cols / 32; ++b) {
     const __m512 lo = _mm512_loadu_ps(x + 32 * b), hi = _mm512_loadu_ps(x + 32 * b + 16);

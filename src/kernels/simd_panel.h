@@ -12,6 +12,10 @@ bool avx512_bf16_cpu();
 // x[n] -> bf16, round to nearest even (vcvtneps2bf16). n even.
 void x_to_bf16(const float* x, int64_t n, uint16_t* out);
 
+// Packs dwords [0, steps) of 16 rows (rows[i]: dword 0 of row i, nullptr: a zero row) into
+// panel[s * 32 + i] (one group of a bf16 panel, panel_gemm.h): 16 x 16 dword transposes.
+void pack_dwords16(const uint8_t* const* rows, int64_t steps, uint32_t* panel);
+
 // One panel (2 groups of 16 weight rows, `steps` dwords of each) against input rows i < n:
 //   Y[i * ldy + r] (+)= sum_s dot2(panel[s][r / 16][r % 16], x[i * ldx + s])   for r < live_rows
 // (x: bf16 pairs as dwords, ldx in dwords). accumulate: add to Y instead of storing.
