@@ -27,7 +27,8 @@ constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 2 * 64;  // u[8 steps][2 groups
 struct ByteBlockFormat {
   DType dtype;
   int32_t off;
-  void (*unpack)(const uint8_t* row, int64_t b, uint8_t* u, float& d);
+  void (*unpack)(const uint8_t* row, int64_t b, uint8_t* u, float& d);              // the scalar twin
+  void (*pack16)(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);  // simd_panel.h
 };
 
 float f16_at(const uint8_t* p) {
@@ -51,7 +52,8 @@ void unpack_q4_0(const uint8_t* row, int64_t b, uint8_t* u, float& d) {
   }
 }
 
-constexpr ByteBlockFormat kByteFormats[] = {{DType::Q8_0, 128, unpack_q8_0}, {DType::Q4_0, 8, unpack_q4_0}};
+constexpr ByteBlockFormat kByteFormats[] = {{DType::Q8_0, 128, unpack_q8_0, simd::pack_q8_0_16},
+                                            {DType::Q4_0, 8, unpack_q4_0, simd::pack_q4_0_16}};
 
 const ByteBlockFormat* byte_format(DType t) {
   for (const ByteBlockFormat& f : kByteFormats)
@@ -81,19 +83,23 @@ void pack_bf16(const Matrix& W, int64_t r0, int64_t s0, int64_t steps, uint32_t*
 }
 
 // Blocks [b0, b0 + nb) of rows [r0, r0 + 32), each as 8 steps of 4 bytes per lane, then d.
-void pack_int8(const ByteBlockFormat& f, const Matrix& W, int64_t r0, int64_t b0, int64_t nb, uint8_t* panel) {
-  for (int64_t r = 0; r < kTileRows; ++r) {
-    const bool live = r0 + r < W.rows;
-    const uint8_t* row = live ? row_ptr(W, r0 + r) : nullptr;
+void pack_int8(const ByteBlockFormat& f, const Matrix& W, int64_t r0, int64_t b0, int64_t nb, uint8_t* panel, bool simd) {
+  const uint8_t* rows[kTileRows];
+  for (int64_t r = 0; r < kTileRows; ++r) rows[r] = r0 + r < W.rows ? row_ptr(W, r0 + r) : nullptr;
+  if (simd) {
+    f.pack16(rows, b0, nb, panel);
+    f.pack16(rows + 16, b0, nb, panel + 64);
+    return;
+  }
+  for (int64_t r = 0; r < kTileRows; ++r)
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t u[kBlock] = {};
       float d = 0;
-      if (live) f.unpack(row, b0 + b, u, d);
+      if (rows[r] != nullptr) f.unpack(rows[r], b0 + b, u, d);
       uint8_t* pb = panel + b * kInt8BlockBytes;
       for (int s = 0; s < 8; ++s) std::memcpy(pb + s * 128 + r * 4, u + 4 * s, 4);
       reinterpret_cast<float*>(pb + 8 * 128)[r] = d;
     }
-  }
 }
 
 // ---- Scalar twins of simd::panel_bf16 / panel_int8 (same panels, same prepared inputs) ----
@@ -201,7 +207,7 @@ void matmul_int8(ThreadPool& pool, const ByteBlockFormat& f, const Matrix& W, co
     for (int64_t t = t0; t < t1; ++t)
       for (int64_t b0 = 0; b0 < blocks; b0 += chunk) {
         const int64_t nb = std::min(chunk, blocks - b0), r0 = t * kTileRows, live = std::min(kTileRows, W.rows - r0);
-        pack_int8(f, W, r0, b0, nb, panel);
+        pack_int8(f, W, r0, b0, nb, panel, simd);
         (simd ? simd::panel_int8 : panel_int8_scalar)(panel, nb, q + b0 * kBlock, K, d + b0, xs + b0, blocks, n,
                                                        Y + r0, W.rows, live, b0 > 0);
       }

@@ -88,6 +88,68 @@ void pack_dwords16(const uint8_t* const* rows, int64_t steps, uint32_t* panel) {
   }
 }
 
+namespace {
+
+constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 2 * 64;  // 8 steps x 2 groups of u, then d[2][16]
+
+// One block's 32 u bytes (block layouts: panel_gemm.cpp).
+struct Q8_0Blocks {
+  static constexpr int64_t kBytes = 34;
+  static __m256i u(const uint8_t* blk) {
+    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)), _mm256_set1_epi8(static_cast<char>(0x80)));
+  }
+};
+struct Q4_0Blocks {
+  static constexpr int64_t kBytes = 18;
+  static __m256i u(const uint8_t* blk) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)), low4 = _mm_set1_epi8(15);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low4), _mm_and_si128(q, low4));
+  }
+};
+
+inline float f16_scale(const uint8_t* blk) {
+  uint16_t h;
+  __builtin_memcpy(&h, blk, 2);
+  return _cvtsh_ss(h);
+}
+
+template <class F>
+void pack_blocks16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  for (int64_t b = 0; b < nb; b += 2) {
+    const bool pair = b + 1 < nb;
+    __m512i r[16];
+    alignas(64) float d0[16], d1[16];
+    for (int i = 0; i < 16; ++i) {
+      if (rows[i] == nullptr) {
+        r[i] = _mm512_setzero_si512();
+        d0[i] = d1[i] = 0;
+        continue;
+      }
+      const uint8_t* blk = rows[i] + (b0 + b) * F::kBytes;
+      const __m256i hi = pair ? F::u(blk + F::kBytes) : _mm256_setzero_si256();
+      r[i] = _mm512_inserti64x4(_mm512_castsi256_si512(F::u(blk)), hi, 1);
+      d0[i] = f16_scale(blk);
+      d1[i] = pair ? f16_scale(blk + F::kBytes) : 0.0f;
+    }
+    transpose16(r);  // r[k]: step k of block b, r[8 + k]: of block b + 1
+    uint8_t* pb = panel + b * kInt8BlockBytes;
+    for (int k = 0; k < 8; ++k) _mm512_storeu_si512(pb + 128 * k, r[k]);
+    _mm512_storeu_ps(pb + 1024, _mm512_load_ps(d0));
+    if (!pair) continue;
+    for (int k = 0; k < 8; ++k) _mm512_storeu_si512(pb + kInt8BlockBytes + 128 * k, r[8 + k]);
+    _mm512_storeu_ps(pb + kInt8BlockBytes + 1024, _mm512_load_ps(d1));
+  }
+}
+
+}  // namespace
+
+void pack_q8_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  pack_blocks16<Q8_0Blocks>(rows, b0, nb, panel);
+}
+void pack_q4_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  pack_blocks16<Q4_0Blocks>(rows, b0, nb, panel);
+}
+
 void quantize_x_blocks(const float* x, int64_t cols, int32_t off, int8_t* q, float* d, int32_t* s) {
   for (int64_t b = 0; b < cols / 32; ++b) {
     const __m512 lo = _mm512_loadu_ps(x + 32 * b), hi = _mm512_loadu_ps(x + 32 * b + 16);
@@ -162,8 +224,6 @@ void panel_bf16(const uint32_t* panel, int64_t steps, const uint32_t* x, int64_t
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace {
-
-constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 2 * 64;  // 8 steps x 2 groups of u, then d[2][16]
 
 inline int32_t load_i32(const int8_t* p) {
   int32_t v;

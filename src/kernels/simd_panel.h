@@ -22,6 +22,12 @@ void pack_dwords16(const uint8_t* const* rows, int64_t steps, uint32_t* panel);
 void panel_bf16(const uint32_t* panel, int64_t steps, const uint32_t* x, int64_t ldx, int64_t n, float* y,
                 int64_t ldy, int64_t live_rows, bool accumulate);
 
+// Packs blocks [b0, b0 + nb) of 16 rows (rows[i]: row i's bytes, nullptr: a zero row) of a Q8_0 /
+// Q4_0 matrix into one group of an int8 panel (panel_gemm.h; panel: the group's first lane): u
+// bytes (q + 128 / the nibbles) by 16 x 16 dword transposes of two blocks at a time, and d.
+void pack_q8_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
+void pack_q4_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
+
 // x[cols] (cols % 32 == 0) -> per 32 values q[32] int8, d = max|x| / 127 and s = -off * sum(q) (the
 // start of the block's integer sum against weights u = q_w + off). Needs avx512_cpu() only (simd.h).
 void quantize_x_blocks(const float* x, int64_t cols, int32_t off, int8_t* q, float* d, int32_t* s);

@@ -9,6 +9,9 @@
 #
 # Environment: MLA_BIN (the mla binary), MLA_SOURCE_DIR (source tree), MLA_WORK (scratch dir).
 set -u
+# The f32 products: this suite isolates the cache dtype's error from the dot-product kernels'
+# activation rounding (kernels/panel_gemm.h, checked in *_reference.sh).
+export MLA_KERNELS=avx512-novnni
 
 : "${MLA_BIN:?MLA_BIN must point at the mla binary}"
 MLA_SOURCE_DIR=${MLA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
