@@ -3,7 +3,8 @@
 //   node bench/peer/compare.mjs MLA.json LLAMA.json [--md OUT.md]
 // Prints a table (mla t/s, llama.cpp t/s with its flash-attention choice, mla / llama.cpp) and, with
 // --md, writes the same table as markdown. Both files use one schema:
-//   {engine, model, threads, results: [{test, kind, tokens, depth, reps, tps_mean, tps_sd, seconds, flash_attn?}]}
+//   {engine, model, threads, results: [{test, kind, tokens, depth, reps, tps_mean, tps_sd, seconds, flash_attn?,
+//    threads?}]}
 import fs from "node:fs";
 import path from "node:path";
 
@@ -41,18 +42,18 @@ const tps = (r) => (r ? `${r.tps_mean.toFixed(1)} ± ${r.tps_sd.toFixed(1)}` : "
 const rows = keys.map((k) => {
   const a = m.get(k), b = p.get(k), r = info(k);
   return [r.test, String(r.depth), tps(a), tps(b),
-          b && typeof b.flash_attn === "boolean" ? (b.flash_attn ? "on" : "off") : "-",
+          b && typeof b.flash_attn === "boolean" ? `fa ${b.flash_attn ? "on" : "off"}, t ${b.threads ?? peer.threads}` : "-",
           a && b ? `${(a.tps_mean / b.tps_mean).toFixed(2)}x` : "-"];
 });
-const head = ["test", "depth", "mla t/s", "llama.cpp t/s", "llama.cpp fa", "mla / llama.cpp"];
+const head = ["test", "depth", "mla t/s", "llama.cpp t/s", "llama.cpp setting", "mla / llama.cpp"];
 
 const notes = [];
 if (mla.threads !== peer.threads) notes.push(`threads differ: mla ${mla.threads}, llama.cpp ${peer.threads}`);
 if (path.resolve(String(mla.model)) !== path.resolve(String(peer.model)))
   notes.push(`models differ: mla ${mla.model}, llama.cpp ${peer.model}`);
 const title = `model ${path.basename(String(mla.model))} | ${mla.threads} threads | tokens/s, mean ± sd of ` +
-  `${[...new Set([...m.values(), ...p.values()].map((r) => r.reps))].join("/")} runs; llama.cpp: the faster ` +
-  `of flash attention off / on`;
+  `${[...new Set([...m.values(), ...p.values()].map((r) => r.reps))].join("/")} runs; llama.cpp: its fastest ` +
+  `setting of flash attention off / on (and, for decode, 1 thread: bench/peer/llama_bench.mjs)`;
 
 const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  ");

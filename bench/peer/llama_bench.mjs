@@ -20,7 +20,8 @@
 // Threads: node-llama-cpp attaches no ggml threadpool to its contexts (llama-bench does), so with
 // -t > 1 every llama_decode starts and joins t-1 fresh threads whose barriers spin-wait; on a small
 // VM (2 vCPUs) a fresh thread often does not run alongside its peer and a decode step loses
-// scheduler ticks. Decode at -t 2 then reads far below llama.cpp's real speed: compare at -t 1 too.
+// scheduler ticks. Decode at -t 2 then reads far below llama.cpp's real speed, so with -t > 1 each
+// decode test also runs on 1 thread, and llama.cpp's faster setting counts (as flash attention's).
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import fs from "node:fs";
 
@@ -144,11 +145,11 @@ async function main() {
     for (let i = 0; i < n; i++) await decode(ctx, [tokens[i]], pos + i, [0]);
   }
 
-  async function runTest(kind, tokens, depth, fa) {
+  async function runTest(kind, tokens, depth, fa, threads) {
     const contextSize = depth + tokens;   // llama-bench's n_ctx; llama.cpp pads it to 256
     const logStart = log.length;
     const context = await model.createContext({
-      contextSize, batchSize: a.ub, threads: a.t, flashAttention: fa, sequences: 1,
+      contextSize, batchSize: a.ub, threads, flashAttention: fa, sequences: 1,
       failedCreationRemedy: false,
     });
     try {
@@ -156,7 +157,7 @@ async function main() {
       for (const f of ["initBatch", "addToBatch", "decodeBatch", "disposeSequence", "setThreads"])
         if (typeof ctx?.[f] !== "function")
           throw new Error(`node-llama-cpp internals changed (context._ctx.${f}); use the pinned version`);
-      ctx.setThreads(a.t);
+      ctx.setThreads(threads);
       // llama.cpp clamps n_ubatch to the padded context; the addon's batch check uses the
       // unclamped value, so keep the chunks within both.
       const ub = Math.min(a.ub, context.contextSize);
@@ -187,33 +188,36 @@ async function main() {
   for (const [kind, name, tokens] of tests) {
     for (const depth of a.d) {
       const tries = [];
-      for (const fa of a.fa) {
-        try {
-          const r = await runTest(kind, tokens, depth, fa);
-          tries.push({ fa, ...r });
-          rows.push([name, depth, fa ? "on" : "off", r.n_ctx, `${r.tps_mean.toFixed(2)} ± ${r.tps_sd.toFixed(2)}`, r.fa_log ?? ""]);
-        } catch (e) {
-          const msg = String(e?.message ?? e).split("\n")[0];
-          process.stderr.write(`llama_bench: ${name} d${depth} fa=${fa ? "on" : "off"} failed: ${msg}\n`);
-          rows.push([name, depth, fa ? "on" : "off", "-", "FAILED", msg]);
+      const threadCounts = kind === "decode" && a.t > 1 ? [a.t, 1] : [a.t];
+      for (const threads of threadCounts)
+        for (const fa of a.fa) {
+          const setting = `fa ${fa ? "on" : "off"}, t ${threads}`;
+          try {
+            const r = await runTest(kind, tokens, depth, fa, threads);
+            tries.push({ fa, threads, ...r });
+            rows.push([name, depth, setting, r.n_ctx, `${r.tps_mean.toFixed(2)} ± ${r.tps_sd.toFixed(2)}`, r.fa_log ?? ""]);
+          } catch (e) {
+            const msg = String(e?.message ?? e).split("\n")[0];
+            process.stderr.write(`llama_bench: ${name} d${depth} ${setting} failed: ${msg}\n`);
+            rows.push([name, depth, setting, "-", "FAILED", msg]);
+          }
         }
-      }
       if (tries.length === 0) continue;
       const best = tries.reduce((x, y) => (y.tps_mean > x.tps_mean ? y : x));
       results.push({ test: name, kind, tokens, depth, reps: a.r, tps_mean: best.tps_mean,
-                     tps_sd: best.tps_sd, seconds: best.seconds, flash_attn: best.fa });
+                     tps_sd: best.tps_sd, seconds: best.seconds, flash_attn: best.fa, threads: best.threads });
     }
   }
 
-  const head = ["test", "depth", "fa", "n_ctx", "t/s", "llama.cpp says"];
+  const head = ["test", "depth", "setting", "n_ctx", "t/s", "llama.cpp says"];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (r) => r.map((c, i) => (i === 0 || i === 5 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join("  ");
   console.log("\n" + line(head) + "\n" + w.map((x) => "-".repeat(x)).join("  "));
   for (const r of rows) console.log(line(r).trimEnd());
-  console.log("\nbest of fa off / on:");
+  console.log("\nbest setting:");
   for (const r of results)
     console.log(`  ${(r.test + " @ d" + r.depth).padEnd(16)} ${r.tps_mean.toFixed(2).padStart(10)} ± ` +
-                `${r.tps_sd.toFixed(2).padEnd(8)} t/s  (fa ${r.flash_attn ? "on" : "off"})`);
+                `${r.tps_sd.toFixed(2).padEnd(8)} t/s  (fa ${r.flash_attn ? "on" : "off"}, t ${r.threads})`);
 
   const out = { engine: "llama.cpp", model: a.model, threads: a.t, results };
   if (a.json) fs.writeFileSync(a.json, JSON.stringify(out, null, 1) + "\n");
