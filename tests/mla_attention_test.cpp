@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/matmul.h"
 #include "model/mla_attention.h"
 
 namespace mla {
@@ -70,6 +72,8 @@ struct Fixture {
 };
 
 TEST(MlaAttention, NaiveAndAbsorbedEqualExpandedMha) {
+  // The f32 products: prompt chunks would otherwise take the bf16 flash prefill (tested below).
+  set_kernel_path(KernelPath::NoVnni);
   std::mt19937 rng(std::random_device{}());
   Fixture f(rng);
   std::normal_distribution<float> d(0.0f, 1.0f);
@@ -89,6 +93,34 @@ TEST(MlaAttention, NaiveAndAbsorbedEqualExpandedMha) {
             << attn_mode_name(mode) << " T=" << T << " p0=" << p0 << " i=" << i;
     }
   }
+  set_kernel_path(KernelPath::Auto);
+}
+
+// Naive prefill on the bf16 dot products (kernels/flash_prefill.h): q, the expanded keys and values
+// and the softmax weights enter the products as bf16 (relative error 2^-9 each), so each output is
+// within a few parts per thousand of its scale; measured here: max |err| ~ 5e-3 at outputs of
+// magnitude ~0.3-1 (bound 1e-2 (1 + |want|)). Chunks after a prefix, over two key blocks, and a
+// chunk whose first queries see none of the second block.
+TEST(MlaAttention, FlashPrefillMatchesExpandedMhaWithinBf16Rounding) {
+  if (!kernels_use_bf16_dot()) GTEST_SKIP() << "no AVX512_BF16 (or MLA_KERNELS forces another path)";
+  std::mt19937 rng(std::random_device{}());
+  Fixture f(rng);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  ThreadPool pool(2);
+  MlaAttention attn;
+  double worst = 0;
+  for (auto [T, p0] : {std::pair<int64_t, int64_t>{40, 260}, {290, 0}, {17, 250}}) {
+    std::vector<float> q(T * f.s.n_head * (f.s.qk_nope_head_dim + f.s.qk_rope_head_dim));
+    for (float& v : q) v = d(rng);
+    const auto want = f.expected(q, 1, T, p0);
+    std::vector<float> out(T * f.s.n_head * f.s.v_head_dim);
+    attn.run(AttnMode::Naive, pool, f.s, f.kv_b_view, f.cache, 1, q.data(), T, p0, out.data());
+    for (size_t i = 0; i < out.size(); ++i) {
+      worst = std::max(worst, std::fabs(out[i] - want[i]));
+      ASSERT_NEAR(out[i], want[i], 1e-2 * (1 + std::fabs(want[i]))) << "T=" << T << " p0=" << p0 << " i=" << i;
+    }
+  }
+  std::printf("flash prefill: max |err| %.2e\n", worst);
 }
 
 TEST(MlaAttention, AutoPrefersNaiveForPrefillAndAbsorbedForDecode) {

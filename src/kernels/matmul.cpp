@@ -105,6 +105,7 @@ void ensure_tile(size_t n) {
 void set_kernel_path(KernelPath path) { g_path = path; }
 bool kernels_use_avx512() { return current_path() != KernelPath::Portable && simd::avx512_cpu(); }
 bool kernels_use_vnni() { return current_path() == KernelPath::Auto && simd::avx512_vnni_cpu(); }
+bool kernels_use_bf16_dot() { return current_path() == KernelPath::Auto && simd::avx512_bf16_cpu(); }
 
 namespace {
 
@@ -113,8 +114,7 @@ namespace {
 ActivationRounding dot_rounding(const Matrix& W) {
   switch (panel::rounding_for(W.dtype)) {
     case ActivationRounding::Bf16:
-      return W.cols % 2 == 0 && current_path() == KernelPath::Auto && simd::avx512_bf16_cpu() ? ActivationRounding::Bf16
-                                                                                               : ActivationRounding::None;
+      return W.cols % 2 == 0 && kernels_use_bf16_dot() ? ActivationRounding::Bf16 : ActivationRounding::None;
     case ActivationRounding::Int8Blocks:
       return kernels_use_vnni() ? ActivationRounding::Int8Blocks : ActivationRounding::None;
     case ActivationRounding::None:

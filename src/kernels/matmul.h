@@ -23,6 +23,7 @@ enum class KernelPath { Auto, NoVnni, Portable };
 void set_kernel_path(KernelPath path);
 bool kernels_use_avx512();
 bool kernels_use_vnni();
+bool kernels_use_bf16_dot();  // AVX512_BF16 products (panel_gemm.h, flash_prefill.h) on the Auto path
 
 // One row of W as f32: out[cols].
 void decode_row(const Matrix& W, int64_t r, float* out);

@@ -166,21 +166,30 @@ thread_local std::vector<float> tl_xd;
 thread_local std::vector<int32_t> tl_xs;
 thread_local std::vector<uint8_t> tl_panel;
 
+// [0, n) split over the pool's threads, or all on the calling thread (pool == nullptr).
+template <class F>
+void split(ThreadPool* pool, int64_t n, F&& body) {
+  if (pool != nullptr)
+    pool->parallel_for(n, body);
+  else if (n > 0)
+    body(int64_t{0}, n);
+}
+
 template <class T>
 T* sized(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
   return v.data();
 }
 
-void matmul_bf16(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y, bool simd) {
+void matmul_bf16(ThreadPool* pool, const Matrix& W, const float* X, int64_t n, float* Y, bool simd) {
   const int64_t K = W.cols, steps = K / 2;
   uint16_t* xb = sized(tl_xb, static_cast<size_t>(n * K));
-  pool.parallel_for(n, [&](int64_t i0, int64_t i1) {
+  split(pool, n, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) (simd ? simd::x_to_bf16 : x_to_bf16_scalar)(X + i * K, K, xb + i * K);
   });
   const uint32_t* x32 = reinterpret_cast<const uint32_t*>(xb);
   const int64_t chunk = kChunkValues / 2;
-  pool.parallel_for((W.rows + kTileRows - 1) / kTileRows, [&](int64_t t0, int64_t t1) {
+  split(pool, (W.rows + kTileRows - 1) / kTileRows, [&](int64_t t0, int64_t t1) {
     uint32_t* panel = reinterpret_cast<uint32_t*>(sized(tl_panel, static_cast<size_t>(chunk * kTileRows * 4)));
     for (int64_t t = t0; t < t1; ++t)
       for (int64_t s0 = 0; s0 < steps; s0 += chunk) {
@@ -191,18 +200,18 @@ void matmul_bf16(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, f
   });
 }
 
-void matmul_int8(ThreadPool& pool, const ByteBlockFormat& f, const Matrix& W, const float* X, int64_t n, float* Y,
+void matmul_int8(ThreadPool* pool, const ByteBlockFormat& f, const Matrix& W, const float* X, int64_t n, float* Y,
                  bool simd) {
   const int64_t K = W.cols, blocks = K / kBlock;
   int8_t* q = sized(tl_xq, static_cast<size_t>(n * K));
   float* d = sized(tl_xd, static_cast<size_t>(n * blocks));
   int32_t* xs = sized(tl_xs, static_cast<size_t>(n * blocks));
-  pool.parallel_for(n, [&](int64_t i0, int64_t i1) {
+  split(pool, n, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i)
       (simd ? simd::quantize_x_blocks : quantize_x_blocks_scalar)(X + i * K, K, f.off, q + i * K, d + i * blocks, xs + i * blocks);
   });
   const int64_t chunk = kChunkValues / kBlock;
-  pool.parallel_for((W.rows + kTileRows - 1) / kTileRows, [&](int64_t t0, int64_t t1) {
+  split(pool, (W.rows + kTileRows - 1) / kTileRows, [&](int64_t t0, int64_t t1) {
     uint8_t* panel = sized(tl_panel, static_cast<size_t>(chunk * kInt8BlockBytes));
     for (int64_t t = t0; t < t1; ++t)
       for (int64_t b0 = 0; b0 < blocks; b0 += chunk) {
@@ -237,7 +246,9 @@ void round_activations(DType t, const float* X, int64_t n, int64_t cols, float* 
   }
 }
 
-void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y, Impl impl) {
+namespace {
+
+void matmul_on(ThreadPool* pool, const Matrix& W, const float* X, int64_t n, float* Y, Impl impl) {
   const bool simd = impl == Impl::Simd;
   switch (rounding_for(W.dtype)) {
     case ActivationRounding::Bf16:
@@ -251,5 +262,13 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float*
   }
   fail("panel::matmul: no panel kernel for ", dtype_name(W.dtype));
 }
+
+}  // namespace
+
+void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y, Impl impl) {
+  matmul_on(&pool, W, X, n, Y, impl);
+}
+
+void matmul_serial(const Matrix& W, const float* X, int64_t n, float* Y, Impl impl) { matmul_on(nullptr, W, X, n, Y, impl); }
 
 }  // namespace mla::panel

@@ -52,6 +52,8 @@ enum class Impl { Simd, Scalar };
 // Y[n x W.rows] = X'[n x W.cols] · W^T with X' = X rounded as rounding_for(W.dtype) (!= None), split
 // over tiles of W's rows across the pool's threads. Int8Blocks needs W.cols % 32 == 0.
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y, Impl impl);
+// The same on the calling thread only (for callers that split work themselves, e.g. per attention head).
+void matmul_serial(const Matrix& W, const float* X, int64_t n, float* Y, Impl impl);
 
 }  // namespace panel
 }  // namespace mla

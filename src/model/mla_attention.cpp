@@ -49,12 +49,17 @@ AttnMode resolve_attn_mode(AttnMode m, const MlaShape& s, int64_t T, int64_t p0)
              : AttnMode::Absorbed;
 }
 
+// Prompt chunks from this many queries take naive_flash where the CPU has bf16 dot products.
+constexpr int64_t kFlashMinQueries = 16;
+
 void MlaAttention::run(AttnMode mode, ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj,
                        const KvCache& cache, int64_t layer, const float* q, int64_t T, int64_t p0, float* out) {
-  if (resolve_attn_mode(mode, s, T, p0) == AttnMode::Naive)
-    naive(pool, s, kv_b_proj, cache, layer, q, T, p0, out);
-  else
+  if (resolve_attn_mode(mode, s, T, p0) == AttnMode::Absorbed)
     absorbed(pool, s, kv_b_proj, cache, layer, q, T, p0, out);
+  else if (T >= kFlashMinQueries && kernels_use_bf16_dot())
+    naive_flash(pool, s, kv_b_proj, cache, layer, q, T, p0, out);
+  else
+    naive(pool, s, kv_b_proj, cache, layer, q, T, p0, out);
 }
 
 // Keys are expanded a block of cache rows at a time and streamed into the attention core's running
@@ -96,6 +101,51 @@ void MlaAttention::naive(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b
     attend_block(pool, core, q, T, p0, layout, j0, j0 + nb, state_);
   }
   state_.finish(T, core, out);
+}
+
+// The same expansion, with each block's keys and values converted per head to bf16 (keys as rows,
+// values transposed) and folded by flash_fold: every head's queries of the chunk meet each key
+// tile once, in one panel product, instead of each query streaming all the keys on its own.
+void MlaAttention::naive_flash(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache,
+                               int64_t layer, const float* q, int64_t T, int64_t p0, float* out) {
+  const int64_t H = s.n_head, nope = s.qk_nope_head_dim, rope = s.qk_rope_head_dim, dv = s.v_head_dim,
+                R = s.kv_lora_rank, qd = nope + rope, kvd = nope + dv, L = p0 + T, W = R + rope;
+  const int64_t nbp_max = (kNaiveBlock + 1) / 2 * 2;
+  float* q_heads = grow(q_heads_, H * T * qd);  // [H x T x qd]: each head's queries contiguous
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < H; ++h) std::copy_n(q + (t * H + h) * qd, qd, q_heads + (h * T + t) * qd);
+  if (static_cast<int64_t>(k_heads_.size()) < H * kNaiveBlock * qd) k_heads_.resize(H * kNaiveBlock * qd);
+  if (static_cast<int64_t>(vt_heads_.size()) < H * dv * nbp_max) vt_heads_.resize(H * dv * nbp_max);
+  if (static_cast<int64_t>(flash_.size()) < H) flash_.resize(H);
+  for (int64_t h = 0; h < H; ++h) flash_[h].reset(T, dv);
+  float* latent = grow(latent_, kNaiveBlock * R);
+  float* expanded = grow(expanded_, kNaiveBlock * H * kvd);
+  float* cached = grow(cached_, kNaiveBlock * W);  // [nb x (R + rope)] cache rows as f32
+  for (int64_t j0 = 0; j0 < L; j0 += kNaiveBlock) {
+    const int64_t nb = std::min(kNaiveBlock, L - j0), nbp = (nb + 1) / 2 * 2;
+    for (int64_t j = 0; j < nb; ++j) {
+      cache.read_row(layer, j0 + j, cached + j * W);
+      std::copy_n(cached + j * W, R, latent + j * R);
+    }
+    matmul(pool, kv_b_proj, latent, nb, expanded);  // [nb x H x (nope + dv)]
+    pool.parallel_for(H, [&](int64_t h0, int64_t h1) {
+      for (int64_t h = h0; h < h1; ++h) {
+        uint16_t* k = k_heads_.data() + h * kNaiveBlock * qd;  // [nb x (nope + rope)]
+        uint16_t* vt = vt_heads_.data() + h * dv * nbp_max;     // [dv x nbp]
+        for (int64_t j = 0; j < nb; ++j) {
+          const float* e = expanded + (j * H + h) * kvd;
+          for (int64_t d = 0; d < nope; ++d) k[j * qd + d] = f32_to_bf16(e[d]);
+          for (int64_t d = 0; d < rope; ++d) k[j * qd + nope + d] = f32_to_bf16(cached[j * W + R + d]);
+          for (int64_t d = 0; d < dv; ++d) vt[d * nbp + j] = f32_to_bf16(e[nope + d]);
+        }
+        for (int64_t d = 0; d < dv && nbp > nb; ++d) vt[d * nbp + nb] = 0;
+        const Matrix K{DType::BF16, nb, qd, reinterpret_cast<const uint8_t*>(k), nullptr};
+        const Matrix Vt{DType::BF16, dv, nbp, reinterpret_cast<const uint8_t*>(vt), nullptr};
+        flash_fold(q_heads + h * T * qd, T, p0, K, Vt, j0, s.softmax_scale, flash_[h]);
+      }
+    });
+  }
+  for (int64_t h = 0; h < H; ++h) flash_finish(flash_[h], T, dv, out + h * dv, H * dv);
 }
 
 void MlaAttention::absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache,

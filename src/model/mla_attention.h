@@ -17,6 +17,7 @@
 #include "core/thread_pool.h"
 #include "kernels/matrix.h"
 #include "kernels/attention.h"
+#include "kernels/flash_prefill.h"
 #include "kv/kv_cache.h"
 
 namespace mla {
@@ -48,12 +49,17 @@ class MlaAttention {
  private:
   void naive(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache, int64_t layer,
              const float* q, int64_t T, int64_t p0, float* out);
+  // naive with the attention on bf16 dot products (kernels/flash_prefill.h), for prompt chunks.
+  void naive_flash(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache, int64_t layer,
+                   const float* q, int64_t T, int64_t p0, float* out);
   void absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache, int64_t layer,
                 const float* q, int64_t T, int64_t p0, float* out);
 
   // Scratch reused across calls (grown, never shrunk).
-  std::vector<float> cached_, latent_, expanded_, block_rows_, q_cat_, o_lat_;
+  std::vector<float> cached_, latent_, expanded_, block_rows_, q_cat_, o_lat_, q_heads_;
+  std::vector<uint16_t> k_heads_, vt_heads_;  // naive_flash: per head [nb x (nope + rope)], [v x nb]
   AttnState state_;
+  std::vector<FlashHeadState> flash_;
 };
 
 }  // namespace mla

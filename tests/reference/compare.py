@@ -2,9 +2,11 @@
 """Comparisons for tests/e2e/deepseek_reference.sh and tests/e2e/llama_reference.sh.
 
   compare.py logits --ref REF.f32 --got GOT.f32 --vocab V --case NAME --summary TSV [--abs-tol A --rel-tol R]
-                    [--rms-tol S]
+                    [--pos-tol P --pos-quantile Q]
       Every logit must satisfy |got - ref| <= A + R * max|ref| (default 1e-3 + 1e-4 * max|ref|), and
-      with S, rms(got - ref) <= S * rms(ref). Appends one row to TSV.
+      with P, the Q-quantile (default 0.9) over positions of max_id |got - ref| must be <= P * max|ref|
+      (a few positions may exceed it: rounding can flip a discrete choice, such as a routed expert).
+      Appends one row to TSV.
   compare.py ids --ref REF.json --got GOT.json --case NAME --summary TSV [--tol T]
       REF.json is the reference's {"ids": [...], "gaps": [...]} (gaps: top1 - top2 reference
       logit at each step); GOT.json is the engine's output with key "ids". The ids must be equal.
@@ -61,14 +63,15 @@ def cmd_logits(a):
     argmax_agree = int(np.sum(np.argmax(got, axis=1) == np.argmax(ref, axis=1)))
     detail = (f"max err {max_err:.3e} (bound {bound:.3e}) at position {worst[0]} id {worst[1]}; "
               f"argmax agrees {argmax_agree}/{T}")
-    rms_over = False
-    if a.rms_tol is not None:
-        rel_rms = float(np.sqrt(np.mean((got - ref) ** 2)) / max(np.sqrt(np.mean(ref ** 2)), 1e-30))
-        detail += f"; rms err / rms {rel_rms:.2e} (bound {a.rms_tol:.0e})"
-        rms_over = rel_rms > a.rms_tol
+    typical_over = False
+    if a.pos_tol is not None:
+        typical = float(np.quantile(err.max(axis=1), a.pos_quantile)) / max(float(np.max(np.abs(ref))), 1e-30)
+        detail += (f"; {a.pos_quantile:g}-quantile of per-position max err / max|ref| {typical:.2e} "
+                   f"(bound {a.pos_tol:.0e})")
+        typical_over = typical > a.pos_tol
     if first_bad_pos is not None:
         detail += f"; first position over the bound: {first_bad_pos}"
-    if first_bad_pos is not None or rms_over:
+    if first_bad_pos is not None or typical_over:
         return append(a.summary, a.case, "FAIL", detail)
     return append(a.summary, a.case, "PASS", detail)
 
@@ -125,7 +128,8 @@ def main():
     p.add_argument("--summary")
     p.add_argument("--abs-tol", type=float, default=ABS_TOL)
     p.add_argument("--rel-tol", type=float, default=REL_TOL)
-    p.add_argument("--rms-tol", type=float)
+    p.add_argument("--pos-tol", type=float)
+    p.add_argument("--pos-quantile", type=float, default=0.9)
     p = sub.add_parser("ids")
     p.add_argument("--ref", required=True)
     p.add_argument("--got", required=True)

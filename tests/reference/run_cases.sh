@@ -57,9 +57,10 @@ run_logged() {  # case log cmd...
 }
 
 # Activation rounding on these tiny random checkpoints: their layers amplify a 2^-9 relative change
-# of the activations many times (and can flip an expert choice), so the dot rows are held to an
-# rms bound and a loose max bound (docs/QUANTIZATION.md states the measured errors).
-[ -n "${DOT_TOLERANCE+x}" ] || DOT_TOLERANCE=(--rel-tol 1e-1 --rms-tol 3e-2)
+# of the activations many times, and can flip an expert choice at a position (whose changed keys
+# later positions then see), so the dot rows bound the typical position (9 in 10 within 2% of
+# max|ref|) tightly and every logit loosely (docs/QUANTIZATION.md states the measured errors).
+[ -n "${DOT_TOLERANCE+x}" ] || DOT_TOLERANCE=(--rel-tol 0.6 --pos-tol 2e-2)
 
 start=$(date +%s)
 for entry in "${CASES[@]}"; do
