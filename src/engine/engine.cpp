@@ -287,15 +287,22 @@ struct Engine::Impl {
     for (auto it = back.rbegin(); it != back.rend(); ++it) waiting.push_front(std::move(*it));
   }
 
+  // A prompt is cut at multiples of prefill_chunk from its first token, and each piece takes the
+  // attention path of its whole aligned chunk (as if no prefix of it were shared), whatever else
+  // runs: every prompt row then goes the same way alone and among other requests, and the paths'
+  // roundings differ (the bf16 flash prefill, kernels/flash_prefill.h). A chunk that does not fit
+  // the step's budget waits for the next step.
   void prefill() {
-    int64_t budget = opts.prefill_chunk;
+    const int64_t C = opts.prefill_chunk;
+    int64_t budget = C;
     for (auto& sp : running) {
       Sequence& s = *sp;
       if (s.prefilled || budget == 0) continue;
       const int64_t done = s.cache.n_tokens(), n = static_cast<int64_t>(s.tokens.size());
-      const int64_t chunk = std::min(budget, n - done);
+      const int64_t start = done - done % C, end = std::min(start + C, n), chunk = end - done;
+      if (chunk > budget) continue;
       model.forward(std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(done), static_cast<size_t>(chunk)),
-                    s.cache, opts.attn, false, logits.data());
+                    s.cache, model.resolve_attn(opts.attn, end - start, start), false, logits.data());
       budget -= chunk;
       prompt_tokens += static_cast<uint64_t>(chunk);
       publish_full_blocks(s);

@@ -60,6 +60,9 @@ class DeepseekModel : public Model {
                float* logits) override;
   void decode_batch(std::span<const int32_t> tokens, std::span<KvCache* const> caches, AttnMode mode,
                     float* logits) override;
+  AttnMode resolve_attn(AttnMode mode, int64_t T, int64_t p0) const override {
+    return resolve_attn_mode(mode, attn_shape(), T, p0);
+  }
   MlaShape attn_shape() const;
 
  private:

@@ -49,14 +49,11 @@ AttnMode resolve_attn_mode(AttnMode m, const MlaShape& s, int64_t T, int64_t p0)
              : AttnMode::Absorbed;
 }
 
-// Prompt chunks from this many queries take naive_flash where the CPU has bf16 dot products.
-constexpr int64_t kFlashMinQueries = 16;
-
 void MlaAttention::run(AttnMode mode, ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj,
                        const KvCache& cache, int64_t layer, const float* q, int64_t T, int64_t p0, float* out) {
   if (resolve_attn_mode(mode, s, T, p0) == AttnMode::Absorbed)
     absorbed(pool, s, kv_b_proj, cache, layer, q, T, p0, out);
-  else if (T >= kFlashMinQueries && kernels_use_bf16_dot())
+  else if (kernels_use_bf16_dot())  // for any T: a query's result then does not depend on its chunk
     naive_flash(pool, s, kv_b_proj, cache, layer, q, T, p0, out);
   else
     naive(pool, s, kv_b_proj, cache, layer, q, T, p0, out);

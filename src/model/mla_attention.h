@@ -49,7 +49,7 @@ class MlaAttention {
  private:
   void naive(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache, int64_t layer,
              const float* q, int64_t T, int64_t p0, float* out);
-  // naive with the attention on bf16 dot products (kernels/flash_prefill.h), for prompt chunks.
+  // naive with the attention on bf16 dot products (kernels/flash_prefill.h), where the CPU has them.
   void naive_flash(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache, int64_t layer,
                    const float* q, int64_t T, int64_t p0, float* out);
   void absorbed(ThreadPool& pool, const MlaShape& s, const Matrix& kv_b_proj, const KvCache& cache, int64_t layer,

@@ -47,6 +47,9 @@ class Model {
   // position. Every weight matrix is read once for the whole batch. logits: [B x vocab].
   virtual void decode_batch(std::span<const int32_t> tokens, std::span<KvCache* const> caches, AttnMode mode,
                             float* logits) = 0;
+  // The attention path `mode` takes for T queries at positions [p0, p0 + T) (Auto resolved; the
+  // mode itself for architectures without a choice).
+  virtual AttnMode resolve_attn(AttnMode mode, int64_t T, int64_t p0) const { return mode; }
 
   // Wall time spent in attention over the cache (for MLA including the W_UK / W_UV absorption or
   // the K/V re-expansion) since the last reset: the benchmark's attention share.
