@@ -237,11 +237,11 @@ void round_activations(DType t, const float* X, int64_t n, int64_t cols, float* 
     return;
   }
   const int32_t off = byte_format(t)->off;
-  std::vector<int8_t> q(static_cast<size_t>(cols));
-  std::vector<float> d(static_cast<size_t>(cols / kBlock));
-  std::vector<int32_t> s(d.size());
+  int8_t* q = sized(tl_xq, static_cast<size_t>(cols));
+  float* d = sized(tl_xd, static_cast<size_t>(cols / kBlock));
+  int32_t* s = sized(tl_xs, static_cast<size_t>(cols / kBlock));
   for (int64_t i = 0; i < n; ++i) {
-    quantize_x_blocks_scalar(X + i * cols, cols, off, q.data(), d.data(), s.data());
+    quantize_x_blocks_scalar(X + i * cols, cols, off, q, d, s);
     for (int64_t c = 0; c < cols; ++c) out[i * cols + c] = d[c / kBlock] * static_cast<float>(q[c]);
   }
 }
