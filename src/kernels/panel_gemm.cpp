@@ -14,11 +14,11 @@
 namespace mla::panel {
 namespace {
 
-// Columns per panel chunk: 2048 values, so a 32-row panel is 128 KiB (bf16) or 80 KiB (int8) and
+// Columns per panel chunk: 2048 values, so a 32-row panel is 128 KiB (bf16) or 72 KiB (int8) and
 // stays in L2 while all input rows pass over it; longer rows (MLP down projections, 10944+ wide)
 // are done in several chunks that add into Y.
 constexpr int64_t kChunkValues = 2048;
-constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 2 * 64;  // u[8 steps][2 groups][16 x 4], d[2][16]
+using simd::kInt8BlockBytes;
 
 // ---- Weight formats on the int8 path: block b of a stored row as w = d * (u - off), u in [0, 255] ----
 // Block layouts from ggml's format description (ggml/src/ggml-common.h, block_q8_0 / block_q4_0;

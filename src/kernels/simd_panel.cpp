@@ -90,8 +90,6 @@ void pack_dwords16(const uint8_t* const* rows, int64_t steps, uint32_t* panel) {
 
 namespace {
 
-constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 2 * 64;  // 8 steps x 2 groups of u, then d[2][16]
-
 // One block's 32 u bytes (block layouts: panel_gemm.cpp).
 struct Q8_0Blocks {
   static constexpr int64_t kBytes = 34;

@@ -6,6 +6,10 @@
 
 namespace mla::simd {
 
+// Bytes per 32-value block of an int8 panel (panel_gemm.h): u [8 steps][2 groups][16 lanes x 4],
+// then d [2 groups][16] f32.
+constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 2 * 64;
+
 // AVX-512 F/BW/VL + FMA + F16C (simd.h) and AVX512_BF16.
 bool avx512_bf16_cpu();
 
