@@ -3,7 +3,6 @@
 // llama-bench for any model the engine loads (bench/model_bench.h).
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -166,15 +165,7 @@ void register_bench(CLI::App& app) {
   gemv->add_option("--passes", go->g.passes, "timed passes (best kept)")->check(CLI::Range(1, 1000));
   gemv->add_option("--formats", go->formats, "comma-separated: bf16,f16,f32,q8_0,q4_0");
   gemv->callback([go, o] {
-    go->g.formats.clear();
-    for (const std::string& f : split_list(go->formats)) {
-      std::string up = f;
-      for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      auto t = quant_type_from_name(f);
-      if (!t) t = dtype_from_name(up);
-      if (!t || *t == DType::F8_E4M3 || *t == DType::U8) fail("--formats: '", f, "' is not bf16, f16, f32, q8_0 or q4_0");
-      go->g.formats.push_back(*t);
-    }
+    go->g.formats = parse_weight_formats(go->formats, "--formats");
     ThreadPool pool(o->threads);
     const bench::GemvReport r = bench::run_gemv_bench(go->g, pool, [](const std::string& line) {
       std::fprintf(stderr, "%s\n", line.c_str());
