@@ -8,8 +8,11 @@
 #include <cstring>
 #include <iterator>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include "core/error.h"
+#include "quants/dequantize.h"
 
 namespace mla {
 
@@ -36,15 +39,29 @@ const char* ggml_type_name(uint32_t t) {
   return t < std::size(names) ? names[t] : nullptr;
 }
 
+// The ggml type id of each dtype with a GGUF tensor type (ggml.h enum ggml_type).
+constexpr std::pair<DType, uint32_t> kGgmlIds[] = {
+    {DType::F32, kGgmlF32}, {DType::F16, kGgmlF16},     {DType::BF16, kGgmlBF16},     {DType::Q8_0, kGgmlQ8_0},
+    {DType::Q4_0, kGgmlQ4_0}, {DType::Q4_1, 3},         {DType::Q5_0, 6},             {DType::Q5_1, 7},
+    {DType::Q2_K, 10},      {DType::Q3_K, 11},          {DType::Q4_K, 12},            {DType::Q5_K, 13},
+    {DType::Q6_K, 14},      {DType::IQ2_XXS, 16},       {DType::IQ2_XS, 17},          {DType::IQ3_XXS, 18},
+    {DType::IQ1_S, 19},     {DType::IQ4_NL, 20},        {DType::IQ3_S, 21},           {DType::IQ2_S, 22},
+    {DType::IQ4_XS, 23},    {DType::IQ1_M, 29},
+};
+
+// The dtype a tensor of ggml type `t` loads as, if this engine can compute with it.
 std::optional<DType> dtype_of_ggml(uint32_t t) {
-  switch (t) {
-    case kGgmlF32: return DType::F32;
-    case kGgmlF16: return DType::F16;
-    case kGgmlBF16: return DType::BF16;
-    case kGgmlQ8_0: return DType::Q8_0;
-    case kGgmlQ4_0: return DType::Q4_0;
-    default: return std::nullopt;
-  }
+  for (const auto& [dtype, id] : kGgmlIds)
+    if (id == t && (!dtype_is_quantized(dtype) || can_dequantize(dtype))) return dtype;
+  return std::nullopt;
+}
+
+// "F32, F16, ..." : the tensor types this reader accepts, for its error message.
+std::string supported_types() {
+  std::string s;
+  for (const auto& [dtype, id] : kGgmlIds)
+    if (dtype_of_ggml(id)) s += (s.empty() ? "" : ", ") + std::string(dtype_name(dtype));
+  return s;
 }
 
 // Bounds-checked little-endian reads from the mapped file; errors carry the byte offset.
@@ -156,15 +173,8 @@ const char* gguf_type_name(GgufType t) {
 }
 
 uint32_t ggml_type_of(DType t) {
-  switch (t) {
-    case DType::F32: return kGgmlF32;
-    case DType::F16: return kGgmlF16;
-    case DType::BF16: return kGgmlBF16;
-    case DType::Q8_0: return kGgmlQ8_0;
-    case DType::Q4_0: return kGgmlQ4_0;
-    case DType::F8_E4M3:
-    case DType::U8: break;
-  }
+  for (const auto& [dtype, id] : kGgmlIds)
+    if (dtype == t) return id;
   fail("dtype ", dtype_name(t), " has no GGUF tensor type");
 }
 
@@ -239,7 +249,7 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
     const auto dt = dtype_of_ggml(type);
     if (!dt) {
       const char* name = ggml_type_name(type);
-      if (name) fail(where, ": tensor type ", name, " is not supported (supported: F32, F16, BF16, Q8_0, Q4_0)");
+      if (name) fail(where, ": tensor type ", name, " is not supported (supported: ", supported_types(), ")");
       fail(where, ": unknown tensor type id ", type);
     }
     t.dtype = *dt;
@@ -248,7 +258,7 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
     const uint64_t block = static_cast<uint64_t>(dtype_block_values(t.dtype));
     if (ne[0] % block != 0)
       fail(where, ": ", dtype_name(t.dtype), " rows of ", ne[0], " values are not whole blocks of ", block);
-    // numel <= INT64_MAX and block bytes <= 34 per block of >= 1 value: check the product anyway.
+    // numel <= INT64_MAX and at most 34 bytes per 32 values: check the product anyway.
     uint64_t nbytes;
     if (__builtin_mul_overflow(numel / block, static_cast<uint64_t>(dtype_block_bytes(t.dtype)), &nbytes))
       fail(where, ": byte size overflows 64 bits");

@@ -10,7 +10,8 @@
 // Validated with overflow-checked arithmetic against the file size before anything is allocated:
 // every count and length must fit in the bytes that remain, with caps on string lengths, array
 // counts, nesting depth, tensor and key counts and dimensions; keys and tensor names unique; tensor
-// types F32, F16, BF16, Q8_0, Q4_0 (others rejected by name); dims non-zero, rows of whole blocks;
+// types F32, F16, BF16 and the block formats quants/dequantize.h decodes (others rejected by name);
+// dims non-zero, rows of whole blocks (32 or 256 values);
 // every tensor's data inside the file and no two tensors' data overlapping.
 // Tensors are views into the memory map, with `shape` in Hugging Face order (outermost first, the
 // reverse of GGUF's ne).

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "kernels/simd.h"
 #include "kernels/simd_panel.h"
+#include "quants/dequantize.h"
 
 namespace mla {
 namespace {
@@ -199,6 +200,9 @@ void decode_row(const Matrix& W, int64_t r, float* out) {
       }
       return;
     }
+    default:  // the other block formats: their scalar decoders
+      dequantize_row(W.dtype, row, out, W.cols);
+      return;
   }
 }
 

@@ -2,14 +2,13 @@
 
 #include <cstring>
 
+#include "quants/dequantize.h"
+
 namespace mla::ref {
 
 float weight_at(const Matrix& W, int64_t r, int64_t c) {
   const uint8_t* row = W.data + static_cast<size_t>(r) * W.row_bytes();
   const uint8_t* p = row + static_cast<size_t>(c) * dtype_size(W.dtype);
-  // Block formats: the block holding column c, then the value inside it.
-  const uint8_t* block = row + static_cast<size_t>(c / kQuantBlock) * dtype_block_bytes(W.dtype);
-  const int64_t i = c % kQuantBlock;
   switch (W.dtype) {
     case DType::F32: {
       float f;
@@ -33,16 +32,11 @@ float weight_at(const Matrix& W, int64_t r, int64_t c) {
     }
     case DType::U8:
       return *p;
-    case DType::Q8_0: {
-      BlockQ8_0 b;
-      std::memcpy(&b, block, sizeof b);
-      return f16_to_f32(b.d) * static_cast<float>(b.q[i]);
-    }
-    case DType::Q4_0: {
-      BlockQ4_0 b;
-      std::memcpy(&b, block, sizeof b);
-      const int q = i < kQuantBlock / 2 ? (b.qs[i] & 15) : (b.qs[i - kQuantBlock / 2] >> 4);
-      return f16_to_f32(b.d) * static_cast<float>(q - 8);
+    default: {  // a block format: decode the block holding column c (quants/dequantize.h)
+      const int64_t bv = dtype_block_values(W.dtype);
+      float values[256];
+      dequantize_row(W.dtype, row + static_cast<size_t>(c / bv) * dtype_block_bytes(W.dtype), values, bv);
+      return values[c % bv];
     }
   }
   return 0;

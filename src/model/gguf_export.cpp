@@ -124,10 +124,9 @@ class Exporter {
           case DType::BF16:
             for (int64_t j = 0; j < cols; ++j) { const uint16_t h = f32_to_bf16(x[j]); std::memcpy(&buf[2 * j], &h, 2); }
             break;
-          case DType::Q8_0: quantize_row_q8_0(x.data(), reinterpret_cast<BlockQ8_0*>(buf.data()), cols); break;
-          case DType::Q4_0: quantize_row_q4_0(x.data(), reinterpret_cast<BlockQ4_0*>(buf.data()), cols); break;
           case DType::F8_E4M3:
           case DType::U8: fail("GGUF writer: no ", dtype_name(dt), " tensors in GGUF");
+          default: quantize_row(dt, x.data(), buf.data(), cols); break;  // block formats
         }
         emit(buf.data(), buf.size());
       }

@@ -1,26 +1,47 @@
 #include "tensor/dtype.h"
 
 #include <array>
+#include <cctype>
 #include <cmath>
+#include <iterator>
 
 namespace mla {
 
-int64_t dtype_block_values(DType t) { return dtype_is_quantized(t) ? kQuantBlock : 1; }
+namespace {
 
-size_t dtype_block_bytes(DType t) {
-  switch (t) {
-    case DType::F32: return 4;
-    case DType::F16: return 2;
-    case DType::BF16: return 2;
-    case DType::F8_E4M3: return 1;
-    case DType::U8: return 1;
-    case DType::Q8_0: return sizeof(BlockQ8_0);
-    case DType::Q4_0: return sizeof(BlockQ4_0);
-  }
-  return 0;
+struct DTypeInfo {
+  DType type;
+  const char* name;
+  int64_t block_values;  // 1 for element types
+  size_t block_bytes;
+};
+
+// Block sizes: ggml-common.h (quants/block_formats.h asserts them against the structs).
+constexpr DTypeInfo kInfo[] = {
+    {DType::F32, "F32", 1, 4},           {DType::F16, "F16", 1, 2},          {DType::BF16, "BF16", 1, 2},
+    {DType::F8_E4M3, "F8_E4M3", 1, 1},   {DType::Q8_0, "Q8_0", 32, 34},      {DType::Q4_0, "Q4_0", 32, 18},
+    {DType::U8, "U8", 1, 1},             {DType::Q4_1, "Q4_1", 32, 20},      {DType::Q5_0, "Q5_0", 32, 22},
+    {DType::Q5_1, "Q5_1", 32, 24},       {DType::IQ4_NL, "IQ4_NL", 32, 18},  {DType::Q2_K, "Q2_K", 256, 84},
+    {DType::Q3_K, "Q3_K", 256, 110},     {DType::Q4_K, "Q4_K", 256, 144},    {DType::Q5_K, "Q5_K", 256, 176},
+    {DType::Q6_K, "Q6_K", 256, 210},     {DType::IQ4_XS, "IQ4_XS", 256, 136}, {DType::IQ3_XXS, "IQ3_XXS", 256, 98},
+    {DType::IQ3_S, "IQ3_S", 256, 110},   {DType::IQ2_XXS, "IQ2_XXS", 256, 66}, {DType::IQ2_XS, "IQ2_XS", 256, 74},
+    {DType::IQ2_S, "IQ2_S", 256, 82},    {DType::IQ1_S, "IQ1_S", 256, 50},   {DType::IQ1_M, "IQ1_M", 256, 56},
+};
+
+constexpr bool table_in_enum_order() {
+  for (size_t i = 0; i < std::size(kInfo); ++i)
+    if (static_cast<size_t>(kInfo[i].type) != i) return false;
+  return true;
 }
+static_assert(table_in_enum_order() && std::size(kInfo) == static_cast<size_t>(DType::IQ1_M) + 1);
 
-bool dtype_is_quantized(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+const DTypeInfo& info(DType t) { return kInfo[static_cast<size_t>(t)]; }
+
+}  // namespace
+
+int64_t dtype_block_values(DType t) { return info(t).block_values; }
+size_t dtype_block_bytes(DType t) { return info(t).block_bytes; }
+bool dtype_is_quantized(DType t) { return info(t).block_values > 1; }
 
 size_t dtype_row_bytes(DType t, int64_t cols) {
   return static_cast<size_t>(cols / dtype_block_values(t)) * dtype_block_bytes(t);
@@ -28,18 +49,7 @@ size_t dtype_row_bytes(DType t, int64_t cols) {
 
 size_t dtype_size(DType t) { return dtype_is_quantized(t) ? 0 : dtype_block_bytes(t); }
 
-const char* dtype_name(DType t) {
-  switch (t) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::F8_E4M3: return "F8_E4M3";
-    case DType::Q8_0: return "Q8_0";
-    case DType::Q4_0: return "Q4_0";
-    case DType::U8: return "U8";
-  }
-  return "?";
-}
+const char* dtype_name(DType t) { return info(t).name; }
 
 std::optional<DType> dtype_from_name(std::string_view name) {
   if (name == "F32") return DType::F32;
@@ -51,8 +61,13 @@ std::optional<DType> dtype_from_name(std::string_view name) {
 }
 
 std::optional<DType> quant_type_from_name(std::string_view name) {
-  if (name == "Q8_0" || name == "q8_0") return DType::Q8_0;
-  if (name == "Q4_0" || name == "q4_0") return DType::Q4_0;
+  for (const DTypeInfo& i : kInfo) {
+    if (i.block_values == 1 || name.size() != std::string_view(i.name).size()) continue;
+    bool same = true;
+    for (size_t k = 0; k < name.size() && same; ++k)
+      same = std::toupper(static_cast<unsigned char>(name[k])) == i.name[k];
+    if (same) return i.type;
+  }
   return std::nullopt;
 }
 

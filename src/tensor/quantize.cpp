@@ -4,6 +4,8 @@
 // truncation of x*id + 8.5) so the blocks are bit-identical; only d is stored rounded to f16.
 #include "tensor/quantize.h"
 
+#include "core/error.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -51,8 +53,10 @@ void quantize_row(DType t, const float* x, uint8_t* out, int64_t k) {
   // Block structs are 2-byte aligned (f16 scale first); callers pass row starts of a block array.
   if (t == DType::Q8_0)
     quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(out), k);
-  else
+  else if (t == DType::Q4_0)
     quantize_row_q4_0(x, reinterpret_cast<BlockQ4_0*>(out), k);
+  else
+    fail("quantize: no quantizer for ", dtype_name(t));
 }
 
 }  // namespace mla
