@@ -330,8 +330,9 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float*
   if (rounding != ActivationRounding::None && n >= kPanelMinRows) return panel::matmul(pool, W, X, n, Y, panel::Impl::Simd);
   // Too few rows for panels: the kernels below on X rounded as the panels would round it, so a row's
   // result does not depend on how many rows share the call (prefill = decode, batched = alone). The
-  // VNNI decode (n = 1, int8) quantizes x itself.
-  if (rounding == ActivationRounding::Bf16 || (rounding == ActivationRounding::Int8Blocks && n > 1)) {
+  // VNNI decode kernels (n = 1, int8) quantize x themselves.
+  const bool vnni_gemv = n == 1 && (W.dtype == DType::Q4_0 || W.dtype == DType::Q8_0) && kernels_use_vnni();
+  if (rounding == ActivationRounding::Bf16 || (rounding == ActivationRounding::Int8Blocks && !vnni_gemv)) {
     if (tl_xr.size() < static_cast<size_t>(n * W.cols)) tl_xr.resize(static_cast<size_t>(n * W.cols));
     panel::round_activations(W.dtype, X, n, W.cols, tl_xr.data());
     X = tl_xr.data();
@@ -341,7 +342,7 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float*
     const int64_t block = n == 1 ? 4 : kSimdTileRows, n_blocks = (W.rows + block - 1) / block;
     // Decode with block-format weights on VNNI: x is quantized once here, shared by all threads.
     const uint8_t* xq = nullptr;
-    if (n == 1 && (W.dtype == DType::Q4_0 || W.dtype == DType::Q8_0) && kernels_use_vnni()) {
+    if (vnni_gemv) {
       tl_xq.resize(static_cast<size_t>(simd::xq_bytes(W.cols)));
       simd::quantize_x(W.dtype == DType::Q4_0 ? simd::XQuant::ForQ4_0 : simd::XQuant::ForQ8_0, X, W.cols, tl_xq.data());
       xq = tl_xq.data();

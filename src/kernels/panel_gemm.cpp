@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "kernels/simd_panel.h"
+#include "quants/int8_unpack.h"
 #include "tensor/dtype.h"
 
 namespace mla::panel {
@@ -18,47 +19,20 @@ namespace {
 // stays in L2 while all input rows pass over it; longer rows (MLP down projections, 10944+ wide)
 // are done in several chunks that add into Y.
 constexpr int64_t kChunkValues = 2048;
-using simd::kInt8BlockBytes;
 
-// ---- Weight formats on the int8 path: block b of a stored row as w = d * (u - off), u in [0, 255] ----
-// Block layouts from ggml's format description (ggml/src/ggml-common.h, block_q8_0 / block_q4_0;
-// also docs/GGUF.md): f16 d, then 32 int8 q (w = d q) or 16 bytes of nibbles (value j in the low
-// nibble of byte j, value j + 16 in the high one; w = d (nibble - 8)).
-struct ByteBlockFormat {
-  DType dtype;
-  int32_t off;
-  void (*unpack)(const uint8_t* row, int64_t b, uint8_t* u, float& d);              // the scalar twin
-  void (*pack16)(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);  // simd_panel.h
+// ---- Weight formats on the int8 path: quants/int8_unpack.h's form w = d (u - off) + m per sub-block,
+// with SIMD packers for the formats whose bytes need no more than a mask or a shift (Q8_0: q + 128 by
+// a sign-bit flip, Q4_0: the nibbles); the others unpack each row's blocks with the scalar unpacker
+// and transpose the bytes with pack_dwords16.
+struct PanelFormat {
+  const Int8Form* form;
+  void (*pack16)(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);  // or nullptr
 };
 
-float f16_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return f16_to_f32(h);
-}
-
-void unpack_q8_0(const uint8_t* row, int64_t b, uint8_t* u, float& d) {
-  const uint8_t* blk = row + b * sizeof(BlockQ8_0);
-  d = f16_at(blk);
-  for (int i = 0; i < kBlock; ++i) u[i] = blk[2 + i] ^ 0x80;  // u = q + 128: the sign bit flipped
-}
-
-void unpack_q4_0(const uint8_t* row, int64_t b, uint8_t* u, float& d) {
-  const uint8_t* blk = row + b * sizeof(BlockQ4_0);
-  d = f16_at(blk);
-  for (int i = 0; i < kBlock / 2; ++i) {
-    u[i] = blk[2 + i] & 15;
-    u[i + kBlock / 2] = blk[2 + i] >> 4;
-  }
-}
-
-constexpr ByteBlockFormat kByteFormats[] = {{DType::Q8_0, 128, unpack_q8_0, simd::pack_q8_0_16},
-                                            {DType::Q4_0, 8, unpack_q4_0, simd::pack_q4_0_16}};
-
-const ByteBlockFormat* byte_format(DType t) {
-  for (const ByteBlockFormat& f : kByteFormats)
-    if (f.dtype == t) return &f;
-  return nullptr;
+PanelFormat panel_format(DType t) {
+  if (t == DType::Q8_0) return {int8_form(t), simd::pack_q8_0_16};
+  if (t == DType::Q4_0) return {int8_form(t), simd::pack_q4_0_16};
+  return {int8_form(t), nullptr};
 }
 
 // ---- Packing one chunk of one 32-row tile (rows past W's end are zero) ----
@@ -82,24 +56,46 @@ void pack_bf16(const Matrix& W, int64_t r0, int64_t s0, int64_t steps, uint32_t*
     }
 }
 
-// Blocks [b0, b0 + nb) of rows [r0, r0 + 32), each as 8 steps of 4 bytes per lane, then d.
-void pack_int8(const ByteBlockFormat& f, const Matrix& W, int64_t r0, int64_t b0, int64_t nb, uint8_t* panel, bool simd) {
+// 32-value blocks [b0, b0 + nb) of rows [r0, r0 + 32) as their sub-blocks: sub / 4 steps of 4 bytes
+// per lane, then d (and m). simd: by 16 x 16 dword transposes.
+void pack_int8(const PanelFormat& f, const Matrix& W, int64_t r0, int64_t b0, int64_t nb, uint8_t* panel, bool simd) {
   const uint8_t* rows[kTileRows];
   for (int64_t r = 0; r < kTileRows; ++r) rows[r] = r0 + r < W.rows ? row_ptr(W, r0 + r) : nullptr;
-  if (simd) {
+  if (simd && f.pack16 != nullptr) {
     f.pack16(rows, b0, nb, panel);
     f.pack16(rows + 16, b0, nb, panel + 64);
     return;
   }
-  for (int64_t r = 0; r < kTileRows; ++r)
-    for (int64_t b = 0; b < nb; ++b) {
-      uint8_t u[kBlock] = {};
-      float d = 0;
-      if (rows[r] != nullptr) f.unpack(rows[r], b0 + b, u, d);
-      uint8_t* pb = panel + b * kInt8BlockBytes;
-      for (int s = 0; s < 8; ++s) std::memcpy(pb + s * 128 + r * 4, u + 4 * s, 4);
-      reinterpret_cast<float*>(pb + 8 * 128)[r] = d;
+  const Int8Form& form = *f.form;
+  const int subs = kBlock / form.sub, steps = form.sub / 4;
+  const int64_t sub_bytes = simd::int8_sub_bytes(form.sub, form.has_min);
+  alignas(64) uint8_t u[kTileRows][kBlock];
+  for (int64_t b = 0; b < nb; ++b) {
+    float d[kTileRows][2] = {}, m[kTileRows][2] = {};
+    for (int64_t r = 0; r < kTileRows; ++r) {
+      if (rows[r] != nullptr)
+        form.unpack(rows[r], b0 + b, u[r], d[r], m[r]);
+      else
+        std::memset(u[r], 0, kBlock);
     }
+    for (int h = 0; h < subs; ++h) {
+      uint8_t* pb = panel + (b * subs + h) * sub_bytes;
+      if (simd) {
+        const uint8_t* sub_rows[kTileRows];
+        for (int64_t r = 0; r < kTileRows; ++r) sub_rows[r] = u[r] + h * form.sub;
+        simd::pack_dwords16(sub_rows, steps, reinterpret_cast<uint32_t*>(pb));
+        simd::pack_dwords16(sub_rows + 16, steps, reinterpret_cast<uint32_t*>(pb) + 16);
+      } else {
+        for (int64_t r = 0; r < kTileRows; ++r)
+          for (int k = 0; k < steps; ++k) std::memcpy(pb + k * 128 + r * 4, u[r] + h * form.sub + 4 * k, 4);
+      }
+      float* dm = reinterpret_cast<float*>(pb + steps * 128);
+      for (int64_t r = 0; r < kTileRows; ++r) {
+        dm[r] = d[r][h];
+        if (form.has_min) dm[kTileRows + r] = m[r][h];
+      }
+    }
+  }
 }
 
 // ---- Scalar twins of simd::panel_bf16 / panel_int8 (same panels, same prepared inputs) ----
@@ -120,17 +116,19 @@ void panel_bf16_scalar(const uint32_t* panel, int64_t steps, const uint32_t* x, 
     }
 }
 
-void panel_int8_scalar(const uint8_t* panel, int64_t blocks, const int8_t* q, int64_t ldq, const float* d,
-                       const int32_t* s, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows,
-                       bool accumulate) {
+void panel_int8_scalar(const uint8_t* panel, int64_t subs, int sub, bool has_min, const simd::Int8PanelX& x, int64_t n,
+                       float* y, int64_t ldy, int64_t live_rows, bool accumulate) {
+  const int64_t sub_bytes = simd::int8_sub_bytes(sub, has_min);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t r = 0; r < live_rows; ++r) {
       double acc = 0;
-      for (int64_t b = 0; b < blocks; ++b) {
-        const uint8_t* pb = panel + b * kInt8BlockBytes;
-        int32_t dot = s[i * ldd + b];
-        for (int v = 0; v < kBlock; ++v) dot += pb[(v / 4) * 128 + r * 4 + v % 4] * q[i * ldq + b * kBlock + v];
-        acc += static_cast<double>(reinterpret_cast<const float*>(pb + 8 * 128)[r]) * d[i * ldd + b] * dot;
+      for (int64_t b = 0; b < subs; ++b) {
+        const uint8_t* pb = panel + b * sub_bytes;
+        const float* dm = reinterpret_cast<const float*>(pb + sub / 4 * 128);
+        int32_t dot = x.s[i * x.ldd + b];
+        for (int v = 0; v < sub; ++v) dot += pb[(v / 4) * 128 + r * 4 + v % 4] * x.q[i * x.ldq + b * sub + v];
+        acc += static_cast<double>(dm[r]) * x.d[i * x.ldd + b] * dot;
+        if (has_min) acc += static_cast<double>(dm[kTileRows + r]) * x.xs[i * x.ldd + b];
       }
       store(&y[i * ldy + r], acc, accumulate);
     }
@@ -164,6 +162,8 @@ thread_local std::vector<uint16_t> tl_xb;
 thread_local std::vector<int8_t> tl_xq;
 thread_local std::vector<float> tl_xd;
 thread_local std::vector<int32_t> tl_xs;
+thread_local std::vector<float> tl_xsub_d, tl_xsub_sum;  // per sub-block d_x and d_x * sum(q_x)
+thread_local std::vector<int32_t> tl_xsub_s;
 thread_local std::vector<uint8_t> tl_panel;
 
 // [0, n) split over the pool's threads, or all on the calling thread (pool == nullptr).
@@ -200,25 +200,51 @@ void matmul_bf16(ThreadPool* pool, const Matrix& W, const float* X, int64_t n, f
   });
 }
 
-void matmul_int8(ThreadPool* pool, const ByteBlockFormat& f, const Matrix& W, const float* X, int64_t n, float* Y,
+// Per sub-block of `sub` values of X's quantized rows [i0, i1) (q, d per 32 values): d_x, the sum's
+// start -off * sum(q_x) and d_x * sum(q_x); rows of `subs` entries.
+void x_per_sub(const int8_t* q, const float* d, int64_t K, int sub, int32_t off, int64_t i0, int64_t i1, float* sd,
+               int32_t* ss, float* sx) {
+  const int64_t subs = K / sub;
+  for (int64_t i = i0; i < i1; ++i)
+    for (int64_t b = 0; b < subs; ++b) {
+      int32_t sum = 0;
+      for (int v = 0; v < sub; ++v) sum += q[i * K + b * sub + v];
+      const float dx = d[i * (K / kBlock) + b * sub / kBlock];
+      sd[i * subs + b] = dx;
+      ss[i * subs + b] = -off * sum;
+      sx[i * subs + b] = dx * static_cast<float>(sum);
+    }
+}
+
+void matmul_int8(ThreadPool* pool, const PanelFormat& f, const Matrix& W, const float* X, int64_t n, float* Y,
                  bool simd) {
-  const int64_t K = W.cols, blocks = K / kBlock;
+  const Int8Form& form = *f.form;
+  const int64_t K = W.cols, blocks = K / kBlock, subs = K / form.sub, per_block = kBlock / form.sub;
   int8_t* q = sized(tl_xq, static_cast<size_t>(n * K));
   float* d = sized(tl_xd, static_cast<size_t>(n * blocks));
   int32_t* xs = sized(tl_xs, static_cast<size_t>(n * blocks));
+  // Q8_0-like formats (32 values per scale, no min) use the per-block d and s as they come.
+  const bool per_sub = form.sub != kBlock || form.has_min;
+  float* sd = per_sub ? sized(tl_xsub_d, static_cast<size_t>(n * subs)) : d;
+  int32_t* ss = per_sub ? sized(tl_xsub_s, static_cast<size_t>(n * subs)) : xs;
+  float* sx = per_sub ? sized(tl_xsub_sum, static_cast<size_t>(n * subs)) : nullptr;
   split(pool, n, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i)
-      (simd ? simd::quantize_x_blocks : quantize_x_blocks_scalar)(X + i * K, K, f.off, q + i * K, d + i * blocks, xs + i * blocks);
+      (simd ? simd::quantize_x_blocks : quantize_x_blocks_scalar)(X + i * K, K, form.off, q + i * K, d + i * blocks,
+                                                                 xs + i * blocks);
+    if (per_sub) x_per_sub(q, d, K, form.sub, form.off, i0, i1, sd, ss, sx);
   });
   const int64_t chunk = kChunkValues / kBlock;
   split(pool, (W.rows + kTileRows - 1) / kTileRows, [&](int64_t t0, int64_t t1) {
-    uint8_t* panel = sized(tl_panel, static_cast<size_t>(chunk * kInt8BlockBytes));
+    uint8_t* panel = sized(tl_panel, static_cast<size_t>(chunk * per_block * simd::int8_sub_bytes(form.sub, form.has_min)));
     for (int64_t t = t0; t < t1; ++t)
       for (int64_t b0 = 0; b0 < blocks; b0 += chunk) {
         const int64_t nb = std::min(chunk, blocks - b0), r0 = t * kTileRows, live = std::min(kTileRows, W.rows - r0);
         pack_int8(f, W, r0, b0, nb, panel, simd);
-        (simd ? simd::panel_int8 : panel_int8_scalar)(panel, nb, q + b0 * kBlock, K, d + b0, xs + b0, blocks, n,
-                                                       Y + r0, W.rows, live, b0 > 0);
+        const int64_t s0 = b0 * per_block;
+        const simd::Int8PanelX x{q + b0 * kBlock, K, sd + s0, ss + s0, sx != nullptr ? sx + s0 : nullptr, subs};
+        (simd ? simd::panel_int8 : panel_int8_scalar)(panel, nb * per_block, form.sub, form.has_min, x, n, Y + r0,
+                                                       W.rows, live, b0 > 0);
       }
   });
 }
@@ -227,7 +253,7 @@ void matmul_int8(ThreadPool* pool, const ByteBlockFormat& f, const Matrix& W, co
 
 ActivationRounding rounding_for(DType t) {
   if (t == DType::BF16) return ActivationRounding::Bf16;
-  if (byte_format(t) != nullptr) return ActivationRounding::Int8Blocks;
+  if (int8_form(t) != nullptr) return ActivationRounding::Int8Blocks;
   return ActivationRounding::None;
 }
 
@@ -236,7 +262,7 @@ void round_activations(DType t, const float* X, int64_t n, int64_t cols, float* 
     for (int64_t i = 0; i < n * cols; ++i) out[i] = bf16_to_f32(f32_to_bf16(X[i]));
     return;
   }
-  const int32_t off = byte_format(t)->off;
+  const int32_t off = int8_form(t)->off;
   int8_t* q = sized(tl_xq, static_cast<size_t>(cols));
   float* d = sized(tl_xd, static_cast<size_t>(cols / kBlock));
   int32_t* s = sized(tl_xs, static_cast<size_t>(cols / kBlock));
@@ -256,7 +282,7 @@ void matmul_on(ThreadPool* pool, const Matrix& W, const float* X, int64_t n, flo
       return matmul_bf16(pool, W, X, n, Y, simd);
     case ActivationRounding::Int8Blocks:
       if (W.cols % kBlock != 0) fail("panel::matmul: block rows need a multiple of 32 columns, got ", W.cols);
-      return matmul_int8(pool, *byte_format(W.dtype), W, X, n, Y, simd);
+      return matmul_int8(pool, panel_format(W.dtype), W, X, n, Y, simd);
     case ActivationRounding::None:
       break;
   }

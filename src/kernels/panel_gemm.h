@@ -2,10 +2,11 @@
 // format, internal to src/kernels (matmul.h routes to it):
 //   BF16 weights x bf16-rounded activations on AVX512_BF16 `vdpbf16ps` (32 multiply-adds per
 //     instruction, twice the f32 FMA's 16);
-//   block formats (Q8_0, Q4_0: every format that can say w = d * (u - off) per 32 values, u an
-//     unsigned byte) x int8-quantized activations on AVX512_VNNI `vpdpbusd` (64 per instruction).
-//     vpdpbusd multiplies unsigned by signed bytes, so the weights enter as u and each block's sum
-//     starts at -off * sum(q_x), making it exactly sum (u - off) q_x in int32.
+//   block formats (every format of quants/int8_unpack.h: w = d * (u - off) + m per sub-block of 32
+//     or 16 values, u an unsigned byte) x int8-quantized activations on AVX512_VNNI `vpdpbusd` (64
+//     per instruction). vpdpbusd multiplies unsigned by signed bytes, so the weights enter as u and
+//     each sub-block's sum starts at -off * sum(q_x), making it exactly sum (u - off) q_x in int32;
+//     a min m (the K-quants' -dmin * min) adds m * d_x * sum(q_x) with one FMA.
 //
 // Blocking: the rows of W are cut into tiles of 32 (two zmm of 16 output rows), each tile's columns
 // into chunks of kc values. A thread unpacks one chunk of one tile into a *panel* (the layout below),
@@ -15,9 +16,8 @@
 // Panel layout, "broadcast form": dword s of lane r holds the 2 bf16 (or 4 byte) values of weight row
 // r that one vdpbf16ps (vpdpbusd) multiplies by dword s of the input row, broadcast to all lanes:
 //   bf16: [steps][2 groups][16 rows] uint32 (2 bf16 each)
-//   int8: per 32-value block: [8 steps][2 groups][16 rows] uint32 (4 bytes u each), then d[2][16]
-//         f32. (A format whose blocks also carry a min, w = d u + m as in the K-quants, would add
-//         m[2][16] and one FMA with d_x * sum(q_x) per block.)
+//   int8: per sub-block (32 values, or 16 for Q2_K / Q3_K / Q6_K): [sub / 4 steps][2 groups][16 rows]
+//         uint32 (4 bytes u each), then d[2][16] f32, then for formats with a min m[2][16] f32.
 #pragma once
 #include <cstdint>
 
@@ -36,7 +36,7 @@ enum class ActivationRounding {
 namespace panel {
 
 constexpr int64_t kTileRows = 32;
-constexpr int64_t kBlock = 32;  // values per int8 block (the scale granularity of the formats here)
+constexpr int64_t kBlock = 32;  // values per activation scale (and per weight block unpacked at a time)
 
 // The activation rounding the panel kernels use for weights of type t (None: no panel kernel).
 ActivationRounding rounding_for(DType t);

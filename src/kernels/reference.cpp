@@ -42,13 +42,25 @@ float weight_at(const Matrix& W, int64_t r, int64_t c) {
   return 0;
 }
 
+std::vector<float> row_values(const Matrix& W, int64_t r) {
+  std::vector<float> w(static_cast<size_t>(W.cols));
+  if (dtype_is_quantized(W.dtype)) {
+    dequantize_row(W.dtype, W.data + static_cast<size_t>(r) * W.row_bytes(), w.data(), W.cols);
+  } else {
+    for (int64_t c = 0; c < W.cols; ++c) w[c] = weight_at(W, r, c);
+  }
+  return w;
+}
+
 void matmul(const Matrix& W, const float* X, int64_t n, float* Y) {
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t r = 0; r < W.rows; ++r) {
+  for (int64_t r = 0; r < W.rows; ++r) {
+    const std::vector<float> w = row_values(W, r);
+    for (int64_t i = 0; i < n; ++i) {
       double s = 0;
-      for (int64_t c = 0; c < W.cols; ++c) s += static_cast<double>(weight_at(W, r, c)) * X[i * W.cols + c];
+      for (int64_t c = 0; c < W.cols; ++c) s += static_cast<double>(w[c]) * X[i * W.cols + c];
       Y[i * W.rows + r] = static_cast<float>(s);
     }
+  }
 }
 
 }  // namespace mla::ref

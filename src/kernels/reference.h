@@ -2,12 +2,15 @@
 // purpose; tests compare the fast kernels against them on fresh random inputs.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "kernels/matrix.h"
 
 namespace mla::ref {
 
 float weight_at(const Matrix& W, int64_t r, int64_t c);
+// Row r of W as f32 values (block formats: their scalar decoder, quants/dequantize.h).
+std::vector<float> row_values(const Matrix& W, int64_t r);
 // Y[n x W.rows] = X[n x W.cols] · W^T
 void matmul(const Matrix& W, const float* X, int64_t n, float* Y);
 

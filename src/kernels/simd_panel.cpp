@@ -231,38 +231,49 @@ inline int32_t load_i32(const int8_t* p) {
 
 }  // namespace
 
-// J input rows x 32 weight rows: per block, 2J int32 sums (8 vpdpbusd each: 4 bytes x 8 steps = 32
-// values) started at the offset correction, exact in int32 (|s| + |u q| <= 2 * 255 * 127 * 32 < 2^22),
-// then scaled into 2J f32 sums with one FMA.
-void panel_int8(const uint8_t* panel, int64_t blocks, const int8_t* q, int64_t ldq, const float* d,
-                const int32_t* s, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows, bool accumulate) {
+// J input rows x 32 weight rows: per sub-block, 2J int32 sums (kSteps vpdpbusd each: 4 bytes per
+// step) started at the offset correction, exact in int32 (|s| + |u q| <= 2 * 255 * 127 * 32 < 2^22),
+// then scaled into 2J f32 sums with one FMA (and the min's one more).
+template <int kSteps, bool kMin>
+void panel_int8_kernel(const uint8_t* panel, int64_t subs, const Int8PanelX& x, int64_t n, float* y, int64_t ldy,
+                       int64_t live_rows, bool accumulate) {
+  constexpr int64_t kSubBytes = int8_sub_bytes(4 * kSteps, kMin);
   const __mmask16 m0 = lanes_mask(live_rows), m1 = lanes_mask(live_rows - 16);
   for_row_blocks<8>(n, [&]<int J>(int64_t i0) {
     __m512 f0[J], f1[J];
 #pragma GCC unroll 8
     for (int j = 0; j < J; ++j) f0[j] = f1[j] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < blocks; ++b) {
-      const uint8_t* pb = panel + b * kInt8BlockBytes;
+    for (int64_t b = 0; b < subs; ++b) {
+      const uint8_t* pb = panel + b * kSubBytes;
       __m512i s0[J], s1[J];
 #pragma GCC unroll 8
-      for (int j = 0; j < J; ++j) s0[j] = s1[j] = _mm512_set1_epi32(s[(i0 + j) * ldd + b]);
+      for (int j = 0; j < J; ++j) s0[j] = s1[j] = _mm512_set1_epi32(x.s[(i0 + j) * x.ldd + b]);
 #pragma GCC unroll 8
-      for (int k = 0; k < 8; ++k) {
+      for (int k = 0; k < kSteps; ++k) {
         const __m512i w0 = _mm512_loadu_si512(pb + 128 * k), w1 = _mm512_loadu_si512(pb + 128 * k + 64);
 #pragma GCC unroll 8
         for (int j = 0; j < J; ++j) {
-          const __m512i xb = _mm512_set1_epi32(load_i32(q + (i0 + j) * ldq + 32 * b + 4 * k));
+          const __m512i xb = _mm512_set1_epi32(load_i32(x.q + (i0 + j) * x.ldq + 4 * kSteps * b + 4 * k));
           s0[j] = _mm512_dpbusd_epi32(s0[j], w0, xb);
           s1[j] = _mm512_dpbusd_epi32(s1[j], w1, xb);
         }
       }
-      const float* dw = reinterpret_cast<const float*>(pb + 8 * 128);
+      const float* dw = reinterpret_cast<const float*>(pb + kSteps * 128);
       const __m512 dw0 = _mm512_loadu_ps(dw), dw1 = _mm512_loadu_ps(dw + 16);
 #pragma GCC unroll 8
       for (int j = 0; j < J; ++j) {
-        const __m512 dx = _mm512_set1_ps(d[(i0 + j) * ldd + b]);
+        const __m512 dx = _mm512_set1_ps(x.d[(i0 + j) * x.ldd + b]);
         f0[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0[j]), _mm512_mul_ps(dw0, dx), f0[j]);
         f1[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1[j]), _mm512_mul_ps(dw1, dx), f1[j]);
+      }
+      if constexpr (kMin) {
+        const __m512 mw0 = _mm512_loadu_ps(dw + 32), mw1 = _mm512_loadu_ps(dw + 48);
+#pragma GCC unroll 8
+        for (int j = 0; j < J; ++j) {
+          const __m512 xs = _mm512_set1_ps(x.xs[(i0 + j) * x.ldd + b]);
+          f0[j] = _mm512_fmadd_ps(mw0, xs, f0[j]);
+          f1[j] = _mm512_fmadd_ps(mw1, xs, f1[j]);
+        }
       }
     }
 #pragma GCC unroll 8
@@ -272,6 +283,14 @@ void panel_int8(const uint8_t* panel, int64_t blocks, const int8_t* q, int64_t l
       if (m1) put(yr + 16, f1[j], m1, accumulate);
     }
   });
+}
+
+void panel_int8(const uint8_t* panel, int64_t subs, int sub, bool has_min, const Int8PanelX& x, int64_t n, float* y,
+                int64_t ldy, int64_t live_rows, bool accumulate) {
+  if (sub == 32)
+    (has_min ? panel_int8_kernel<8, true> : panel_int8_kernel<8, false>)(panel, subs, x, n, y, ldy, live_rows, accumulate);
+  else
+    (has_min ? panel_int8_kernel<4, true> : panel_int8_kernel<4, false>)(panel, subs, x, n, y, ldy, live_rows, accumulate);
 }
 
 #pragma GCC diagnostic pop

@@ -6,9 +6,10 @@
 
 namespace mla::simd {
 
-// Bytes per 32-value block of an int8 panel (panel_gemm.h): u [8 steps][2 groups][16 lanes x 4],
-// then d [2 groups][16] f32.
-constexpr int64_t kInt8BlockBytes = 8 * 2 * 64 + 2 * 64;
+// Bytes per sub-block (`sub` = 32 or 16 values sharing one scale) of an int8 panel (panel_gemm.h):
+// u [sub / 4 steps][2 groups][16 lanes x 4], then d [2 groups][16] f32, then with a min m [2][16] f32.
+constexpr int64_t int8_sub_bytes(int sub, bool has_min) { return sub * 32 + 128 + (has_min ? 128 : 0); }
+constexpr int64_t kInt8BlockBytes = int8_sub_bytes(32, false);  // Q8_0 / Q4_0
 
 // AVX-512 F/BW/VL + FMA + F16C (simd.h) and AVX512_BF16.
 bool avx512_bf16_cpu();
@@ -36,10 +37,22 @@ void pack_q4_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* p
 // start of the block's integer sum against weights u = q_w + off). Needs avx512_cpu() only (simd.h).
 void quantize_x_blocks(const float* x, int64_t cols, int32_t off, int8_t* q, float* d, int32_t* s);
 
-// One int8 panel of `blocks` 32-value blocks against quantized input rows i < n:
-//   Y[i * ldy + r] (+)= sum_b d_w * d_x(i, b) * (s(i, b) + u_b · q_x(i, b))
-// q_x row i at q + i * ldq (bytes), d_x / s row i at d + i * ldd, s + i * ldd. AVX512_VNNI.
-void panel_int8(const uint8_t* panel, int64_t blocks, const int8_t* q, int64_t ldq, const float* d,
-                const int32_t* s, int64_t ldd, int64_t n, float* y, int64_t ldy, int64_t live_rows, bool accumulate);
+// Quantized input rows for panel_int8, per sub-block b of row i: d_x of its 32-value block
+// d[i * ldd + b], the sum's start s[i * ldd + b] = -off * sum(q_x) and (formats with a min)
+// xs[i * ldd + b] = d_x * sum(q_x) over the sub-block; q_x row i at q + i * ldq.
+struct Int8PanelX {
+  const int8_t* q;
+  int64_t ldq;
+  const float* d;
+  const int32_t* s;
+  const float* xs;
+  int64_t ldd;
+};
+
+// One int8 panel of `subs` sub-blocks of `sub` (32 or 16) values against quantized input rows i < n:
+//   Y[i * ldy + r] (+)= sum_b d_w * d_x * (s + u_b · q_x) + m_w * xs      (m_w only if has_min)
+// AVX512_VNNI.
+void panel_int8(const uint8_t* panel, int64_t subs, int sub, bool has_min, const Int8PanelX& x, int64_t n, float* y,
+                int64_t ldy, int64_t live_rows, bool accumulate);
 
 }  // namespace mla::simd

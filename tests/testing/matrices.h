@@ -21,6 +21,14 @@ struct StoredMatrix {
 
   StoredMatrix(DType dtype, int64_t rows, int64_t cols, std::mt19937& rng) {
     std::normal_distribution<float> dist(0.0f, 1.0f);
+    if (dtype_is_quantized(dtype) && dtype != DType::Q8_0 && dtype != DType::Q4_0) {
+      // Random blocks: every bit pattern of the data, f16 fields kept finite and below 2 in size by
+      // clearing bit 6 of every odd byte (the high byte of each 2-byte-aligned f16 has exponent < 16).
+      bytes.resize(rows * dtype_row_bytes(dtype, cols));
+      for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(rng()) & (i % 2 ? 0xbf : 0xff);
+      view = Matrix{dtype, rows, cols, bytes.data(), nullptr};
+      return;
+    }
     if (dtype_is_quantized(dtype)) {  // random f32 rows through the quantizer
       bytes.resize(rows * dtype_row_bytes(dtype, cols));
       std::vector<float> row(cols);
@@ -75,17 +83,19 @@ inline double allowed_error(ActivationRounding rounding, const Matrix& W, int64_
   std::vector<float> d;
   if (rounding == ActivationRounding::Int8Blocks) activation_q8(std::vector<float>(x, x + W.cols), &d);
   double bound = 1e-6, mag = 0;
+  const std::vector<float> row = ref::row_values(W, r);
   for (int64_t c = 0; c < W.cols; ++c) {
-    const double w = std::fabs(ref::weight_at(W, r, c));
+    const double w = std::fabs(row[c]);
     bound += rounding == ActivationRounding::Bf16 ? w * std::fabs(x[c]) * 0x1p-9 : w * d[c] / 2;
     mag += w * std::fabs(x[c]);
   }
   return bound + 1e-5 * mag;
 }
 
-// Block formats need whole blocks per row: their column counts are rounded up to 32.
+// Block formats need whole blocks per row: their column counts are rounded up to 32 or 256.
 inline int64_t cols_for(DType t, int64_t cols) {
-  return dtype_is_quantized(t) ? (cols + kQuantBlock - 1) / kQuantBlock * kQuantBlock : cols;
+  const int64_t b = dtype_block_values(t);
+  return (cols + b - 1) / b * b;
 }
 
 }  // namespace mla::testing
