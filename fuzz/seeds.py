@@ -94,6 +94,12 @@ def gguf_seeds(out):
         "tensors": gguf([("general.alignment", 4, 64, None)],
                         [("a", [4, 2], 0, 32), ("b", [32], 8, 34), ("c", [64, 1, 1], 2, 36), ("d", [3], 30, 6),
                          ("e", [2, 2], 1, 8)], align=64),
+        # One tensor of each K-quant / i-quant type, [256] values: (ggml type id, block bytes).
+        "block_formats": gguf([], [(f"t{k}", [256], tid, nbytes * (8 if tid in (3, 6, 7, 20) else 1))
+                                   for k, (tid, nbytes) in enumerate([(3, 20), (6, 22), (7, 24), (20, 18), (10, 84),
+                                                                      (11, 110), (12, 144), (13, 176), (14, 210),
+                                                                      (23, 136), (18, 98), (21, 110), (16, 66),
+                                                                      (17, 74), (22, 82), (19, 50), (29, 56)])]),
         "deepseek2": gguf(ds, [("token_embd.weight", [32, 16], 0, 2048), ("blk.0.exp_probs_b.bias", [4], 0, 16)]),
         "llama": gguf([("general.architecture", 8, "llama", None), ("llama.embedding_length", 4, 32, None),
                        ("llama.block_count", 4, 1, None), ("llama.attention.head_count", 4, 4, None),
@@ -112,7 +118,8 @@ GGUF_DICT = "\n".join([
     '"deepseek2.attention.kv_lora_rank"', '"deepseek2.expert_count"', '"deepseek2.rope.scaling.type"', '"yarn"',
     '"token_embd.weight"', '"blk.0.exp_probs_b.bias"', '"\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff"',
     '"\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x80"', '"\\x09\\x00\\x00\\x00"', '"\\x08\\x00\\x00\\x00"',
-    '"\\x1e\\x00\\x00\\x00"', '"\\x20\\x00\\x00\\x00\\x00\\x00\\x00\\x00"']) + "\n"
+    '"\\x1e\\x00\\x00\\x00"', '"\\x0c\\x00\\x00\\x00"', '"\\x0e\\x00\\x00\\x00"', '"\\x10\\x00\\x00\\x00"',
+    '"\\x17\\x00\\x00\\x00"', '"\\x1d\\x00\\x00\\x00"', '"\\x20\\x00\\x00\\x00\\x00\\x00\\x00\\x00"']) + "\n"
 
 
 def main():

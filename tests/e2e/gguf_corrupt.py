@@ -4,7 +4,7 @@
   gguf_corrupt.py BASE.gguf OUT_DIR
 
 BASE is a valid file (`mla convert` of a tiny deepseek2 checkpoint). Each case patches the bytes of
-one field found by parsing BASE (lying counts and lengths, types, dimensions, offsets, truncation).
+one field found by parsing BASE (lying counts and lengths, types, dimensions, offsets, truncation, K-quant / i-quant tensors of the wrong size).
 Writes OUT_DIR/<case>.gguf and OUT_DIR/cases.tsv: "<case>\\t<text the one-line error must contain>".
 Standard library only.
 """
@@ -54,6 +54,12 @@ def parse(b):
     return {"kv": kvs, "tensors": tensors, "end_of_infos": pos}
 
 
+def data_start(info, t):
+    """File offset of tensor t's data: the infos' end padded to the alignment (32: no
+    general.alignment key in these files), plus t's offset."""
+    return (info["end_of_infos"] + 31) // 32 * 32 + t["offset"]
+
+
 def main():
     base_path, out = sys.argv[1], sys.argv[2]
     base = open(base_path, "rb").read()
@@ -100,7 +106,7 @@ def main():
     case("tensor_offset_wraps", "runs past the end of the file", patch(last["offset_at"], "<Q", (1 << 64) - 32))
     case("tensor_offset_misaligned", "is not a multiple of the alignment", patch(norm0["offset_at"], "<Q", norm0["offset"] + 2))
     case("tensors_overlap", "overlaps tensor", patch(norm1["offset_at"], "<Q", norm0["offset"]))
-    case("tensor_type_q4_k", "tensor type Q4_K is not supported", patch(norm0["type_at"], "<I", 12))
+    case("tensor_type_q8_1", "tensor type Q8_1 is not supported", patch(norm0["type_at"], "<I", 9))
     case("tensor_type_unknown", "unknown tensor type id 200", patch(norm0["type_at"], "<I", 200))
     case("dimension_zero", "dimension 0 is zero", patch(norm0["dims_at"], "<Q", 0))
     case("dimensions_overflow", "overflow a 64-bit element count", patch(embd["dims_at"], "<QQ", 1 << 33, 1 << 33))
@@ -108,6 +114,24 @@ def main():
     case("dims_count_0", "0 dimensions (GGUF allows 1 to 4)", patch(norm0["ndims_at"], "<I", 0))
     case("quant_rows_not_blocks", "are not whole blocks of 32", patch(norm0["type_at"], "<I", 8) if norm0["dims"][0] % 32 else
          patch(norm0["dims_at"], "<Q", norm0["dims"][0] - 1)[:norm0["type_at"]] + struct.pack("<I", 8) + base[norm0["type_at"] + 4:])
+    # K-quant / i-quant tensors (blocks of 256 values; ggml ids Q4_K 12, Q6_K 14, IQ4_XS 23, Q4_1 3): a
+    # tensor retyped so that its rows are not whole blocks, its data runs into the next tensor or past
+    # the file's end (a truncated file), or its offset is misaligned.
+    def retyped(t, ggml_type, ne0, offset=None):
+        b = bytearray(base)
+        struct.pack_into("<Q", b, t["dims_at"], ne0)
+        for d in range(1, len(t["dims"])):
+            struct.pack_into("<Q", b, t["dims_at"] + 8 * d, 1)
+        struct.pack_into("<IQ", b, t["type_at"], ggml_type, t["offset"] if offset is None else offset)
+        return bytes(b)
+    assert embd["dims"][0] % 256, "the base model's rows must not be whole K-quant blocks"
+    case("kquant_rows_not_blocks", "are not whole blocks of 256", patch(embd["type_at"], "<I", 12))
+    case("iquant_rows_not_blocks", "are not whole blocks of 256", patch(embd["type_at"], "<I", 23))
+    case("legacy_rows_not_blocks", "are not whole blocks of 32", retyped(norm0, 3, 33 * 32 - 1))
+    case("kquant_data_overlaps", "overlaps tensor", retyped(norm0, 12, 256 * 64))
+    case("kquant_data_truncated", "runs past the end of the file",
+         retyped(last, 14, 256 * ((len(base) - data_start(info, last)) // 210 + 1)))
+    case("iquant_offset_misaligned", "is not a multiple of the alignment", retyped(norm0, 23, 256, norm0["offset"] + 2))
     b = bytearray(base)
     b[norm1["at"] + 8:norm1["at"] + 8 + len(norm0["name"])] = norm0["name"].encode()
     case("tensor_name_twice", "tensor name appears twice", bytes(b))
