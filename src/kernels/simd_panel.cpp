@@ -5,9 +5,13 @@
 
 #include <immintrin.h>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/simd.h"
+#include "quants/block_formats.h"
 
 namespace mla::simd {
 
@@ -146,6 +150,137 @@ void pack_q8_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* p
 }
 void pack_q4_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
   pack_blocks16<Q4_0Blocks>(rows, b0, nb, panel);
+}
+
+namespace {
+
+// The 256-value formats with SIMD unpackers: block j (< 8) of a super-block as 32 u bytes, and its
+// scales (per sub-block; quants/int8_unpack.h gives the same form one value at a time).
+__m256i shift_and(__m256i v, int shift, int mask) {
+  return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(static_cast<char>(mask)));
+}
+__m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+struct Q4_KSuper {
+  static constexpr int kSub = 32;
+  static constexpr bool kMin = true;
+  static constexpr int64_t kBytes = sizeof(BlockQ4_K);
+  static __m256i u(const uint8_t* sb, int j) { return shift_and(load32(sb + offsetof(BlockQ4_K, qs) + 32 * (j / 2)), 4 * (j % 2), 15); }
+  static void scales(const uint8_t* sb, int j, float* d, float* m) {
+    const auto& x = *reinterpret_cast<const BlockQ4_K*>(sb);
+    int sc, mn;
+    k4_scale_min(x.scales, j, sc, mn);
+    d[0] = _cvtsh_ss(x.d) * static_cast<float>(sc);
+    m[0] = -_cvtsh_ss(x.dmin) * static_cast<float>(mn);
+  }
+};
+struct Q5_KSuper {
+  static constexpr int kSub = 32;
+  static constexpr bool kMin = true;
+  static constexpr int64_t kBytes = sizeof(BlockQ5_K);
+  static __m256i u(const uint8_t* sb, int j) {
+    const __m256i low = shift_and(load32(sb + offsetof(BlockQ5_K, qs) + 32 * (j / 2)), 4 * (j % 2), 15);
+    const __m256i high = _mm256_slli_epi16(shift_and(load32(sb + offsetof(BlockQ5_K, qh)), j, 1), 4);
+    return _mm256_or_si256(low, high);
+  }
+  static void scales(const uint8_t* sb, int j, float* d, float* m) {
+    const auto& x = *reinterpret_cast<const BlockQ5_K*>(sb);
+    int sc, mn;
+    k4_scale_min(x.scales, j, sc, mn);
+    d[0] = _cvtsh_ss(x.d) * static_cast<float>(sc);
+    m[0] = -_cvtsh_ss(x.dmin) * static_cast<float>(mn);
+  }
+};
+struct Q6_KSuper {
+  static constexpr int kSub = 16;
+  static constexpr bool kMin = false;
+  static constexpr int64_t kBytes = sizeof(BlockQ6_K);
+  static __m256i u(const uint8_t* sb, int j) {
+    const int h = j / 4, s = j % 4;
+    const __m256i low = shift_and(load32(sb + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (s % 2)), 4 * (s / 2), 15);
+    const __m256i high = _mm256_slli_epi16(shift_and(load32(sb + offsetof(BlockQ6_K, qh) + 32 * h), 2 * s, 3), 4);
+    return _mm256_or_si256(low, high);
+  }
+  static void scales(const uint8_t* sb, int j, float* d, float*) {
+    const auto& x = *reinterpret_cast<const BlockQ6_K*>(sb);
+    const float dd = _cvtsh_ss(x.d);
+    for (int k = 0; k < 2; ++k) d[k] = dd * static_cast<float>(x.scales[8 * (j / 4) + 2 * (j % 4) + k]);
+  }
+};
+struct IQ4_XSSuper {
+  static constexpr int kSub = 32;
+  static constexpr bool kMin = false;
+  static constexpr int64_t kBytes = sizeof(BlockIQ4_XS);
+  static __m256i u(const uint8_t* sb, int j) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + offsetof(BlockIQ4_XS, qs) + 16 * j));
+    const __m128i low4 = _mm_set1_epi8(15);
+    const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low4), _mm_and_si128(q, low4));
+    __m128i table;
+    std::memcpy(&table, kUnsignedValues.data(), 16);
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table), codes);
+  }
+  static void scales(const uint8_t* sb, int j, float* d, float*) {
+    const auto& x = *reinterpret_cast<const BlockIQ4_XS*>(sb);
+    const int ls = ((x.scales_l[j / 2] >> (4 * (j % 2))) & 15) | ((x.scales_h >> (2 * j)) & 3) << 4;
+    d[0] = _cvtsh_ss(x.d) * static_cast<float>(ls - 32);
+  }
+  static constexpr std::array<uint8_t, 16> kUnsignedValues = [] {  // kIq4nlValues + 128
+    std::array<uint8_t, 16> t{};
+    for (int i = 0; i < 16; ++i) t[i] = static_cast<uint8_t>(kIq4nlValues[i] + 128);
+    return t;
+  }();
+};
+
+// Blocks [b0, b0 + nb) (b0, nb even: whole pairs) of 16 rows as F's sub-blocks: two blocks of every
+// row per 16 x 16 dword transpose, then each sub-block's steps, d and m in the panel's layout.
+template <class F>
+void pack_super16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  constexpr int kSteps = F::kSub / 4, kPerBlock = 32 / F::kSub;
+  constexpr int64_t kSubBytes = int8_sub_bytes(F::kSub, F::kMin);
+  for (int64_t b = 0; b < nb; b += 2) {
+    __m512i r[16];
+    alignas(64) float d[2 * kPerBlock][16] = {}, m[2 * kPerBlock][16] = {};
+    for (int i = 0; i < 16; ++i) {
+      if (rows[i] == nullptr) {
+        r[i] = _mm512_setzero_si512();
+        continue;
+      }
+      const int64_t g = b0 + b;  // first block of the pair (even: both in one super-block)
+      const uint8_t* sb = rows[i] + g / 8 * F::kBytes;
+      const int j = static_cast<int>(g % 8);
+      r[i] = _mm512_inserti64x4(_mm512_castsi256_si512(F::u(sb, j)), F::u(sb, j + 1), 1);
+      for (int k = 0; k < 2; ++k) {
+        float dk[2] = {}, mk[2] = {};
+        F::scales(sb, j + k, dk, mk);
+        for (int h = 0; h < kPerBlock; ++h) {
+          d[k * kPerBlock + h][i] = dk[h];
+          m[k * kPerBlock + h][i] = mk[h];
+        }
+      }
+    }
+    transpose16(r);  // r[k]: step k of the pair, kSteps per sub-block
+    for (int sub = 0; sub < 2 * kPerBlock; ++sub) {
+      uint8_t* pb = panel + (b * kPerBlock + sub) * kSubBytes;
+      for (int k = 0; k < kSteps; ++k) _mm512_storeu_si512(pb + 128 * k, r[sub * kSteps + k]);
+      _mm512_storeu_ps(pb + 128 * kSteps, _mm512_load_ps(d[sub]));
+      if (F::kMin) _mm512_storeu_ps(pb + 128 * kSteps + 128, _mm512_load_ps(m[sub]));
+    }
+  }
+}
+
+}  // namespace
+
+void pack_q4_k_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  pack_super16<Q4_KSuper>(rows, b0, nb, panel);
+}
+void pack_q5_k_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  pack_super16<Q5_KSuper>(rows, b0, nb, panel);
+}
+void pack_q6_k_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  pack_super16<Q6_KSuper>(rows, b0, nb, panel);
+}
+void pack_iq4_xs_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  pack_super16<IQ4_XSSuper>(rows, b0, nb, panel);
 }
 
 void quantize_x_blocks(const float* x, int64_t cols, int32_t off, int8_t* q, float* d, int32_t* s) {
