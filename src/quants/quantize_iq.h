@@ -17,9 +17,10 @@
 // How they differ from llama.cpp's quantize_iq*: the error is plain squared error (llama.cpp
 // weights every value by an importance matrix and by sqrt(sigma^2 + x^2)); there is no iterative
 // refinement of points and scale together beyond one least-squares step per candidate scale, and
-// no neighbour tables (the search is exhaustive instead, so these are about 5-200x slower: IQ1 about 10 ms per block). On Gaussian
-// rows their RMS error is within about 0.93-1.05x of llama.cpp's with a uniform importance matrix
-// (per type in tests/quants_iq_test.cpp); on real weights with an imatrix llama.cpp's will be better.
+// no neighbour tables (the search is exhaustive instead, so these are about 5-200x slower; IQ1
+// takes about 10 ms per block). On Gaussian rows their RMS error is within about 0.93-1.05x of
+// llama.cpp's with a uniform importance matrix (per type in tests/quants_iq_test.cpp); on real
+// weights with an imatrix llama.cpp's will be better.
 #pragma once
 #include <cstdint>
 
