@@ -236,7 +236,10 @@ TEST(QuantsIq, ReachableThroughDequantizeRow) {
     for (size_t b = 0; b < 2; ++b) {
       uint8_t* p = blocks.data() + b * dtype_block_bytes(t.dtype);
       if (t.dtype == DType::IQ1_M) {
-        for (int k = 0; k < 4; ++k) p[49 + 2 * k] = static_cast<uint8_t>((p[49 + 2 * k] & 15) | ((0x2e66 >> (4 * k)) & 15) << 4);
+        for (int k = 0; k < 4; ++k) {  // high byte of scale word k (bytes 48-55) gets f16 nibble k
+          uint8_t& high = p[49 + 2 * k];
+          high = static_cast<uint8_t>((high & 15) | ((0x2e66 >> (4 * k)) & 15) << 4);
+        }
       } else {
         p[0] = 0x66;
         p[1] = 0x2e;  // f16 0.1
