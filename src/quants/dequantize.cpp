@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "quants/block_formats.h"
+#include "quants/dequantize_iq.h"
 
 namespace mla {
 namespace {
@@ -228,13 +229,13 @@ DequantizeFn dequantizer(DType t) {
     case DType::Q5_K: return dequant_q5_k;
     case DType::Q6_K: return dequant_q6_k;
     case DType::IQ4_XS: return dequant_iq4_xs;
-    case DType::IQ3_XXS: return nullptr;  // lattice decoders: dequantize_iq.cpp
-    case DType::IQ3_S: return nullptr;  // lattice decoders: dequantize_iq.cpp
-    case DType::IQ2_XXS: return nullptr;  // lattice decoders: dequantize_iq.cpp
-    case DType::IQ2_XS: return nullptr;  // lattice decoders: dequantize_iq.cpp
-    case DType::IQ2_S: return nullptr;  // lattice decoders: dequantize_iq.cpp
-    case DType::IQ1_S: return nullptr;  // lattice decoders: dequantize_iq.cpp
-    case DType::IQ1_M: return nullptr;  // lattice decoders: dequantize_iq.cpp
+    case DType::IQ3_XXS: return dequant_iq3_xxs;
+    case DType::IQ3_S: return dequant_iq3_s;
+    case DType::IQ2_XXS: return dequant_iq2_xxs;
+    case DType::IQ2_XS: return dequant_iq2_xs;
+    case DType::IQ2_S: return dequant_iq2_s;
+    case DType::IQ1_S: return dequant_iq1_s;
+    case DType::IQ1_M: return dequant_iq1_m;
     case DType::F32:
     case DType::F16:
     case DType::BF16:
