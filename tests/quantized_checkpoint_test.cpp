@@ -92,8 +92,12 @@ TEST(QuantizedCheckpoint, UnexplainedOrMisdescribedU8IsAnError) {
   EXPECT_NE(with({{"mla.quant_format", "1"}, {"mla.qtype.w.weight", "Q4_0"}, {"mla.qshape.w.weight", "[3, 64]"}})
                 .find("does not match tensor w.weight"),
             std::string::npos);
+  EXPECT_NE(with({{"mla.quant_format", "1"}, {"mla.qtype.w.weight", "Q9_K"}, {"mla.qshape.w.weight", "[3, 64]"}})
+                .find("is not a block type this build reads"),
+            std::string::npos);
+  // Any block type is read (here a Q5_K type whose row of 64 values is not a whole 256-value block).
   EXPECT_NE(with({{"mla.quant_format", "1"}, {"mla.qtype.w.weight", "Q5_K"}, {"mla.qshape.w.weight", "[3, 64]"}})
-                .find("not Q8_0 or Q4_0"),
+                .find("176 bytes per 256 values"),
             std::string::npos);
   EXPECT_NE(with({{"mla.quant_format", "1"}, {"mla.qtype.v", "Q8_0"}, {"mla.qshape.v", "[3, 64]"}}).find("no tensor v"),
             std::string::npos);

@@ -6,6 +6,7 @@
 #include "common.h"
 #include "core/error.h"
 #include "model/gguf_export.h"
+#include "model/quant_presets.h"
 
 namespace mla::cli {
 
@@ -18,16 +19,18 @@ void register_convert(CLI::App& app) {
   cmd->add_option("-m,--model", o->model, "Hugging Face model directory")->required();
   cmd->add_option("--to", o->to, "output format")->check(CLI::IsMember({"gguf"}));
   cmd->add_option("-o,--out", o->out, "output file")->required();
-  cmd->add_option("--type", o->type, "matrix type (default: as stored, fp8 as bf16: lossless)")
-      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"}));
+  cmd->add_option("--type", o->type,
+                   "f32 | f16 | bf16, a llama-quantize preset (" + quant_preset_names() +
+                       ") or one block type for every matrix (default: as stored, fp8 as bf16: lossless)");
   cmd->callback([o] {
     std::optional<DType> type;
+    std::optional<QuantChoice> mix;
     if (o->type == "f32") type = DType::F32;
     else if (o->type == "f16") type = DType::F16;
     else if (o->type == "bf16") type = DType::BF16;
-    else if (o->type == "q8_0") type = DType::Q8_0;
-    else if (o->type == "q4_0") type = DType::Q4_0;
-    export_gguf(o->model, o->out, type);
+    else if (!o->type.empty() && !(mix = parse_quant_choice(o->type)))
+      fail("convert: --type '", o->type, "' is not one of f32, f16, bf16, ", quant_choice_names());
+    export_gguf(o->model, o->out, type, mix);
   });
 }
 

@@ -1,5 +1,7 @@
 #include "common.h"
 
+#include "tensor/quantize.h"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "model/checkpoint.h"
+#include "tensor/quantize.h"
 #include "tokenizer/gguf_vocab.h"
 
 namespace mla::cli {
@@ -24,14 +27,17 @@ void add_model_flags(CLI::App* cmd, ModelFlags& f) {
 }
 
 void add_quant_flag(CLI::App* cmd, std::string& quant) {
-  cmd->add_option("--quant", quant, "quantize linear weights at load: q8_0 | q4_0 (GGUF block formats)")
-      ->check(CLI::IsMember({"q8_0", "q4_0"}));
+  cmd->add_option("--quant", quant,
+                   "quantize linear weights at load to one GGUF block type: q8_0, q4_0, q4_k, q6_k, iq4_xs, ...");
 }
 
 std::optional<DType> parse_quant(const std::string& quant) {
   if (quant.empty()) return std::nullopt;
-  if (auto t = quant_type_from_name(quant)) return t;
-  fail("--quant: '", quant, "' is not q8_0 or q4_0");
+  if (auto t = quant_type_from_name(quant); t && can_quantize(*t)) return t;
+  std::string names;
+  for (int i = 0; i <= static_cast<int>(DType::IQ1_M); ++i)
+    if (can_quantize(static_cast<DType>(i))) names += (names.empty() ? "" : ", ") + std::string(dtype_name(static_cast<DType>(i)));
+  fail("--quant: '", quant, "' is not a block type with a quantizer (", names, ")");
 }
 
 std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert) {
@@ -47,7 +53,7 @@ std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std:
                  std::string(width - filled, ' ').c_str(), pct, human_bytes(done).c_str(), human_bytes(total).c_str());
     if (done == total) std::fprintf(stderr, "\n");
   };
-  return load_model(dir, pool, LoadOptions{progress, convert});
+  return load_model(dir, pool, LoadOptions{progress, convert, std::nullopt});
 }
 
 StoredWeights stored_weights(const std::string& model) {

@@ -24,7 +24,7 @@ struct ModelFlags {
   std::string quant;  // "", "q8_0" or "q4_0"
 };
 void add_model_flags(CLI::App* cmd, ModelFlags& f);
-// `--quant q8_0|q4_0`: quantize linear weights at load (model/converted_weights.h says which).
+// `--quant <block type>` (any with a quantizer: q8_0, q4_k, ...): quantize linear weights at load (model/converted_weights.h says which).
 void add_quant_flag(CLI::App* cmd, std::string& quant);
 // "" -> unset, "q8_0" -> Q8_0, "q4_0" -> Q4_0.
 std::optional<DType> parse_quant(const std::string& quant);

@@ -28,10 +28,14 @@ const float* fp8_block_scales(const WeightSource& src, const std::string& name, 
   return reinterpret_cast<const float*>(s.data);
 }
 
-bool converts_to(const TensorView& t, DType target) {
+bool is_convertible_weight(const TensorView& t) {
   if (t.shape.size() != 2 || !ends_with(t.name, ".weight") || ends_with(t.name, "mlp.gate.weight")) return false;
-  if (t.dtype == DType::U8 || dtype_is_quantized(t.dtype)) return false;  // already packed: never requantized
-  if (dtype_is_quantized(target) && t.shape[1] % kQuantBlock != 0) return false;
+  return t.dtype != DType::U8 && !dtype_is_quantized(t.dtype);  // already packed: never requantized
+}
+
+bool converts_to(const TensorView& t, DType target) {
+  if (!is_convertible_weight(t)) return false;
+  if (dtype_is_quantized(target) && t.shape[1] % dtype_block_values(target) != 0) return false;
   return t.dtype != target;
 }
 
@@ -60,8 +64,6 @@ void convert_matrix(const TensorView& t, const float* scale_inv, DType target, u
         continue;
       }
       switch (target) {
-        case DType::Q8_0:
-        case DType::Q4_0: quantize_row(target, row.data(), o, cols); break;
         case DType::F32: std::memcpy(o, row.data(), out_row); break;
         case DType::F16:
         case DType::BF16:
@@ -70,7 +72,7 @@ void convert_matrix(const TensorView& t, const float* scale_inv, DType target, u
             std::memcpy(o + 2 * c, &h, 2);
           }
           break;
-        default: break;  // rejected by the constructor
+        default: quantize_row(target, row.data(), o, cols); break;  // block types (checked by the constructor)
       }
     }
   });
@@ -80,23 +82,29 @@ void convert_matrix(const TensorView& t, const float* scale_inv, DType target, u
 }
 
 ConvertedWeights::ConvertedWeights(std::unique_ptr<WeightSource> inner, DType target, ThreadPool& pool)
-    : inner_(std::move(inner)), target_(target), pool_(pool) {
-  if (target == DType::F8_E4M3 || target == DType::U8)
-    fail("weight conversion: target ", dtype_name(target), " is not supported (Q8_0, Q4_0, F32, F16, BF16)");
+    : inner_(std::move(inner)), pool_(pool) {
+  if (target == DType::F8_E4M3 || target == DType::U8 || (dtype_is_quantized(target) && !can_quantize(target)))
+    fail("weight conversion: target ", dtype_name(target), " is not supported (a block type with a quantizer, F32, F16, BF16)");
+  choose_ = [target](const TensorView& t) { return converts_to(t, target) ? std::optional(target) : std::nullopt; };
 }
+
+ConvertedWeights::ConvertedWeights(std::unique_ptr<WeightSource> inner, WeightTypeFn choose, ThreadPool& pool)
+    : inner_(std::move(inner)), choose_(std::move(choose)), pool_(pool) {}
 
 const TensorView& ConvertedWeights::get(const std::string& name, const std::vector<int64_t>& shape) const {
   const TensorView& t = inner_->get(name, shape);
-  if (!converts_to(t, target_)) return t;
+  if (!is_convertible_weight(t)) return t;
+  const std::optional<DType> target = choose_(t);
+  if (!target || *target == t.dtype) return t;
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = converted_.find(name);
   if (it != converted_.end()) return it->second.view;
   const float* scale_inv = t.dtype == DType::F8_E4M3 ? fp8_block_scales(*inner_, name, shape[0], shape[1]) : nullptr;
   Tensor c;
-  const size_t nbytes = dtype_row_bytes(target_, shape[1]) * static_cast<size_t>(shape[0]);
+  const size_t nbytes = dtype_row_bytes(*target, shape[1]) * static_cast<size_t>(shape[0]);
   c.data = make_huge_buffer<uint8_t>(nbytes);
-  convert_matrix(t, scale_inv, target_, c.data.get(), pool_);
-  c.view = TensorView{t.name, target_, t.shape, c.data.get(), nbytes, t.file};
+  convert_matrix(t, scale_inv, *target, c.data.get(), pool_);
+  c.view = TensorView{t.name, *target, t.shape, c.data.get(), nbytes, t.file};
   return converted_.emplace(name, std::move(c)).first->second.view;
 }
 

@@ -209,13 +209,24 @@ void add_gguf_config(GgufWriter& w, const ModelConfig& c) {
   }
 }
 
-uint32_t gguf_file_type(DType t) {  // llama_ftype: ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0, MOSTLY_BF16
+// llama.h llama_ftype of a file whose matrices are all `t`; a K-quant alone is its "_S" (small) mix.
+uint32_t gguf_file_type(DType t) {
   switch (t) {
     case DType::F32: return 0;
     case DType::F16: return 1;
     case DType::Q4_0: return 2;
+    case DType::Q4_1: return 3;
     case DType::Q8_0: return 7;
-    default: return 32;
+    case DType::Q5_0: return 8;
+    case DType::Q5_1: return 9;
+    case DType::Q2_K: return 10;
+    case DType::Q3_K: return 11;
+    case DType::Q4_K: return 14;
+    case DType::Q5_K: return 16;
+    case DType::Q6_K: return 18;
+    case DType::IQ4_NL: return 25;
+    case DType::IQ4_XS: return 30;
+    default: return 32;  // MOSTLY_BF16
   }
 }
 

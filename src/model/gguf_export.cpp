@@ -76,14 +76,14 @@ void add_chat_template(GgufWriter& w, const std::string& path) {
 
 class Exporter {
  public:
-  Exporter(const std::string& dir, std::optional<DType> type)
-      : cfg_(load_config(dir + "/config.json")), ck_(dir), type_(type) {}
+  Exporter(const std::string& dir, std::optional<DType> type, std::optional<QuantChoice> mix)
+      : cfg_(load_config(dir + "/config.json")), ck_(dir), type_(type), mix_(mix), shape_(quant_model_shape(cfg_)) {}
 
   void run(const std::string& dir, const std::string& out) {
     add_gguf_config(w_, cfg_);
     w_.add_string("general.name", std::filesystem::path(dir).lexically_normal().filename().string());
-    const DType main = type_ ? *type_ : source_type(ck_.get("model.embed_tokens.weight").dtype);
-    w_.add_u32("general.file_type", gguf_file_type(main));
+    const DType main = mix_ ? mix_->single : type_ ? *type_ : source_type(ck_.get("model.embed_tokens.weight").dtype);
+    w_.add_u32("general.file_type", mix_ && mix_->preset ? mix_->preset->ftype : gguf_file_type(main));
     if (dtype_is_quantized(main)) w_.add_u32("general.quantization_version", 2);
     const std::string tok = dir + "/tokenizer.json";
     if (std::filesystem::exists(tok)) add_gguf_vocab(w_, tok, cfg_.vocab_size, cfg_.bos_token_id, cfg_.eos_token_id);
@@ -99,12 +99,14 @@ class Exporter {
   }
 
  private:
-  // The GGUF type of a tensor with this HF name, rank and row length, stored as `stored`.
-  DType pick(const std::string& hf, size_t rank, int64_t cols, DType stored) const {
+  // The GGUF type of tensor `gguf` (HF name `hf`) with this rank and row length, stored as `stored`.
+  DType pick(const std::string& gguf, const std::string& hf, size_t rank, int64_t cols, DType stored) const {
     if (rank == 1 || hf.ends_with(".mlp.gate.weight")) return DType::F32;
-    if (!type_) return source_type(stored);
-    if (dtype_is_quantized(*type_) && cols % kQuantBlock != 0) return DType::F16;
-    return *type_;
+    if (mix_) {
+      if (mix_->preset) return preset_tensor_type(*mix_->preset, shape_, gguf, cols);
+      return cols % dtype_block_values(mix_->single) == 0 ? mix_->single : DType::F16;
+    }
+    return type_ ? *type_ : source_type(stored);
   }
 
   void tensor(const std::string& gguf, DType dt, std::vector<int64_t> shape, RowFn row) {
@@ -139,7 +141,7 @@ class Exporter {
     if (!gguf) fail(ck_.dir(), ": tensor ", hf, " has no GGUF name");
     auto src = std::make_shared<Source>(ck_, hf);
     const TensorView& t = ck_.get(hf);
-    tensor(*gguf, pick(hf, t.shape.size(), t.shape.back(), t.dtype), t.shape,
+    tensor(*gguf, pick(*gguf, hf, t.shape.size(), t.shape.back(), t.dtype), t.shape,
            [src](int64_t r, float* out) { src->row(r, out); });
   }
 
@@ -201,7 +203,8 @@ class Exporter {
       if (s->matrix().rows != m.rows || s->matrix().cols != m.cols || s->matrix().dtype != m.dtype)
         fail(ck_.dir(), ": experts of ", prefix, " differ in shape or dtype for ", proj, "_proj");
     const int64_t rows = m.rows;
-    tensor(b + "ffn_" + proj + "_exps.weight", pick(prefix, 3, m.cols, m.dtype), {E, rows, m.cols},
+    const std::string name = b + "ffn_" + proj + "_exps.weight";
+    tensor(name, pick(name, prefix, 3, m.cols, m.dtype), {E, rows, m.cols},
            [src, rows](int64_t r, float* out) { src[r / rows]->row(r % rows, out); });
   }
 
@@ -210,7 +213,7 @@ class Exporter {
     auto src = std::make_shared<Source>(ck_, hf);
     const TensorView& t = ck_.get(hf);
     const int64_t hd = t.shape[0] / n_head, half = hd / 2;
-    tensor(gguf, pick(hf, 2, t.shape[1], t.dtype), t.shape, [src, hd, half](int64_t r, float* out) {
+    tensor(gguf, pick(gguf, hf, 2, t.shape[1], t.dtype), t.shape, [src, hd, half](int64_t r, float* out) {
       const int64_t h = r / hd, i = (r % hd) / 2, s = r % 2;
       src->row(h * hd + s * half + i, out);
     });
@@ -229,12 +232,12 @@ class Exporter {
       kv->resize(static_cast<size_t>(H * (nope + dv) * R));
       for (int64_t r = 0; r < H * (nope + dv); ++r) src->row(r, kv->data() + r * R);
     };
-    tensor(b + "attn_k_b.weight", pick(hf, 3, nope, t.dtype), {H, R, nope}, [=](int64_t r, float* out) {
+    tensor(b + "attn_k_b.weight", pick(b + "attn_k_b.weight", hf, 3, nope, t.dtype), {H, R, nope}, [=](int64_t r, float* out) {
       load();
       const int64_t h = r / R, c = r % R;
       for (int64_t j = 0; j < nope; ++j) out[j] = (*kv)[(h * (nope + dv) + j) * R + c];
     });
-    tensor(b + "attn_v_b.weight", pick(hf, 3, R, t.dtype), {H, dv, R}, [=](int64_t r, float* out) {
+    tensor(b + "attn_v_b.weight", pick(b + "attn_v_b.weight", hf, 3, R, t.dtype), {H, dv, R}, [=](int64_t r, float* out) {
       load();
       const int64_t h = r / dv, j = r % dv;
       std::memcpy(out, kv->data() + (h * (nope + dv) + nope + j) * R, R * sizeof(float));
@@ -245,13 +248,16 @@ class Exporter {
   ModelConfig cfg_;
   Checkpoint ck_;
   std::optional<DType> type_;
+  std::optional<QuantChoice> mix_;
+  QuantModelShape shape_;
   GgufWriter w_;
 };
 
 }  // namespace
 
-void export_gguf(const std::string& model_dir, const std::string& out_path, std::optional<DType> type) {
-  Exporter(model_dir, type).run(model_dir, out_path);
+void export_gguf(const std::string& model_dir, const std::string& out_path, std::optional<DType> type,
+                 std::optional<QuantChoice> mix) {
+  Exporter(model_dir, type, mix).run(model_dir, out_path);
 }
 
 }  // namespace mla

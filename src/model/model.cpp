@@ -9,6 +9,7 @@
 #include "model/gguf_config.h"
 #include "model/gguf_weights.h"
 #include "model/llama.h"
+#include "model/quant_presets.h"
 
 namespace mla {
 
@@ -34,7 +35,15 @@ std::unique_ptr<Model> load_model(const std::string& path, ThreadPool& pool, con
   } else {
     fail(path, ": model directory or GGUF file does not exist");
   }
-  if (opts.convert) weights = std::make_unique<ConvertedWeights>(std::move(weights), *opts.convert, pool);
+  if (opts.convert_mix) {
+    const QuantChoice choice = *opts.convert_mix;
+    const QuantModelShape shape = quant_model_shape(cfg);
+    weights = std::make_unique<ConvertedWeights>(
+        std::move(weights), [choice, shape](const TensorView& t) { return choose_weight_type(choice, shape, t.name, t.shape[1]); },
+        pool);
+  } else if (opts.convert) {
+    weights = std::make_unique<ConvertedWeights>(std::move(weights), *opts.convert, pool);
+  }
   return build_model(cfg, std::move(weights), pool, opts.progress);
 }
 

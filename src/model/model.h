@@ -13,6 +13,7 @@
 #include "kv/kv_cache.h"
 #include "model/config.h"
 #include "model/mla_attention.h"
+#include "model/quant_presets.h"
 #include "model/weight_source.h"
 
 namespace mla {
@@ -75,6 +76,8 @@ struct LoadOptions {
   // Convert linear weights to this dtype while loading (model/converted_weights.h says which):
   // Q8_0 / Q4_0 for `--quant`, F32 / F16 / BF16 for comparisons. Unset: weights as stored.
   std::optional<DType> convert;
+  // Or convert them by a preset's per-tensor mix (model/quant_presets.h); takes precedence.
+  std::optional<QuantChoice> convert_mix;
 };
 
 // `path` is a Hugging Face directory (config.json and the checkpoint beside it) or a GGUF file

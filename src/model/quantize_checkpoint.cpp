@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "formats/safetensors_writer.h"
 #include "model/checkpoint.h"
+#include "model/config.h"
 #include "model/converted_weights.h"
 #include "model/quantized_tensors.h"
 
@@ -23,9 +24,10 @@ size_t read_alignment(DType t) { return dtype_is_quantized(t) ? 2 : dtype_size(t
 
 }  // namespace
 
-QuantizeStats quantize_checkpoint(const std::string& dir, DType type, const std::string& out_dir, ThreadPool& pool) {
-  if (!dtype_is_quantized(type)) fail("quantize: type ", dtype_name(type), " is not Q8_0 or Q4_0");
+QuantizeStats quantize_checkpoint(const std::string& dir, const QuantChoice& choice, const std::string& out_dir,
+                                  ThreadPool& pool) {
   const Checkpoint ck(dir);
+  const QuantModelShape shape = quant_model_shape(load_config(dir + "/config.json"));
   std::error_code ec;
   if (fs::exists(out_dir, ec) && fs::equivalent(dir, out_dir, ec)) fail(out_dir, ": is the source directory");
   fs::create_directories(out_dir, ec);
@@ -34,14 +36,16 @@ QuantizeStats quantize_checkpoint(const std::string& dir, DType type, const std:
   // What each source tensor becomes: quantized (type), as stored, or dropped (fp8 scales of quantized weights).
   struct Plan {
     const TensorView* src;
-    DType dtype;  // in memory: `type`, or the stored dtype
+    DType dtype;  // in memory: the chosen block type, or the stored dtype
   };
   std::vector<Plan> plans;
   std::set<std::string> dropped;
   for (const std::string& name : ck.names()) {
     const TensorView& t = ck.get(name);
-    if (converts_to(t, type)) {
-      plans.push_back({&t, type});
+    const std::optional<DType> type =
+        is_convertible_weight(t) ? choose_weight_type(choice, shape, name, t.shape[1]) : std::nullopt;
+    if (type) {
+      plans.push_back({&t, *type});
       if (t.dtype == DType::F8_E4M3) dropped.insert(name + "_scale_inv");
     } else {
       plans.push_back({&t, t.dtype});

@@ -1,12 +1,13 @@
-// `mla quantize`: a Hugging Face model directory -> a copy whose linear weights are Q8_0 / Q4_0
-// (model/converted_weights.h says which tensors; model/quantized_tensors.h how they are stored),
+// `mla quantize`: a Hugging Face model directory -> a copy whose linear weights are in block
+// formats: one type, or a preset's per-tensor mix as llama-quantize picks it (model/quant_presets.h;
+// model/converted_weights.h says which tensors; model/quantized_tensors.h how they are stored),
 // so loading it is an mmap with no quantization work.
 #pragma once
 #include <cstddef>
 #include <string>
 
 #include "core/thread_pool.h"
-#include "tensor/dtype.h"
+#include "model/quant_presets.h"
 
 namespace mla {
 
@@ -18,6 +19,7 @@ struct QuantizeStats {
 // Writes `out_dir`/model.safetensors (one file) and copies every other file of `dir` (config.json,
 // tokenizer files...) except its safetensors files and index. fp8 block scales of quantized weights
 // are dropped (folded into the blocks). Throws mla::Error on bad input or I/O errors.
-QuantizeStats quantize_checkpoint(const std::string& dir, DType type, const std::string& out_dir, ThreadPool& pool);
+QuantizeStats quantize_checkpoint(const std::string& dir, const QuantChoice& choice, const std::string& out_dir,
+                                  ThreadPool& pool);
 
 }  // namespace mla

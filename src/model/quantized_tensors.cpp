@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "formats/json_strict.h"
+#include "quants/dequantize.h"
 
 namespace mla {
 namespace {
@@ -34,8 +35,9 @@ std::vector<TensorView> quantized_views(const SafetensorsFile& f) {
     if (!md.count(other)) fail(where, ": no matching '", other, "'");
     if (!is_type) continue;  // each tensor once, from its type key
 
-    const std::optional<DType> type = value == "Q8_0" ? DType::Q8_0 : value == "Q4_0" ? std::optional(DType::Q4_0) : std::nullopt;
-    if (!type) fail(where, ": type '", value, "' is not Q8_0 or Q4_0");
+    const std::optional<DType> type = quant_type_from_name(value);
+    if (!type || value != dtype_name(*type) || !can_dequantize(*type))
+      fail(where, ": type '", value, "' is not a block type this build reads");
     const TensorView* t = f.find(name);
     if (!t) fail(where, ": the file has no tensor ", name);
     if (t->dtype != DType::U8 || t->shape.size() != 2)
@@ -45,10 +47,11 @@ std::vector<TensorView> quantized_views(const SafetensorsFile& f) {
     if (!shape.is_array() || shape.size() != 2 || !shape[0].is_number_unsigned() || !shape[1].is_number_unsigned())
       fail(f.path(), ": __metadata__ key '", other, "' must be \"[rows, cols]\", got '", shape_text, "'");
     const int64_t rows = shape[0].get<int64_t>(), cols = shape[1].get<int64_t>();
-    if (rows != t->shape[0] || cols <= 0 || cols % kQuantBlock != 0 ||
+    const int64_t bv = dtype_block_values(*type);
+    if (rows != t->shape[0] || cols <= 0 || cols % bv != 0 ||
         dtype_row_bytes(*type, cols) != static_cast<size_t>(t->shape[1]))
       fail(where, ": ", value, " ", shape_text, " does not match tensor ", name, "'s U8 ", t->shape_str(), " (",
-           dtype_block_bytes(*type), " bytes per ", kQuantBlock, " values)");
+           dtype_block_bytes(*type), " bytes per ", bv, " values)");
     out.push_back(TensorView{name, *type, {rows, cols}, t->data, t->nbytes, t->file});
   }
   return out;

@@ -2,9 +2,9 @@
 // each as dtype "U8" with shape [rows, row_bytes] (the blocks exactly as in memory), explained by
 // the file's `__metadata__`:
 //   "mla.quant_format": "1"                        version of this convention
-//   "mla.qtype.<tensor name>": "Q8_0" | "Q4_0"     the real type
+//   "mla.qtype.<tensor name>": "Q8_0" | "Q4_K" ...  the real type: any block type (dtype_name)
 //   "mla.qshape.<tensor name>": "[rows, cols]"     the logical shape (cols values per row)
-// Loading maps such a tensor back to TensorView{Q8_0 / Q4_0, [rows, cols]} over the same bytes (an
+// Loading maps such a tensor back to TensorView{type, [rows, cols]} over the same bytes (an
 // mmap, no requantization). A U8 tensor the metadata does not explain is never bound as a weight.
 #pragma once
 #include <map>

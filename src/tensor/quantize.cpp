@@ -5,6 +5,7 @@
 #include "tensor/quantize.h"
 
 #include "core/error.h"
+#include "quants/quantize_k.h"
 
 #include <algorithm>
 #include <cmath>
@@ -49,14 +50,40 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t k) {
   }
 }
 
+namespace {
+
+using QuantizeFn = void (*)(const float* x, uint8_t* out, int64_t k);
+
+void q8_0_row(const float* x, uint8_t* out, int64_t k) { quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(out), k); }
+void q4_0_row(const float* x, uint8_t* out, int64_t k) { quantize_row_q4_0(x, reinterpret_cast<BlockQ4_0*>(out), k); }
+
+// One row per format with a quantizer (block structs are 2-byte aligned: callers pass row starts
+// of a block array). The lattice i-quants add a line each from quants/quantize_iq.h.
+struct Quantizer {
+  DType type;
+  QuantizeFn fn;
+};
+constexpr Quantizer kQuantizers[] = {
+    {DType::Q8_0, q8_0_row},           {DType::Q4_0, q4_0_row},         {DType::Q4_1, quantize_row_q4_1},
+    {DType::Q5_0, quantize_row_q5_0},  {DType::Q5_1, quantize_row_q5_1}, {DType::IQ4_NL, quantize_row_iq4_nl},
+    {DType::Q2_K, quantize_row_q2_k},  {DType::Q3_K, quantize_row_q3_k}, {DType::Q4_K, quantize_row_q4_k},
+    {DType::Q5_K, quantize_row_q5_k},  {DType::Q6_K, quantize_row_q6_k}, {DType::IQ4_XS, quantize_row_iq4_xs},
+};
+
+QuantizeFn quantizer(DType t) {
+  for (const Quantizer& q : kQuantizers)
+    if (q.type == t) return q.fn;
+  return nullptr;
+}
+
+}  // namespace
+
+bool can_quantize(DType t) { return quantizer(t) != nullptr; }
+
 void quantize_row(DType t, const float* x, uint8_t* out, int64_t k) {
-  // Block structs are 2-byte aligned (f16 scale first); callers pass row starts of a block array.
-  if (t == DType::Q8_0)
-    quantize_row_q8_0(x, reinterpret_cast<BlockQ8_0*>(out), k);
-  else if (t == DType::Q4_0)
-    quantize_row_q4_0(x, reinterpret_cast<BlockQ4_0*>(out), k);
-  else
-    fail("quantize: no quantizer for ", dtype_name(t));
+  const QuantizeFn f = quantizer(t);
+  if (f == nullptr) fail("quantize: no quantizer for ", dtype_name(t));
+  f(x, out, k);
 }
 
 }  // namespace mla
