@@ -110,4 +110,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (OSError, ValueError) as e:  # a bad or unreadable file, the lattice tables missing
+        sys.exit(f"ggml_requantize.py: {e}")

@@ -41,4 +41,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main())
+    except (OSError, ValueError) as e:  # a bad or unreadable file, the lattice tables missing
+        sys.exit(f"gguf_dequantize.py: {e}")

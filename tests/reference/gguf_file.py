@@ -85,6 +85,13 @@ class GGUF:
 
 
 def read(path):
+    try:
+        return _read(path)
+    except (struct.error, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: truncated or corrupt GGUF header ({e})") from e
+
+
+def _read(path):
     raw = open(path, "rb").read()
     r = Reader(raw)
     if raw[:4] != b"GGUF":
