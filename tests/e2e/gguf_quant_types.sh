@@ -116,26 +116,38 @@ check() {  # name
   fi
 }
 
-for type in Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS IQ3_XXS IQ3_S IQ2_XXS IQ2_XS IQ2_S IQ1_S IQ1_M; do
-  name=$(tr '[:upper:]' '[:lower:]' <<< "$type")
-  if "$PYTHON" "$REF/ggml_requantize.py" "$W/f32.gguf" "$W/$name.gguf" --type "$type" > "$W/$name.make.log" 2>&1; then
-    check "$name"
+# One case: a file of one type (llama.cpp's quantizer) or of one of mla's own mixes (`mla convert`,
+# when this mla writes it). Its rows go to $W/NAME.summary.tsv, its output to $W/NAME.out.
+one_case() {  # name
+  local name=$1
+  SUMMARY="$W/$name.summary.tsv"
+  : > "$SUMMARY"
+  if [[ $name == mla-* ]]; then
+    "$MLA_BIN" convert --model "$MODEL" --to gguf --out "$W/$name.gguf" --type "${name#mla-}" > "$W/$name.make.log" 2>&1 ||
+      { fail_log "$name/convert" "$W/$name.make.log"; return; }
   else
-    fail_log "$name/llama.cpp-quantize" "$W/$name.make.log"
+    "$PYTHON" "$REF/ggml_requantize.py" "$W/f32.gguf" "$W/$name.gguf" --type "$name" > "$W/$name.make.log" 2>&1 ||
+      { fail_log "$name/llama.cpp-quantize" "$W/$name.make.log"; return; }
   fi
-done
+  check "$name"
+}
 
-# mla's own writers of llama.cpp's mixes, when this mla has them.
+CASES=(q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q2_k q3_k q4_k q5_k q6_k iq4_xs iq3_xxs iq3_s iq2_xxs iq2_xs iq2_s iq1_s iq1_m)
 for mix in q4_k_m iq4_xs; do
-  if ! "$MLA_BIN" convert --help 2>&1 | grep -q "$mix"; then
-    echo "skipped: mla convert does not write --type $mix"
-    continue
-  fi
-  if "$MLA_BIN" convert --model "$MODEL" --to gguf --out "$W/mla-$mix.gguf" --type "$mix" > "$W/mla-$mix.make.log" 2>&1; then
-    check "mla-$mix"
-  else
-    fail_log "mla-$mix/convert" "$W/mla-$mix.make.log"
-  fi
+  if "$MLA_BIN" convert --help 2>&1 | grep -q "$mix"; then CASES+=("mla-$mix")
+  else echo "skipped: mla convert does not write --type $mix (its mix row is left out)"; fi
+done
+# The cases run JOBS at a time (mostly single-threaded Python and tiny evals), the slowest to
+# quantize (the i-quants' lattice searches) first; the summary keeps the order above.
+JOBS=${MLA_E2E_JOBS:-$(nproc)}
+for ((k = ${#CASES[@]} - 1; k >= 0; k--)); do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  one_case "${CASES[k]}" > "$W/${CASES[k]}.out" 2>&1 &
+done
+wait
+for name in "${CASES[@]}"; do
+  cat "$W/$name.out"
+  cat "$W/$name.summary.tsv" >> "$SUMMARY"
 done
 
 "$PYTHON" "$CMP" table --summary "$SUMMARY"
