@@ -24,6 +24,7 @@ struct Case {
   DType dtype;
   GemvFn gemv;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << dtype_name(c.dtype); }
 const Case kCases[] = {{DType::Q4_K, simd::gemv_q4_k},   {DType::Q6_K, simd::gemv_q6_k}, {DType::Q5_K, simd::gemv_q5_k},
                        {DType::Q3_K, simd::gemv_q3_k},   {DType::Q2_K, simd::gemv_q2_k}, {DType::IQ4_XS, simd::gemv_iq4_xs},
                        {DType::Q4_1, simd::gemv_q4_1},   {DType::Q5_0, simd::gemv_q5_0}, {DType::Q5_1, simd::gemv_q5_1},
