@@ -204,17 +204,17 @@ float row_q6_k(const uint8_t* w, int64_t nsb, const X8& x) {
   return sum(acc[0], acc[1]) - 32.0f * _mm512_reduce_add_ps(offs);
 }
 
-// Q3_K: 16 scales (6 bits, stored + 32) from 12 bytes, unpacked 4 at a time (ggml's kmask trick:
-// bytes 0-7 low nibbles, bytes 8-11 the 2-bit high parts of scale i at bits 2 (i / 4) of byte 8 + i % 4).
+// Q3_K: 16 scales (6 bits, stored + 32) from the 12 bytes s at b + 96 (q3_k_scales): scale i has its
+// low 4 bits in nibble i / 8 of s[i % 8] and its high 2 bits at bits 2 (i / 4) of s[8 + i % 4]. The
+// 16 bytes loaded end with the block (s at bytes 2..13), gathered per scale by vpshufb.
 inline __m512 q3_k_scales_f(const uint8_t* b) {
-  const uint32_t a0 = load_u32(b + 96), a1 = load_u32(b + 100), t = load_u32(b + 104);
-  const uint32_t m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
-  const __m128i bytes = _mm_setr_epi32(static_cast<int>((a0 & m4) | (t & m2) << 4),
-                                       static_cast<int>((a1 & m4) | ((t >> 2) & m2) << 4),
-                                       static_cast<int>(((a0 >> 4) & m4) | ((t >> 4) & m2) << 4),
-                                       static_cast<int>(((a1 >> 4) & m4) | ((t >> 6) & m2) << 4));
-  const __m512i sc = _mm512_cvtepi8_epi32(_mm_sub_epi8(bytes, _mm_set1_epi8(32)));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(sc), _mm512_set1_ps(f16_at(b + 108)));
+  const __m128i v = load128(b + 94);
+  const __m128i lo = _mm_shuffle_epi8(v, _mm_setr_epi8(2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5, 6, 7, 8, 9));
+  const __m128i hi = _mm_shuffle_epi8(v, _mm_setr_epi8(10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13));
+  const __m128i low4 = _mm_and_si128(_mm_mask_srli_epi16(lo, 0xF0, lo, 4), _mm_set1_epi8(15));
+  const __m128i high2 = _mm_and_si128(_mm_srlv_epi16(hi, _mm_setr_epi16(0, 0, 2, 2, 4, 4, 6, 6)), _mm_set1_epi8(3));
+  const __m128i sc = _mm_sub_epi8(_mm_or_si128(low4, _mm_slli_epi16(high2, 4)), _mm_set1_epi8(32));
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)), _mm512_set1_ps(f16_at(b + 108)));
 }
 
 // Q3_K / Q2_K share the 2-bit layout: chunk 2h + o has bits 2(2o) and 2(2o + 1) of qs[32h + l] in its halves.
