@@ -163,7 +163,7 @@ void register_bench(CLI::App& app) {
   gemv->add_option("--cols", go->g.cols, "columns of each matrix (a multiple of 32)")->check(CLI::Range(int64_t{32}, int64_t{1} << 24));
   gemv->add_option("--matrices", go->g.matrices, "matrices in the set")->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
   gemv->add_option("--passes", go->g.passes, "timed passes (best kept)")->check(CLI::Range(1, 1000));
-  gemv->add_option("--formats", go->formats, "comma-separated: bf16,f16,f32,q8_0,q4_0");
+  gemv->add_option("--formats", go->formats, "comma-separated: bf16,f16,f32,q8_0,q4_0,q4_1,q5_0,q5_1,iq4_nl,q2_k,q3_k,q4_k,q5_k,q6_k,iq4_xs");
   gemv->callback([go, o] {
     go->g.formats = parse_weight_formats(go->formats, "--formats");
     ThreadPool pool(o->threads);

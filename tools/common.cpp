@@ -101,7 +101,7 @@ std::vector<DType> parse_weight_formats(const std::string& list, const std::stri
     for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     std::optional<DType> t = quant_type_from_name(f);
     if (!t) t = dtype_from_name(up);
-    if (!t || *t == DType::F8_E4M3 || *t == DType::U8) fail(flag, ": '", f, "' is not bf16, f16, f32, q8_0 or q4_0");
+    if (!t || *t == DType::F8_E4M3 || *t == DType::U8) fail(flag, ": '", f, "' is not bf16, f16, f32 or a block format (q8_0, q4_0, q4_k, iq4_xs, ...)");
     out.push_back(*t);
   }
   return out;

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <random>
 
+#include "bench/random_blocks.h"
 #include "bench/roofline.h"
 #include "core/error.h"
 #include "core/human_bytes.h"
@@ -27,11 +29,24 @@ GemvReport run_gemv_bench(const GemvOptions& o, ThreadPool& pool, const std::fun
   for (DType f : o.formats) {
     progress(str("converting to ", dtype_name(f)));
     std::vector<Matrix> ws;
+    if (o.cols % dtype_block_values(f) != 0)
+      fail("gemv bench: --cols ", o.cols, " is not a multiple of ", dtype_name(f), "'s ", dtype_block_values(f), "-value blocks");
+    // Formats the converter writes (bf16 source -> F32 / F16 / Q8_0 / Q4_0) are converted; the others
+    // (K-quants, IQ4, Q4_1 / Q5_x) have no quantizer here and get random blocks with moderate scales:
+    // the bytes streamed and the work per block do not depend on the values.
+    const bool convertible = f == DType::F32 || f == DType::F16 || f == DType::Q8_0 || f == DType::Q4_0;
+    if (f != DType::BF16 && !convertible && !has_random_blocks(f))
+      fail("gemv bench: no kernel input for ", dtype_name(f), " (formats: bf16, f16, f32, q8_0, q4_0, q4_1, q5_0, q5_1, "
+           "iq4_nl, q2_k..q6_k, iq4_xs)");
+    std::mt19937 rng(11);
     for (const TensorView* t : src) {
       const uint8_t* data = t->data;
       if (f != DType::BF16) {
         converted.push_back(make_huge_buffer<uint8_t>(dtype_row_bytes(f, o.cols) * o.rows));
-        convert_matrix(*t, nullptr, f, converted.back().get(), pool);
+        if (convertible)
+          convert_matrix(*t, nullptr, f, converted.back().get(), pool);
+        else
+          random_blocks(f, converted.back().get(), o.rows * o.cols / dtype_block_values(f), rng);
         data = converted.back().get();
       }
       ws.push_back(Matrix{f, o.rows, o.cols, data, nullptr});

@@ -3,7 +3,8 @@
 // bandwidth measured in the same run. Quantized formats stream fewer bytes for the same weights:
 // both the bytes/s actually streamed and the weights/s are reported. Every round times one read
 // pass and one pass of each format back to back, so on a shared, noisy machine the ceiling and the
-// kernels are measured under the same load; the best of the rounds is kept for each.
+// kernels are measured under the same load; the best of the rounds is kept for each. Formats without
+// a converter from bf16 (K-quants, IQ4, Q4_1, Q5_0, Q5_1) stream random blocks (bench/random_blocks.h).
 #pragma once
 #include <cstdint>
 #include <functional>

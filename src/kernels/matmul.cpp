@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "kernels/simd.h"
 #include "kernels/simd_panel.h"
+#include "kernels/simd_quants.h"
 #include "quants/dequantize.h"
 
 namespace mla {
@@ -80,7 +81,7 @@ constexpr int64_t kPanelMinRows = 16;
 thread_local std::vector<float> tl_tile;
 thread_local std::vector<float> tl_xr;  // X rounded as the panels would (small products)
 
-thread_local std::vector<uint8_t> tl_xq;  // x quantized for the VNNI gemv (simd::quantize_x)
+thread_local std::vector<uint8_t> tl_xq;  // x prepared for the VNNI gemv (VnniGemv::prepare)
 
 std::atomic<KernelPath> g_path{KernelPath::Auto};
 
@@ -110,8 +111,47 @@ bool kernels_use_bf16_dot() { return current_path() == KernelPath::Auto && simd:
 
 namespace {
 
-// How this machine rounds X for W's format: as the panel kernels do wherever the CPU has their
-// instruction (and the path is not forced elsewhere), on every product, panels or not.
+// Decode (n = 1) with block-format weights on VNNI integer dot products: x is prepared once per call
+// (x_bytes, prepare; shared by the threads), then the format's gemv runs over each thread's rows.
+// Q8_0 / Q4_0: simd.h (x in their weight order); the others: simd_quants.h (x in natural order, the
+// format's sub-block scales and offsets applied per lane). Every entry rounds x as
+// panel::round_activations does, so the VNNI decode of a format says ActivationRounding::Int8Blocks.
+struct VnniGemv {
+  DType dtype;
+  int64_t (*x_bytes)(int64_t cols);
+  void (*prepare)(const float* x, int64_t cols, uint8_t* xq);
+  void (*gemv)(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y);
+};
+
+void prepare_for_q8_0(const float* x, int64_t cols, uint8_t* xq) { simd::quantize_x(simd::XQuant::ForQ8_0, x, cols, xq); }
+void prepare_for_q4_0(const float* x, int64_t cols, uint8_t* xq) { simd::quantize_x(simd::XQuant::ForQ4_0, x, cols, xq); }
+
+constexpr VnniGemv kVnniGemv[] = {
+    {DType::Q8_0, simd::xq_bytes, prepare_for_q8_0, simd::gemv_q8_0_vnni},
+    {DType::Q4_0, simd::xq_bytes, prepare_for_q4_0, simd::gemv_q4_0_vnni},
+    {DType::Q4_K, simd::x8_bytes, simd::prepare_x8, simd::gemv_q4_k},
+    {DType::Q6_K, simd::x8_bytes, simd::prepare_x8, simd::gemv_q6_k},
+    {DType::Q5_K, simd::x8_bytes, simd::prepare_x8, simd::gemv_q5_k},
+    {DType::Q3_K, simd::x8_bytes, simd::prepare_x8, simd::gemv_q3_k},
+    {DType::Q2_K, simd::x8_bytes, simd::prepare_x8, simd::gemv_q2_k},
+    {DType::IQ4_XS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq4_xs},
+    {DType::Q4_1, simd::x8_bytes, simd::prepare_x8, simd::gemv_q4_1},
+    {DType::Q5_0, simd::x8_bytes, simd::prepare_x8, simd::gemv_q5_0},
+    {DType::Q5_1, simd::x8_bytes, simd::prepare_x8, simd::gemv_q5_1},
+    {DType::IQ4_NL, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq4_nl},
+};
+
+// W's VNNI decode kernel where this machine and kernel path run one, else nullptr.
+const VnniGemv* vnni_gemv(DType t) {
+  if (!kernels_use_vnni()) return nullptr;
+  for (const VnniGemv& g : kVnniGemv)
+    if (g.dtype == t) return &g;
+  return nullptr;
+}
+
+// How this machine rounds X for W's format: as the panel kernels (or the VNNI decode, for formats
+// without panels yet) do wherever the CPU has their instruction (and the path is not forced
+// elsewhere), on every product, panels or not.
 ActivationRounding dot_rounding(const Matrix& W) {
   switch (panel::rounding_for(W.dtype)) {
     case ActivationRounding::Bf16:
@@ -121,7 +161,7 @@ ActivationRounding dot_rounding(const Matrix& W) {
     case ActivationRounding::None:
       break;
   }
-  return ActivationRounding::None;
+  return vnni_gemv(W.dtype) != nullptr ? ActivationRounding::Int8Blocks : ActivationRounding::None;
 }
 
 }  // namespace
@@ -256,13 +296,12 @@ static float dot_row(const Matrix& W, int64_t r, const float* x, float* scratch)
 namespace {
 
 // y[r - r0] = W[r] · x for rows [r0, r1) with the AVX-512 kernels: one dispatch per call, 4 rows per step.
-// xq: x prepared by simd::quantize_x for W's block format when the VNNI kernels run, else null.
-void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, const uint8_t* xq, float* y,
-                      float* scratch) {
+// vnni: W's VNNI decode kernel and xq its prepared x, or null (the f32 kernels on x).
+void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, const VnniGemv* vnni,
+                      const uint8_t* xq, float* y, float* scratch) {
   const uint8_t* row0 = W.data + static_cast<size_t>(r0) * W.row_bytes();
-  if (xq != nullptr) {
-    (W.dtype == DType::Q4_0 ? simd::gemv_q4_0_vnni : simd::gemv_q8_0_vnni)(row0, W.row_bytes(), r1 - r0, W.cols, xq,
-                                                                           y);
+  if (vnni != nullptr) {
+    vnni->gemv(row0, W.row_bytes(), r1 - r0, W.cols, xq, y);
     return;
   }
   switch (W.dtype) {
@@ -281,7 +320,7 @@ void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, c
     case DType::Q4_0:
       simd::gemv_q4_0(row0, W.row_bytes(), r1 - r0, W.cols, x, y);
       return;
-    default:  // fp8: decode the row, then one dot product
+    default:  // fp8 and the other block formats: decode the row, then one dot product
       for (int64_t r = r0; r < r1; ++r) {
         decode_row(W, r, scratch);
         y[r - r0] = simd::dot_f32(scratch, x, W.cols);
@@ -307,7 +346,7 @@ void gemm_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* X, i
 
 void matvec_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, float* y) {
   ensure_tile(W.cols);
-  if (kernels_use_avx512()) return gemv_rows_avx512(W, r0, r1, x, nullptr, y, tl_tile.data());
+  if (kernels_use_avx512()) return gemv_rows_avx512(W, r0, r1, x, nullptr, nullptr, y, tl_tile.data());
   for (int64_t r = r0; r < r1; ++r) y[r - r0] = dot_row(W, r, x, tl_tile.data());
 }
 
@@ -327,12 +366,13 @@ void matvec_t_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, floa
 
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y) {
   const ActivationRounding rounding = dot_rounding(W);
-  if (rounding != ActivationRounding::None && n >= kPanelMinRows) return panel::matmul(pool, W, X, n, Y, panel::Impl::Simd);
-  // Too few rows for panels: the kernels below on X rounded as the panels would round it, so a row's
-  // result does not depend on how many rows share the call (prefill = decode, batched = alone). The
-  // VNNI decode kernels (n = 1, int8) quantize x themselves.
-  const bool vnni_gemv = n == 1 && (W.dtype == DType::Q4_0 || W.dtype == DType::Q8_0) && kernels_use_vnni();
-  if (rounding == ActivationRounding::Bf16 || (rounding == ActivationRounding::Int8Blocks && !vnni_gemv)) {
+  if (rounding != ActivationRounding::None && n >= kPanelMinRows && panel::rounding_for(W.dtype) != ActivationRounding::None)
+    return panel::matmul(pool, W, X, n, Y, panel::Impl::Simd);
+  // No panels (too few rows, or none for the format yet): the kernels below on X rounded as the
+  // panels would round it, so a row's result does not depend on how many rows share the call
+  // (prefill = decode, batched = alone). The VNNI decode (n = 1, int8) quantizes x itself.
+  const VnniGemv* vnni = n == 1 ? vnni_gemv(W.dtype) : nullptr;
+  if (rounding != ActivationRounding::None && vnni == nullptr) {
     if (tl_xr.size() < static_cast<size_t>(n * W.cols)) tl_xr.resize(static_cast<size_t>(n * W.cols));
     panel::round_activations(W.dtype, X, n, W.cols, tl_xr.data());
     X = tl_xr.data();
@@ -340,18 +380,18 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float*
   if (kernels_use_avx512()) {
     // Each thread takes one contiguous range of rows (in units of the row block) and streams it once.
     const int64_t block = n == 1 ? 4 : kSimdTileRows, n_blocks = (W.rows + block - 1) / block;
-    // Decode with block-format weights on VNNI: x is quantized once here, shared by all threads.
+    // Decode on VNNI: x is prepared once here, shared by all threads.
     const uint8_t* xq = nullptr;
-    if (vnni_gemv) {
-      tl_xq.resize(static_cast<size_t>(simd::xq_bytes(W.cols)));
-      simd::quantize_x(W.dtype == DType::Q4_0 ? simd::XQuant::ForQ4_0 : simd::XQuant::ForQ8_0, X, W.cols, tl_xq.data());
+    if (vnni != nullptr) {
+      tl_xq.resize(static_cast<size_t>(vnni->x_bytes(W.cols)));
+      vnni->prepare(X, W.cols, tl_xq.data());
       xq = tl_xq.data();
     }
     pool.parallel_for(n_blocks, [&](int64_t b0, int64_t b1) {
       const int64_t r0 = b0 * block, r1 = std::min(W.rows, b1 * block);
       if (n == 1) {
         ensure_tile(W.cols);
-        gemv_rows_avx512(W, r0, r1, X, xq, Y + r0, tl_tile.data());
+        gemv_rows_avx512(W, r0, r1, X, vnni, xq, Y + r0, tl_tile.data());
       } else {
         gemm_rows_avx512(W, r0, r1, X, n, Y);
       }

@@ -11,8 +11,9 @@ namespace mla {
 
 // Which implementation the kernels run (matmul here and the attention core): the explicit AVX-512
 // kernels (kernels/simd.h) where the CPU has AVX-512 F/BW/VL + FMA + F16C, else the portable ones
-// (compiler-vectorised for AVX-512F, AVX2 + FMA or the x86-64 baseline: core/cpu_clones.h). With AVX512_VNNI too, the decode (n = 1) products with Q8_0
-// and Q4_0 weights quantize x to int8 blocks and use integer dot products (simd.h, *_vnni); the
+// (compiler-vectorised for AVX-512F, AVX2 + FMA or the x86-64 baseline: core/cpu_clones.h). With AVX512_VNNI too, the decode (n = 1) products with Q8_0,
+// Q4_0, the K-quants (Q2_K..Q6_K), IQ4_XS, IQ4_NL, Q4_1, Q5_0 and Q5_1 weights quantize x to int8
+// blocks and use integer dot products (simd.h *_vnni, simd_quants.h); the
 // prefill products (n >= 16) run on panels (panel_gemm.h): BF16 weights on AVX512_BF16 with x
 // rounded to bf16, block formats on VNNI with x quantized to int8 blocks. Smaller products round x
 // the same way first, so results do not depend on how many rows share a call.

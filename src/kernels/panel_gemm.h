@@ -42,7 +42,8 @@ constexpr int64_t kBlock = 32;  // values per activation scale (and per weight b
 ActivationRounding rounding_for(DType t);
 
 // out[n x cols] = X rounded as rounding_for(t) (!= None), as f32: the values the panel kernels
-// multiply, for products too small for panels, so that every product with W rounds alike.
+// multiply, for products too small for panels, so that every product with W rounds alike. Any other
+// t (block formats with no panel kernel yet, whose VNNI decode rounds x the same way): Int8Blocks.
 void round_activations(DType t, const float* X, int64_t n, int64_t cols, float* out);
 
 // Which micro-kernels run: the AVX-512 ones (only where simd_panel.h says the CPU has them) or their

@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/random_blocks.h"
 #include "kernels/matmul.h"
 #include "kernels/reference.h"
 #include "tensor/quantize.h"
@@ -21,11 +22,10 @@ struct StoredMatrix {
 
   StoredMatrix(DType dtype, int64_t rows, int64_t cols, std::mt19937& rng) {
     std::normal_distribution<float> dist(0.0f, 1.0f);
-    if (dtype_is_quantized(dtype) && dtype != DType::Q8_0 && dtype != DType::Q4_0) {
-      // Random blocks: every bit pattern of the data, f16 fields kept finite and below 2 in size by
-      // clearing bit 6 of every odd byte (the high byte of each 2-byte-aligned f16 has exponent < 16).
+    if (bench::has_random_blocks(dtype) && dtype != DType::Q8_0 && dtype != DType::Q4_0) {
+      // Random blocks: every code and sub-scale pattern (Q8_0 / Q4_0 keep their quantized rows).
       bytes.resize(rows * dtype_row_bytes(dtype, cols));
-      for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(rng()) & (i % 2 ? 0xbf : 0xff);
+      bench::random_blocks(dtype, bytes.data(), rows * cols / dtype_block_values(dtype), rng);
       view = Matrix{dtype, rows, cols, bytes.data(), nullptr};
       return;
     }
