@@ -4,8 +4,8 @@
 // with `sub` values (16 or 32) per scale. This is the form the VNNI prefill panels
 // (kernels/panel_gemm.h) multiply: vpdpbusd takes u as its unsigned operand against int8
 // activations, the constant offset folds into each sum's start and the min into one FMA with the
-// activations' sum. Every format of quants/block_formats.h but the lattice i-quants has one
-// (value formulas: quants/dequantize.cpp, which the tests compare this form against).
+// activations' sum. Every format of quants/block_formats.h has one (value formulas:
+// quants/dequantize.cpp and dequantize_iq.cpp, which the tests compare this form against).
 #pragma once
 #include <cstdint>
 
@@ -16,7 +16,7 @@ namespace mla {
 struct Int8Form {
   DType dtype;
   int32_t off;    // the constant subtracted from every u
-  int sub;        // values per scale: 32, or 16 for Q2_K, Q3_K, Q6_K
+  int sub;        // values per scale: 32, or 16 for Q2_K, Q3_K, Q6_K, IQ2_XS, IQ2_S, IQ1_M
   bool has_min;   // m != 0 (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K)
   // Unpacks 32-value block b of a row: u[32], d[32 / sub] and (has_min) m[32 / sub].
   void (*unpack)(const uint8_t* row, int64_t b, uint8_t* u, float* d, float* m);
