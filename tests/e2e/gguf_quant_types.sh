@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: GGUF files of every block format load, run and compute what their weights say.
 # For each type (one file per type, every matrix in it; llama.cpp's own quantizer makes the files,
-# tests/reference/ggml_requantize.py) and for mla's own mixes when `mla convert` writes them:
+# tests/reference/ggml_requantize.py) and for mla's own mixes (`mla convert --to gguf --type`):
 #   1. the independent numpy dequantizer (tests/reference/ggml_dequant.py) must equal llama.cpp's
 #      dequantize_row_* on random blocks (tests/reference/check_dequant_peer.py), once;
 #   2. tests/reference/gguf_dequantize.py writes "the same model with every weight dequantized by
@@ -17,7 +17,16 @@
 #          rounding of the Q8_0 kernels alone moves every position by 1.3e-2 .. 2.5e-2 max|ref|
 #          (measured on three seeds; no expert flips, the error is the same at every position);
 #   3. `mla generate` greedy ids on the quantized file (f32 products) equal those on the F32 file, and
-#      generation with the default kernels runs.
+#      generation with the default kernels runs;
+#   4. for the K-quant and IQ4_XS files and every mix mla writes: llama.cpp (bench/peer/greedy.mjs)
+#      gives the same greedy continuation as mla with its default kernels, up to near-ties: where the
+#      two first differ, llama.cpp's token must be within TIE of mla's best logit at that step (mla's
+#      logits of the prompt + llama.cpp's tokens so far). TIE = 2 x 5e-2 max|logit|: if each engine's
+#      logits are within e = 5e-2 max|logit| of the exact ones (the typical-position bound of (b); both
+#      engines round activations to int8, per 32 values here, per 256 in llama.cpp), they can rank
+#      two tokens differently only where the tokens are within 2e in either engine's logits, and
+#      this random model's top logits often are. A wrong decoder on either side picks tokens about
+#      0.3 max|logit| down. The row says how many ids were equal.
 # The model: a DeepSeek-V2-style checkpoint whose matrix rows are whole 256-value super-blocks (hidden,
 # q/kv LoRA ranks, heads x v_head_dim, intermediate sizes 256), one dense layer and one MoE layer. Its
 # attn_k_b rows (qk_nope 128) are whole 32-value blocks only: quantized for the 32-value formats, F32
@@ -117,6 +126,37 @@ check() {  # name
   fi
 }
 
+# Check 4: llama.cpp's greedy ids against mla's (default kernels) on $W/$1.gguf.
+TIE=1e-1
+peer_greedy() {  # name
+  local name=$1 q="$W/$1.gguf"
+  local peer mla
+  if ! peer=$(node "$MLA_SOURCE_DIR/bench/peer/greedy.mjs" --model "$q" --tokens "$TOKENS" -n "$N_GREEDY" 2> "$W/$name.peer.log"); then
+    fail_log "$name/llama.cpp-greedy" "$W/$name.peer.log"; return
+  fi
+  peer=$(tr -d '[] ' <<< "$peer") mla=$(ids "$W/$name.greedy.dot.json")
+  if [ "$peer" = "$mla" ]; then
+    row "$name/llama.cpp-greedy" PASS "same $N_GREEDY ids as llama.cpp: $peer"; return
+  fi
+  # The first step where they differ, and mla's logits there given llama.cpp's tokens before it.
+  local k
+  k=$("$PYTHON" -c 'import sys; a, b = sys.argv[1].split(","), sys.argv[2].split(","); print(next(i for i in range(len(a)) if i >= len(b) or a[i] != b[i]))' "$peer" "$mla")
+  local forced="$TOKENS"
+  [ "$k" -gt 0 ] && forced="$TOKENS,$(cut -d, -f1-"$k" <<< "$peer")"
+  if ! "$MLA_BIN" eval --model "$q" --tokens "$forced" --logits-out "$W/$name.forced.f32" > "$W/$name.forced.log" 2>&1; then
+    fail_log "$name/llama.cpp-greedy" "$W/$name.forced.log"; return
+  fi
+  local verdict
+  verdict=$("$PYTHON" -c '
+import sys, numpy as np
+logits = np.fromfile(sys.argv[1], dtype=np.float32).reshape(-1, int(sys.argv[2]))[-1]
+peer_tok, k, tie = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+gap = float(logits.max() - logits[peer_tok]) / float(np.abs(logits).max())
+print(("PASS" if gap <= tie else "FAIL") + f"	equal for {k} of the ids, then llama.cpp picks {peer_tok} within {gap:.2e} max|logit| of mla'"'"'s best (tie bound {tie:g}): llama.cpp {sys.argv[6]}, mla {sys.argv[7]}")
+' "$W/$name.forced.f32" $VOCAB "$(cut -d, -f$((k + 1)) <<< "$peer")" "$k" "$TIE" "$peer" "$mla")
+  row "$name/llama.cpp-greedy" "${verdict%%$'	'*}" "${verdict#*$'	'}"
+}
+
 # One case: a file of one type (llama.cpp's quantizer) or of one of mla's own mixes (`mla convert`,
 # when this mla writes it). Its rows go to $W/NAME.summary.tsv, its output to $W/NAME.out.
 one_case() {  # name
@@ -131,13 +171,11 @@ one_case() {  # name
       { fail_log "$name/llama.cpp-quantize" "$W/$name.make.log"; return; }
   fi
   check "$name"
+  case $name in q[2-6]_k | iq4_xs | mla-*) peer_greedy "$name" ;; esac
 }
 
 CASES=(q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q2_k q3_k q4_k q5_k q6_k iq4_xs iq3_xxs iq3_s iq2_xxs iq2_xs iq2_s iq1_s iq1_m)
-for mix in q4_k_m iq4_xs; do
-  if "$MLA_BIN" convert --help 2>&1 | grep -q "$mix"; then CASES+=("mla-$mix")
-  else echo "skipped: mla convert does not write --type $mix (its mix row is left out)"; fi
-done
+for mix in q4_k_m q5_k_m q6_k q3_k_m q2_k iq4_xs; do CASES+=("mla-$mix"); done
 # The cases run JOBS at a time (mostly single-threaded Python and tiny evals), the slowest to
 # quantize (the i-quants' lattice searches) first; the summary keeps the order above.
 JOBS=${MLA_E2E_JOBS:-$(nproc)}
