@@ -3,8 +3,8 @@
 // inside the `#pragma GCC target` region only; callers reach it only after avx512_vnni_cpu().
 //
 // One 256-value super-block per step, four 64-value chunks (two sub-blocks of 32 each). A chunk's u
-// are grid entries fetched by one gather from the table (8 entries of 8 bytes for IQ2 / IQ1, 16 of 4
-// bytes for IQ3; kIq*Grid in quants/iq_tables.h). IQ2 / IQ3 entries are unsigned magnitudes and the
+// are grid entries loaded from the table (8 entries of 8 bytes for IQ2 / IQ1, 16 of 4 bytes for
+// IQ3; kIq*Grid in quants/iq_tables.h) by scalar loads into one vector. IQ2 / IQ3 entries are unsigned magnitudes and the
 // signs go onto x instead: a 64-bit mask (bit i set = value i negative) negates q_x where set
 // (`vpsubb` under the mask; q_x is in [-127, 127] so -q_x fits), so vpdpbusd(u, +-q_x) needs no
 // offset. IQ1 entries are -1 / 0 / +1 bytes; u = entry + 1 and the offset goes through the sums of x.
@@ -22,8 +22,8 @@
 // Compared with ggml's x86 kernels (ggml-cpu/arch/x86/quants.c ggml_vec_dot_iq2_xxs_q8_K etc.): ggml
 // builds the grid vectors from scalar table loads (_mm256_set_epi64x) and applies the signs to x too
 // (the keven_signs table of 0xff bytes and `vpsignb`); x is Q8_K (one scale per 256 values), so the
-// sub-scales go in as int16. Here x keeps its scale per 32 (decode = prefill rounding), the signs are
-// a k-mask, and the grid entries come by `vpgatherdq` / `vpgatherdd`.
+// sub-scales go in as int16. Here x keeps its scale per 32 (decode = prefill rounding) and the signs
+// are a k-mask.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -44,10 +44,21 @@ using namespace x8;
 
 namespace {
 
-// 8 entries of an 8-byte grid table at the int32 indices idx: one 64-value chunk of u.
-inline __m512i gather8(const uint64_t* table, __m256i idx) { return _mm512_i32gather_epi64(idx, table, 8); }
-// 16 entries of a 4-byte grid table (IQ3).
-inline __m512i gather4(const uint32_t* table, __m512i idx) { return _mm512_i32gather_epi32(idx, table, 4); }
+// One chunk's grid entries, by scalar loads: index(j) is the table index of group j (8 values; 4 for
+// the IQ3 tables). Indices are computed from the block bytes in scalar registers (shifts and masks on
+// u64 / u32 loads). Measured against `vpgatherdq` / `vpgatherdd` on the same index vectors (one core,
+// Zen 5): IQ2_XXS 24.5 vs 18 G weights/s, IQ3 ~10-12 either way; gathers are also slow on the Intel
+// cores with the GDS (Downfall) microcode fix.
+template <class Index>
+inline __m512i grid8(const uint64_t* t, Index index) {
+  auto e = [&](int j) { return static_cast<long long>(t[index(j)]); };
+  return _mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0));
+}
+template <class Index>
+inline __m512i grid16(const uint32_t* t, Index index) {
+  auto e = [&](int j) { return static_cast<int>(t[index(j)]); };
+  return _mm512_setr_epi32(e(0), e(1), e(2), e(3), e(4), e(5), e(6), e(7), e(8), e(9), e(10), e(11), e(12), e(13), e(14), e(15));
+}
 
 // Sign-coded formats (IQ2_XXS, IQ3_XXS): each u32 lane holds four 7-bit sign codes at bits 7l (bits
 // 28-31, the scale, are ignored) -> byte l = code l | parity(code l) << 7, i.e. kIq2xsSigns[code]
@@ -101,7 +112,6 @@ inline __m512 nibble_scales16(const uint8_t* p, float d) {
 float row_iq2_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = 66;
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-  const __m128i pick_a0 = _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, -1, -1, -1, -1, -1, -1, -1, -1);
   for (int64_t s = 0; s < nsb; ++s) {
     const uint8_t* b = w + s * kB;
     prefetch<kB>(b);
@@ -111,9 +121,9 @@ float row_iq2_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
     _mm256_store_si256(reinterpret_cast<__m256i*>(neg), sign_bytes(a1));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
-      const __m256i idx = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(load128(b + 2 + 16 * k), pick_a0));
+      const uint64_t a0 = load_u32(b + 2 + 16 * k) | static_cast<uint64_t>(load_u32(b + 10 + 16 * k)) << 32;
       const int64_t v = 256 * s + 64 * k;
-      acc[k & 1] = chunk_q(gather8(kIq2xxsGrid, idx), signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_q(grid8(kIq2xxsGrid, [&](int j) { return a0 >> (8 * j) & 255; }), signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
@@ -130,12 +140,11 @@ float row_iq2_xs(const uint8_t* w, int64_t nsb, const X8& x) {
     const __m512 S = nibble_scales16(b + 66, f16_at(b));
     alignas(32) uint64_t neg[4];
     _mm256_store_si256(reinterpret_cast<__m256i*>(neg), sign_bytes16(q));
-    const __m512i index = _mm512_and_si512(q, _mm512_set1_epi16(511));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
-      const __m256i idx = _mm256_cvtepu16_epi32(_mm512_extracti32x4_epi32(index, k));
+      const uint8_t* qs = b + 2 + 16 * k;
       const int64_t v = 256 * s + 64 * k;
-      acc[k & 1] = chunk_q(gather8(kIq2xsGrid, idx), signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_q(grid8(kIq2xsGrid, [&](int j) { return load_u16(qs + 2 * j) & 511; }), signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
@@ -146,17 +155,15 @@ float row_iq2_xs(const uint8_t* w, int64_t nsb, const X8& x) {
 float row_iq2_s(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = 82;
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-  const __m256i shifts = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14), low2 = _mm256_set1_epi32(3);
   for (int64_t s = 0; s < nsb; ++s) {
     const uint8_t* b = w + s * kB;
     prefetch<kB>(b);
     const __m512 S = nibble_scales16(b + 74, f16_at(b));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
-      const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(load_u16(b + 66 + 2 * k))), shifts), low2);
-      const __m256i idx = _mm256_or_si256(_mm256_cvtepu8_epi32(load64(b + 2 + 8 * k)), _mm256_slli_epi32(hi, 8));
+      const uint64_t lo = load_u64(b + 2 + 8 * k), hi = load_u16(b + 66 + 2 * k);
       const int64_t v = 256 * s + 64 * k;
-      acc[k & 1] = chunk_q(gather8(kIq2sGrid, idx), signed_x(x, v, load_u64(b + 34 + 8 * k)), x, v,
+      acc[k & 1] = chunk_q(grid8(kIq2sGrid, [&](int j) { return (lo >> (8 * j) & 255) | (hi >> (2 * j) & 3) << 8; }), signed_x(x, v, load_u64(b + 34 + 8 * k)), x, v,
                            _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
     }
   }
@@ -178,7 +185,8 @@ float row_iq3_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const int64_t v = 256 * s + 64 * k;
-      const __m512i u = gather4(kIq3xxsGrid, _mm512_cvtepu8_epi32(load128(b + 2 + 16 * k)));
+      const uint8_t* qs = b + 2 + 16 * k;
+      const __m512i u = grid16(kIq3xxsGrid, [&](int j) { return qs[j]; });
       acc[k & 1] = chunk_q(u, signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
     }
   }
@@ -199,10 +207,10 @@ float row_iq3_s(const uint8_t* w, int64_t nsb, const X8& x) {
     const __m512 S = _mm512_castps256_ps512(odd8(sc, f16_at(b)));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
-      const __m512i lo = _mm512_cvtepu8_epi32(load128(b + 2 + 16 * k));
-      const __m512i idx = _mm512_mask_or_epi32(lo, static_cast<__mmask16>(load_u16(b + 66 + 2 * k)), lo, _mm512_set1_epi32(256));
+      const uint8_t* qs = b + 2 + 16 * k;
+      const uint64_t hi = load_u16(b + 66 + 2 * k);
       const int64_t v = 256 * s + 64 * k;
-      acc[k & 1] = chunk_q(gather4(kIq3sGrid, idx), signed_x(x, v, load_u64(b + 74 + 8 * k)), x, v,
+      acc[k & 1] = chunk_q(grid16(kIq3sGrid, [&](int j) { return qs[j] | (hi >> j & 1) << 8; }), signed_x(x, v, load_u64(b + 74 + 8 * k)), x, v,
                            _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
     }
   }
@@ -215,7 +223,7 @@ float row_iq1_s(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = 50;
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   __m256 offs = _mm256_setzero_ps();
-  const __m256i shifts = _mm256_setr_epi32(0, 3, 6, 9, 16, 19, 22, 25), low3 = _mm256_set1_epi32(7);
+  const __m256i low3 = _mm256_set1_epi32(7);
   const __m512i one = _mm512_set1_epi8(1);
   for (int64_t s = 0; s < nsb; ++s) {
     const uint8_t* b = w + s * kB;
@@ -228,13 +236,21 @@ float row_iq1_s(const uint8_t* w, int64_t nsb, const X8& x) {
     const __m512 S = _mm512_castps256_ps512(A);
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {  // groups 8k..8k+7: index bits 3j.. of qh[2k] (j < 4), of qh[2k + 1] (j >= 4)
-      const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(load_u32(b + 34 + 4 * k))), shifts), low3);
-      const __m256i idx = _mm256_or_si256(_mm256_cvtepu8_epi32(load64(b + 2 + 8 * k)), _mm256_slli_epi32(hi, 8));
-      const __m512i u = _mm512_add_epi8(gather8(kIq1sGrid, idx), one);
+      const uint64_t lo = load_u64(b + 2 + 8 * k), hi = load_u32(b + 34 + 4 * k);
+      const __m512i e = grid8(kIq1sGrid, [&](int j) { return (lo >> (8 * j) & 255) | (hi >> (3 * j + (j < 4 ? 0 : 4)) & 7) << 8; });
+      const __m512i u = _mm512_add_epi8(e, one);
       acc[k & 1] = chunk(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]) + sum8(offs);
+}
+
+// Bit 3 of each nibble of h, as 8 bits (nibble j -> bit j).
+inline uint32_t nibble_bit3s(uint32_t h) {
+  uint32_t m = h >> 3 & 0x11111111u;     // flags at bits 4j
+  m = (m | m >> 3) & 0x03030303u;        // two per byte, bits 0-1
+  m = (m | m >> 6) & 0x000f000fu;        // four per u16, bits 0-3
+  return (m | m >> 12) & 0xffu;
 }
 
 // IQ1_M: value = a16 (e + delta) with delta = +-1/8 per group of 8 and a16 = d (2 s + 1) per 16
@@ -244,7 +260,6 @@ float row_iq1_m(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = 56;
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   __m512 offs = _mm512_setzero_ps();
-  const __m256i nibble_shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), low3 = _mm256_set1_epi32(7);
   const __m512i scale_word = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   const __m512i scale_shift = _mm512_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9);
   const __m512i one = _mm512_set1_epi8(1), two = _mm512_set1_epi8(2);
@@ -260,10 +275,11 @@ float row_iq1_m(const uint8_t* w, int64_t nsb, const X8& x) {
     offs = _mm512_fmadd_ps(S, _mm512_loadu_ps(x.sum16 + 16 * s), offs);
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {  // group 8k + j: nibble j of the u32 at qh + 4k
-      const __m256i nib = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(load_u32(b + 32 + 4 * k))), nibble_shifts);
-      const __m256i idx = _mm256_or_si256(_mm256_cvtepu8_epi32(load64(b + 8 * k)), _mm256_slli_epi32(_mm256_and_si256(nib, low3), 8));
-      const __mmask8 plus = _mm256_testn_epi32_mask(nib, _mm256_set1_epi32(8));
-      const __m512i e8 = _mm512_slli_epi16(_mm512_add_epi8(gather8(kIq1sGrid, idx), one), 3);  // bytes <= 16: no carry
+      const uint64_t lo = load_u64(b + 8 * k);
+      const uint32_t hi = load_u32(b + 32 + 4 * k);
+      const __m512i e = grid8(kIq1sGrid, [&](int j) { return (lo >> (8 * j) & 255) | (hi >> (4 * j) & 7) << 8; });
+      const __m512i e8 = _mm512_slli_epi16(_mm512_add_epi8(e, one), 3);  // bytes <= 16: no carry
+      const __mmask8 plus = static_cast<__mmask8>(~nibble_bit3s(hi));
       const __m512i u = _mm512_mask_add_epi64(e8, plus, e8, two);                               // per group (qword)
       acc[k & 1] = chunk(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
     }
