@@ -54,10 +54,31 @@ inline __m512i grid8(const uint64_t* t, Index index) {
   auto e = [&](int j) { return static_cast<long long>(t[index(j)]); };
   return _mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0));
 }
+// The same with the 8 indices as u16 lanes of a vector, moved to scalar registers as two u64.
+inline __m512i grid8_of(const uint64_t* t, __m128i index16) {
+  const uint64_t a = static_cast<uint64_t>(_mm_cvtsi128_si64(index16)), b = static_cast<uint64_t>(_mm_extract_epi64(index16, 1));
+  return grid8(t, [&](int j) { return (j < 4 ? a : b) >> (16 * (j % 4)) & 0xffff; });
+}
 template <class Index>
 inline __m512i grid16(const uint32_t* t, Index index) {
   auto e = [&](int j) { return static_cast<int>(t[index(j)]); };
   return _mm512_setr_epi32(e(0), e(1), e(2), e(3), e(4), e(5), e(6), e(7), e(8), e(9), e(10), e(11), e(12), e(13), e(14), e(15));
+}
+inline __m512i grid16_of(const uint32_t* t, __m256i index16) {
+  const __m128i l = _mm256_castsi256_si128(index16), h = _mm256_extracti128_si256(index16, 1);
+  const uint64_t q[4] = {static_cast<uint64_t>(_mm_cvtsi128_si64(l)), static_cast<uint64_t>(_mm_extract_epi64(l, 1)),
+                         static_cast<uint64_t>(_mm_cvtsi128_si64(h)), static_cast<uint64_t>(_mm_extract_epi64(h, 1))};
+  return grid16(t, [&](int j) { return q[j / 4] >> (16 * (j % 4)) & 0xffff; });
+}
+// High index bits: lane g (of 32 u16) = (word g / 4 of w) >> (bits * (g % 4)), masked to `bits` bits
+// and moved to bits 8.. (IQ2_S: 2 bits per group from qh bytes; IQ1_S: 3 bits from qh words).
+inline __m512i high_bits4(__m512i w, int bits) {
+  const __m512i word = _mm512_set_epi16(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  const short b = static_cast<short>(bits);
+  const __m512i shift = _mm512_set_epi16(3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0,
+                                         3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0);
+  const __m512i v = _mm512_srlv_epi16(_mm512_permutexvar_epi16(word, w), shift);
+  return _mm512_slli_epi16(_mm512_and_si512(v, _mm512_set1_epi16(static_cast<short>((1 << bits) - 1))), 8);
 }
 
 // Sign-coded formats (IQ2_XXS, IQ3_XXS): each u32 lane holds four 7-bit sign codes at bits 7l (bits
@@ -159,11 +180,12 @@ float row_iq2_s(const uint8_t* w, int64_t nsb, const X8& x) {
     const uint8_t* b = w + s * kB;
     prefetch<kB>(b);
     const __m512 S = nibble_scales16(b + 74, f16_at(b));
+    const __m512i index = _mm512_or_si512(_mm512_cvtepu8_epi16(load256(b + 2)),
+                                          high_bits4(_mm512_castsi128_si512(_mm_cvtepu8_epi16(load64(b + 66))), 2));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
-      const uint64_t lo = load_u64(b + 2 + 8 * k), hi = load_u16(b + 66 + 2 * k);
       const int64_t v = 256 * s + 64 * k;
-      acc[k & 1] = chunk_q(grid8(kIq2sGrid, [&](int j) { return (lo >> (8 * j) & 255) | (hi >> (2 * j) & 3) << 8; }), signed_x(x, v, load_u64(b + 34 + 8 * k)), x, v,
+      acc[k & 1] = chunk_q(grid8_of(kIq2sGrid, _mm512_extracti32x4_epi32(index, k)), signed_x(x, v, load_u64(b + 34 + 8 * k)), x, v,
                            _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
     }
   }
@@ -205,12 +227,15 @@ float row_iq3_s(const uint8_t* w, int64_t nsb, const X8& x) {
     const __m256i sc = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(load_u32(b + 106))), nibble_shifts),
                                         _mm256_set1_epi32(15));
     const __m512 S = _mm512_castps256_ps512(odd8(sc, f16_at(b)));
+    const uint64_t qh = load_u64(b + 66);  // bit k: index k's bit 8
+    const __m512i bit8 = _mm512_set1_epi16(256);
+    const __m512i lo0 = _mm512_cvtepu8_epi16(load256(b + 2)), lo1 = _mm512_cvtepu8_epi16(load256(b + 34));
+    const __m512i index[2] = {_mm512_mask_add_epi16(lo0, static_cast<__mmask32>(qh), lo0, bit8),
+                              _mm512_mask_add_epi16(lo1, static_cast<__mmask32>(qh >> 32), lo1, bit8)};
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
-      const uint8_t* qs = b + 2 + 16 * k;
-      const uint64_t hi = load_u16(b + 66 + 2 * k);
       const int64_t v = 256 * s + 64 * k;
-      acc[k & 1] = chunk_q(grid16(kIq3sGrid, [&](int j) { return qs[j] | (hi >> j & 1) << 8; }), signed_x(x, v, load_u64(b + 74 + 8 * k)), x, v,
+      acc[k & 1] = chunk_q(grid16_of(kIq3sGrid, _mm512_extracti64x4_epi64(index[k / 2], k % 2)), signed_x(x, v, load_u64(b + 74 + 8 * k)), x, v,
                            _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
     }
   }
@@ -234,23 +259,15 @@ float row_iq1_s(const uint8_t* w, int64_t nsb, const X8& x) {
     const __m256 delta_1 = _mm256_mask_blend_ps(minus, _mm256_set1_ps(kIq1sDelta - 1.0f), _mm256_set1_ps(-kIq1sDelta - 1.0f));
     offs = _mm256_fmadd_ps(_mm256_mul_ps(A, delta_1), _mm256_loadu_ps(x.sum32 + 8 * s), offs);
     const __m512 S = _mm512_castps256_ps512(A);
+    const __m512i index = _mm512_or_si512(_mm512_cvtepu8_epi16(load256(b + 2)), high_bits4(_mm512_castsi128_si512(load128(b + 34)), 3));
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {  // groups 8k..8k+7: index bits 3j.. of qh[2k] (j < 4), of qh[2k + 1] (j >= 4)
-      const uint64_t lo = load_u64(b + 2 + 8 * k), hi = load_u32(b + 34 + 4 * k);
-      const __m512i e = grid8(kIq1sGrid, [&](int j) { return (lo >> (8 * j) & 255) | (hi >> (3 * j + (j < 4 ? 0 : 4)) & 7) << 8; });
+    for (int k = 0; k < 4; ++k) {
+      const __m512i e = grid8_of(kIq1sGrid, _mm512_extracti32x4_epi32(index, k));
       const __m512i u = _mm512_add_epi8(e, one);
       acc[k & 1] = chunk(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]) + sum8(offs);
-}
-
-// Bit 3 of each nibble of h, as 8 bits (nibble j -> bit j).
-inline uint32_t nibble_bit3s(uint32_t h) {
-  uint32_t m = h >> 3 & 0x11111111u;     // flags at bits 4j
-  m = (m | m >> 3) & 0x03030303u;        // two per byte, bits 0-1
-  m = (m | m >> 6) & 0x000f000fu;        // four per u16, bits 0-3
-  return (m | m >> 12) & 0xffu;
 }
 
 // IQ1_M: value = a16 (e + delta) with delta = +-1/8 per group of 8 and a16 = d (2 s + 1) per 16
@@ -273,14 +290,18 @@ float row_iq1_m(const uint8_t* w, int64_t nsb, const X8& x) {
     const __m512i s16 = _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(scale_word, words), scale_shift), _mm512_set1_epi32(7));
     const __m512 S = odd16(s16, d * 0.125f);
     offs = _mm512_fmadd_ps(S, _mm512_loadu_ps(x.sum16 + 16 * s), offs);
+    // Group g's nibble (g even: low nibble of qh[g / 2]) -> byte g; index = qs[g] | (nibble & 7) << 8.
+    const __m128i h = load128(b + 32), low4 = _mm_set1_epi8(15);
+    const __m128i hl = _mm_and_si128(h, low4), hh = _mm_and_si128(_mm_srli_epi16(h, 4), low4);
+    const __m256i nib = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(hl, hh)), _mm_unpackhi_epi8(hl, hh), 1);
+    const uint32_t plus = _mm256_testn_epi8_mask(nib, _mm256_set1_epi8(8));  // delta = +1/8
+    const __m512i index = _mm512_or_si512(_mm512_cvtepu8_epi16(load256(b)),
+                                          _mm512_slli_epi16(_mm512_cvtepu8_epi16(_mm256_and_si256(nib, _mm256_set1_epi8(7))), 8));
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {  // group 8k + j: nibble j of the u32 at qh + 4k
-      const uint64_t lo = load_u64(b + 8 * k);
-      const uint32_t hi = load_u32(b + 32 + 4 * k);
-      const __m512i e = grid8(kIq1sGrid, [&](int j) { return (lo >> (8 * j) & 255) | (hi >> (4 * j) & 7) << 8; });
+    for (int k = 0; k < 4; ++k) {
+      const __m512i e = grid8_of(kIq1sGrid, _mm512_extracti32x4_epi32(index, k));
       const __m512i e8 = _mm512_slli_epi16(_mm512_add_epi8(e, one), 3);  // bytes <= 16: no carry
-      const __mmask8 plus = static_cast<__mmask8>(~nibble_bit3s(hi));
-      const __m512i u = _mm512_mask_add_epi64(e8, plus, e8, two);                               // per group (qword)
+      const __m512i u = _mm512_mask_add_epi64(e8, static_cast<__mmask8>(plus >> (8 * k)), e8, two);                             // per group (qword)
       acc[k & 1] = chunk(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
     }
   }
