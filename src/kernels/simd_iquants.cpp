@@ -61,8 +61,8 @@ inline __m512i grid8_of(const uint64_t* t, __m128i index16) {
 }
 template <class Index>
 inline __m512i grid16(const uint32_t* t, Index index) {
-  auto e = [&](int j) { return static_cast<int>(t[index(j)]); };
-  return _mm512_setr_epi32(e(0), e(1), e(2), e(3), e(4), e(5), e(6), e(7), e(8), e(9), e(10), e(11), e(12), e(13), e(14), e(15));
+  auto e = [&](int j) { return static_cast<long long>(t[index(2 * j)] | static_cast<uint64_t>(t[index(2 * j + 1)]) << 32); };
+  return _mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0));
 }
 inline __m512i grid16_of(const uint32_t* t, __m256i index16) {
   const __m128i l = _mm256_castsi256_si128(index16), h = _mm256_extracti128_si256(index16, 1);
