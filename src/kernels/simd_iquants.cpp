@@ -3,11 +3,12 @@
 // inside the `#pragma GCC target` region only; callers reach it only after avx512_vnni_cpu().
 //
 // One 256-value super-block per step, four 64-value chunks (two sub-blocks of 32 each). A chunk's u
-// are grid entries loaded from the table (8 entries of 8 bytes for IQ2 / IQ1, 16 of 4 bytes for
-// IQ3; kIq*Grid in quants/iq_tables.h) by scalar loads into one vector. IQ2 / IQ3 entries are unsigned magnitudes and the
-// signs go onto x instead: a 64-bit mask (bit i set = value i negative) negates q_x where set
-// (`vpsubb` under the mask; q_x is in [-127, 127] so -q_x fits), so vpdpbusd(u, +-q_x) needs no
-// offset. IQ1 entries are -1 / 0 / +1 bytes; u = entry + 1 and the offset goes through the sums of x.
+// are grid entries (8 entries of 8 bytes for IQ2 / IQ1, 16 of 4 bytes for IQ3; kIq*Grid in
+// quants/iq_tables.h) loaded by scalar loads into one vector. IQ2 / IQ3 entries are unsigned
+// magnitudes and the signs go onto x instead: a 64-bit mask (bit i set = value i negative) negates
+// q_x where set (`vpsubb` under the mask; q_x is in [-127, 127] so -q_x fits), so vpdpbusd(u, +-q_x)
+// needs no offset. IQ1 entries are -1 / 0 / +1 bytes: u = entry + 1, the -1 goes through the sums of
+// x (with IQ1_S's per-32 delta; IQ1_M's per-8 delta goes into u, see row_iq1_m).
 //
 // Block layouts (byte offsets) and value formulas: quants/dequantize_iq.cpp (from ggml's
 // ggml-common.h block_iq* and ggml-quants.c dequantize_row_iq*):
@@ -45,9 +46,12 @@ using namespace x8;
 namespace {
 
 // One chunk's grid entries, by scalar loads: index(j) is the table index of group j (8 values; 4 for
-// the IQ3 tables). Indices are computed from the block bytes in scalar registers (shifts and masks on
-// u64 / u32 loads). Measured against `vpgatherdq` / `vpgatherdd` on the same index vectors (one core,
-// Zen 5): IQ2_XXS 24.5 vs 18 G weights/s, IQ3 ~10-12 either way; gathers are also slow on the Intel
+// the IQ3 tables, paired into u64 before the inserts: 17 vs 15 G weights/s for IQ3_XXS). Indices come
+// from u64 loads of the block (byte fields) or, where high bits join them, from a vector of 32 u16
+// indices per super-block moved to scalar registers 4 at a time (grid*_of; IQ1_M 20 vs 16 G weights/s
+// with the high bits merged in scalar code). Measured against `vpgatherdq` / `vpgatherdd` on index
+// vectors (one core of this Zen 5 machine): IQ2_XXS 24.5 vs 18, IQ3_XXS 17 vs ~12; a vector store of
+// the indices reloaded as u16 was slower still (store forwarding). Gathers are also slow on the Intel
 // cores with the GDS (Downfall) microcode fix.
 template <class Index>
 inline __m512i grid8(const uint64_t* t, Index index) {
@@ -161,11 +165,11 @@ float row_iq2_xs(const uint8_t* w, int64_t nsb, const X8& x) {
     const __m512 S = nibble_scales16(b + 66, f16_at(b));
     alignas(32) uint64_t neg[4];
     _mm256_store_si256(reinterpret_cast<__m256i*>(neg), sign_bytes16(q));
+    const __m512i index = _mm512_and_si512(q, _mm512_set1_epi16(511));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
-      const uint8_t* qs = b + 2 + 16 * k;
       const int64_t v = 256 * s + 64 * k;
-      acc[k & 1] = chunk_q(grid8(kIq2xsGrid, [&](int j) { return load_u16(qs + 2 * j) & 511; }), signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_q(grid8_of(kIq2xsGrid, _mm512_extracti32x4_epi32(index, k)), signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
