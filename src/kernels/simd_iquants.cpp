@@ -148,7 +148,8 @@ float row_iq2_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
     for (int k = 0; k < 4; ++k) {
       const uint64_t a0 = load_u32(b + 2 + 16 * k) | static_cast<uint64_t>(load_u32(b + 10 + 16 * k)) << 32;
       const int64_t v = 256 * s + 64 * k;
-      acc[k & 1] = chunk_q(grid8(kIq2xxsGrid, [&](int j) { return a0 >> (8 * j) & 255; }), signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
+      const __m512i u = grid8(kIq2xxsGrid, [&](int j) { return a0 >> (8 * j) & 255; });
+      acc[k & 1] = chunk_q(u, signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
@@ -169,7 +170,8 @@ float row_iq2_xs(const uint8_t* w, int64_t nsb, const X8& x) {
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const int64_t v = 256 * s + 64 * k;
-      acc[k & 1] = chunk_q(grid8_of(kIq2xsGrid, _mm512_extracti32x4_epi32(index, k)), signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
+      const __m512i u = grid8_of(kIq2xsGrid, _mm512_extracti32x4_epi32(index, k));
+      acc[k & 1] = chunk_q(u, signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
@@ -305,7 +307,7 @@ float row_iq1_m(const uint8_t* w, int64_t nsb, const X8& x) {
     for (int k = 0; k < 4; ++k) {
       const __m512i e = grid8_of(kIq1sGrid, _mm512_extracti32x4_epi32(index, k));
       const __m512i e8 = _mm512_slli_epi16(_mm512_add_epi8(e, one), 3);  // bytes <= 16: no carry
-      const __m512i u = _mm512_mask_add_epi64(e8, static_cast<__mmask8>(plus >> (8 * k)), e8, two);                             // per group (qword)
+      const __m512i u = _mm512_mask_add_epi64(e8, static_cast<__mmask8>(plus >> (8 * k)), e8, two);  // per group (qword)
       acc[k & 1] = chunk(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
     }
   }
