@@ -50,7 +50,7 @@ namespace {
 // from u64 loads of the block (byte fields) or, where high bits join them, from a vector of 32 u16
 // indices per super-block moved to scalar registers 4 at a time (grid*_of; IQ1_M 20 vs 16 G weights/s
 // with the high bits merged in scalar code). Measured against `vpgatherdq` / `vpgatherdd` on index
-// vectors (one core of this Zen 5 machine): IQ2_XXS 24.5 vs 18, IQ3_XXS 17 vs ~12; a vector store of
+// vectors (one core of this AMD EPYC, Zen 5 by its flags): IQ2_XXS 24.5 vs 18, IQ3_XXS 17 vs ~12; a vector store of
 // the indices reloaded as u16 was slower still (store forwarding). Gathers are also slow on the Intel
 // cores with the GDS (Downfall) microcode fix.
 template <class Index>
