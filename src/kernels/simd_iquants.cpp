@@ -49,10 +49,10 @@ namespace {
 // the IQ3 tables, paired into u64 before the inserts: 17 vs 15 G weights/s for IQ3_XXS). Indices come
 // from u64 loads of the block (byte fields) or, where high bits join them, from a vector of 32 u16
 // indices per super-block moved to scalar registers 4 at a time (grid*_of; IQ1_M 20 vs 16 G weights/s
-// with the high bits merged in scalar code). Measured against `vpgatherdq` / `vpgatherdd` on index
-// vectors (one core of this AMD EPYC, Zen 5 by its flags): IQ2_XXS 24.5 vs 18, IQ3_XXS 17 vs ~12; a vector store of
-// the indices reloaded as u16 was slower still (store forwarding). Gathers are also slow on the Intel
-// cores with the GDS (Downfall) microcode fix.
+// with the high bits merged in scalar code). Against `vpgatherdq` / `vpgatherdd` on index vectors
+// (one core of this AMD EPYC, Zen 5 by its flags): IQ2_XXS 24.5 vs 18, IQ3_XXS 17 vs ~12; a vector
+// store of the indices reloaded as u16 was slower still (store forwarding). Gathers are also slow on
+// the Intel cores with the GDS (Downfall) microcode fix. (docs/KERNELS.md 4c: all variants tried.)
 template <class Index>
 inline __m512i grid8(const uint64_t* t, Index index) {
   auto e = [&](int j) { return static_cast<long long>(t[index(j)]); };
