@@ -1,4 +1,4 @@
-// The VNNI decode gemv of the K-quant, IQ4 and legacy formats (kernels/simd_quants.h) against the
+// The VNNI decode gemv of the K-quant, IQ4, legacy and lattice i-quant formats (kernels/simd_quants.h) against the
 // scalar decoders (quants/dequantize.h) on fresh random blocks: directly, through matmul() on 1-3
 // threads (n = 1: the VNNI kernels; n = 3: the f32 tiles on x rounded alike), and with the VNNI
 // path switched off (the f32 kernels on x itself).
@@ -28,7 +28,10 @@ void PrintTo(const Case& c, std::ostream* os) { *os << dtype_name(c.dtype); }
 const Case kCases[] = {{DType::Q4_K, simd::gemv_q4_k},   {DType::Q6_K, simd::gemv_q6_k}, {DType::Q5_K, simd::gemv_q5_k},
                        {DType::Q3_K, simd::gemv_q3_k},   {DType::Q2_K, simd::gemv_q2_k}, {DType::IQ4_XS, simd::gemv_iq4_xs},
                        {DType::Q4_1, simd::gemv_q4_1},   {DType::Q5_0, simd::gemv_q5_0}, {DType::Q5_1, simd::gemv_q5_1},
-                       {DType::IQ4_NL, simd::gemv_iq4_nl}};
+                       {DType::IQ4_NL, simd::gemv_iq4_nl}, {DType::IQ3_XXS, simd::gemv_iq3_xxs},
+                       {DType::IQ3_S, simd::gemv_iq3_s}, {DType::IQ2_XXS, simd::gemv_iq2_xxs},
+                       {DType::IQ2_XS, simd::gemv_iq2_xs}, {DType::IQ2_S, simd::gemv_iq2_s},
+                       {DType::IQ1_S, simd::gemv_iq1_s}, {DType::IQ1_M, simd::gemv_iq1_m}};
 
 // Random rows of t: rows (any count) x cols (a multiple of the block, 256..2048).
 struct RandomMatrix {

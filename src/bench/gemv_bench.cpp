@@ -37,7 +37,7 @@ GemvReport run_gemv_bench(const GemvOptions& o, ThreadPool& pool, const std::fun
     const bool convertible = f == DType::F32 || f == DType::F16 || f == DType::Q8_0 || f == DType::Q4_0;
     if (f != DType::BF16 && !convertible && !has_random_blocks(f))
       fail("gemv bench: no kernel input for ", dtype_name(f), " (formats: bf16, f16, f32, q8_0, q4_0, q4_1, q5_0, q5_1, "
-           "iq4_nl, q2_k..q6_k, iq4_xs)");
+           "iq4_nl, q2_k..q6_k, iq4_xs, iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s, iq1_s, iq1_m)");
     std::mt19937 rng(11);
     for (const TensorView* t : src) {
       const uint8_t* data = t->data;

@@ -7,6 +7,11 @@
 namespace mla::bench {
 namespace {
 
+// IQ1_M has no f16 field: its d sits in the top nibbles of the four u16 scale words at byte 48
+// (quants/dequantize_iq.h, iq1_m_super_scale); this marker stands for it in the list below.
+constexpr int kIq1mSuperScale = 1000;
+constexpr int kIq1mScales = 48;
+
 // Byte offsets of the f16 scale fields in one block (quants/block_formats.h); -1 ends the list.
 struct ScaleFields {
   DType dtype;
@@ -16,6 +21,8 @@ constexpr ScaleFields kScaleFields[] = {
     {DType::Q8_0, {0, -1}},   {DType::Q4_0, {0, -1}},    {DType::Q4_1, {0, 2, -1}}, {DType::Q5_0, {0, -1}},
     {DType::Q5_1, {0, 2, -1}}, {DType::IQ4_NL, {0, -1}}, {DType::Q2_K, {80, 82, -1}}, {DType::Q3_K, {108, -1}},
     {DType::Q4_K, {0, 2, -1}}, {DType::Q5_K, {0, 2, -1}}, {DType::Q6_K, {208, -1}},  {DType::IQ4_XS, {0, -1}},
+    {DType::IQ3_XXS, {0, -1}}, {DType::IQ3_S, {0, -1}}, {DType::IQ2_XXS, {0, -1}}, {DType::IQ2_XS, {0, -1}},
+    {DType::IQ2_S, {0, -1}},   {DType::IQ1_S, {0, -1}}, {DType::IQ1_M, {kIq1mSuperScale, -1}},
 };
 
 const ScaleFields* fields_of(DType t) {
@@ -42,7 +49,15 @@ void random_blocks(DType t, uint8_t* out, int64_t blocks, std::mt19937& rng) {
   for (int64_t b = 0; b < blocks; ++b)
     for (int k = 0; k < 3 && f->at[k] >= 0; ++k) {
       const uint16_t h = f32_to_f16((rng() & 1 ? -1.0f : 1.0f) * mag(rng));
-      std::memcpy(out + b * dtype_block_bytes(t) + f->at[k], &h, 2);
+      uint8_t* block = out + b * dtype_block_bytes(t);
+      if (f->at[k] == kIq1mSuperScale) {  // nibble k of d -> bits 12..15 of scale word k
+        for (int w = 0; w < 4; ++w) {
+          uint8_t& top = block[kIq1mScales + 2 * w + 1];
+          top = static_cast<uint8_t>((top & 0x0f) | ((h >> (4 * w)) & 0x0f) << 4);
+        }
+      } else {
+        std::memcpy(block + f->at[k], &h, 2);
+      }
     }
 }
 

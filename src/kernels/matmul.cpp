@@ -139,6 +139,13 @@ constexpr VnniGemv kVnniGemv[] = {
     {DType::Q5_0, simd::x8_bytes, simd::prepare_x8, simd::gemv_q5_0},
     {DType::Q5_1, simd::x8_bytes, simd::prepare_x8, simd::gemv_q5_1},
     {DType::IQ4_NL, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq4_nl},
+    {DType::IQ3_XXS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq3_xxs},
+    {DType::IQ3_S, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq3_s},
+    {DType::IQ2_XXS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq2_xxs},
+    {DType::IQ2_XS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq2_xs},
+    {DType::IQ2_S, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq2_s},
+    {DType::IQ1_S, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq1_s},
+    {DType::IQ1_M, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq1_m},
 };
 
 // W's VNNI decode kernel where this machine and kernel path run one, else nullptr.

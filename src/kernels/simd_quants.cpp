@@ -23,16 +23,12 @@
 
 #include <cstdint>
 
+#include "kernels/simd_x8.h"
 #include "quants/block_formats.h"
 
 namespace mla::simd {
-namespace {
 
-// x8 holds values up to a multiple of 128 (a legacy row is read 4 blocks at a time; the padding is
-// zero, d_x 0).
-int64_t padded(int64_t cols) { return (cols + 127) / 128 * 128; }
-
-}  // namespace
+using namespace x8;
 
 int64_t x8_bytes(int64_t cols) {
   const int64_t p = padded(cols);
@@ -47,73 +43,10 @@ int64_t x8_bytes(int64_t cols) {
 
 namespace {
 
-struct X8 {
-  const int8_t* q;
-  const float* dxl;
-  const float* sum16;
-  const float* sum32;
-};
-
-X8 x8_view(const uint8_t* x8, int64_t cols) {
-  const int64_t p = padded(cols);
-  const float* dxl = reinterpret_cast<const float*>(x8 + p);
-  return {reinterpret_cast<const int8_t*>(x8), dxl, dxl + p / 4, dxl + p / 4 + p / 16};
-}
-
-// The row stream is prefetched this far ahead, every cache line of it (as simd_avx512.cpp's gemv,
-// which measured 1 KiB best for one sequential stream per core).
-constexpr int64_t kPrefetchBytes = 1024;
-
-template <int64_t kBytes>
-inline void prefetch(const uint8_t* b) {
-#pragma GCC unroll 8
-  for (int64_t o = 0; o < kBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes + o), _MM_HINT_T0);
-}
-
-inline uint32_t load_u32(const uint8_t* p) {
-  uint32_t v;
-  __builtin_memcpy(&v, p, 4);
-  return v;
-}
-inline uint64_t load_u16(const uint8_t* p) {
-  uint16_t v;
-  __builtin_memcpy(&v, p, 2);
-  return v;
-}
-inline float f16_at(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(load_u16(p))); }
-inline __m128i load128(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
-inline __m512i bcast256(const uint8_t* p) {
-  return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-}
-
-// Which entry of a 16-float scale vector each vpdpbusd lane (4 values) of a chunk takes:
-// per32(j): lanes 0-7 entry j, lanes 8-15 entry j + 1 (two sub-blocks of 32);
-// per16(j): lanes 4i..4i+3 entry j + i (four sub-blocks of 16).
-inline __m512i per32(int j) { return _mm512_setr_epi32(j, j, j, j, j, j, j, j, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1); }
-inline __m512i per16(int j) {
-  return _mm512_setr_epi32(j, j, j, j, j + 1, j + 1, j + 1, j + 1, j + 2, j + 2, j + 2, j + 2, j + 3, j + 3, j + 3, j + 3);
-}
 // 16-bit shift counts: a for the lower 32 bytes, b for the upper 32.
 inline __m512i counts16(int a, int b) { return _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(a)), _mm256_set1_epi16(static_cast<short>(b)), 1); }
 // Byte a in the lower 32 bytes, byte b in the upper 32.
 inline __m512i bytes2(int a, int b) { return _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(a)), _mm256_set1_epi8(static_cast<char>(b)), 1); }
-
-// One 64-value chunk (values v..v+63 of the row): acc += (u · q_x) per lane * a (per lane) * d_x (per lane).
-inline __m512 chunk(__m512i u, const X8& x, int64_t v, __m512 a, __m512 acc) {
-  const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x.q + v));
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(a, _mm512_loadu_ps(x.dxl + v / 4)), acc);
-}
-
-inline float sum(__m512 a, __m512 b) { return _mm512_reduce_add_ps(_mm512_add_ps(a, b)); }
-inline float sum8(__m256 a) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-}
-inline float sum4(__m128 a) {
-  const __m128 t = _mm_add_ps(a, _mm_movehl_ps(a, a));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-}
 
 // 32 bytes of nibbles -> 64 bytes: the low nibbles, then the high ones (Q4_K / Q5_K order).
 inline __m512i nibbles_lo_hi(const uint8_t* p) {
@@ -346,12 +279,6 @@ float row_legacy(const uint8_t* w, int64_t blocks, const X8& x) {
     step(pad, i);
   }
   return sum(acc[0], acc[1]) + (F::kMin >= 0 ? 1.0f : -F::kOff) * sum4(terms);
-}
-
-template <float (*Row)(const uint8_t*, int64_t, const X8&), int64_t kValues>
-void gemv(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
-  const X8 x = x8_view(x8, cols);
-  for (int64_t r = 0; r < rows; ++r) y[r] = Row(w + r * stride, cols / kValues, x);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Decode (n = 1) matrix-vector products for ggml's K-quant, IQ4 and legacy 32-value block formats on
+// Decode (n = 1) matrix-vector products for ggml's K-quant, IQ4, legacy 32-value and lattice i-quant block formats on
 // AVX512_VNNI integer dot products (internal to src/kernels; matmul.cpp dispatches here). Callable
 // only when avx512_vnni_cpu() (simd.h). Layouts and value formulas: quants/block_formats.h and the
 // scalar decoders in quants/dequantize.cpp, which tests/quant_gemv_test.cpp compares these against.
@@ -26,6 +26,12 @@
 //   Q6_K  a = d sc_j (16), c = -32 a;       u = 6-bit value     Q3_K  a = d (sc_j - 32) (16), c = -4 a; u = 3-bit
 //   Q2_K  a = d sc_j (16), c = -dmin m_j;   u = 2-bit value     IQ4_XS a = d (ls_j - 32) (32), c = -128 a; u = table + 128
 //   Q4_1  a = d (32), c = m;  Q5_0 a = d, c = -16 d;  Q5_1 a = d, c = m;  IQ4_NL a = d, c = -128 d
+// The lattice i-quants (simd_iquants.cpp) take u from their grid tables (one entry per 8 or 4 values)
+// and put the signs on q_x (w_i = a_j u_i sign_i, so u · (sign q_x)), c = 0; IQ1 entries are -1/0/1:
+//   IQ2_XXS a = d (2s+1) / 8 (32)   IQ2_XS / IQ2_S the same per 16   IQ3_XXS a = d (2s+1) / 4 (32)
+//   IQ3_S a = d (2s+1) (32)         u = grid magnitudes; signs from the 7-bit codes (+ parity) or raw bytes
+//   IQ1_S a = d (2s+1) (32), c = a (delta - 1), u = entry + 1
+//   IQ1_M a = d (2s+1) / 8 (16), c = -9 a, u = 8 (entry + 1) + 1 + 8 delta (delta = +-1/8 per 8 values)
 // Error: the integer part is exact, so |y - W x'| is f32 rounding of the scales and sums only
 // (tests: 1e-5 of sum |w x'|); |W x' - W x| <= sum_c |W[r][c]| d_x(c) / 2 as for Q8_0 / Q4_0.
 #pragma once
@@ -49,5 +55,13 @@ void gemv_q4_1(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, con
 void gemv_q5_0(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
 void gemv_q5_1(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
 void gemv_iq4_nl(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
+// The lattice i-quants (simd_iquants.cpp).
+void gemv_iq3_xxs(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
+void gemv_iq3_s(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
+void gemv_iq2_xxs(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
+void gemv_iq2_xs(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
+void gemv_iq2_s(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
+void gemv_iq1_s(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
+void gemv_iq1_m(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
 
 }  // namespace mla::simd

@@ -1,0 +1,344 @@
+// VNNI decode gemv for the lattice i-quants IQ3_XXS, IQ3_S, IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M
+// (simd_quants.h: the design, x's layout, each format's a_j / c_j / u). Compiled for AVX-512 + VNNI
+// inside the `#pragma GCC target` region only; callers reach it only after avx512_vnni_cpu().
+//
+// One 256-value super-block per step, four 64-value chunks (two sub-blocks of 32 each). A chunk's u
+// are grid entries (8 entries of 8 bytes for IQ2 / IQ1, 16 of 4 bytes for IQ3; kIq*Grid in
+// quants/iq_tables.h) loaded by scalar loads into one vector. IQ2 / IQ3 entries are unsigned
+// magnitudes and the signs go onto x instead: a 64-bit mask (bit i set = value i negative) negates
+// q_x where set (`vpsubb` under the mask; q_x is in [-127, 127] so -q_x fits), so vpdpbusd(u, +-q_x)
+// needs no offset. IQ1 entries are -1 / 0 / +1 bytes: u = entry + 1, the -1 goes through the sums of
+// x (with IQ1_S's per-32 delta; IQ1_M's per-8 delta goes into u, see row_iq1_m).
+//
+// Block layouts (byte offsets) and value formulas: quants/dequantize_iq.cpp (from ggml's
+// ggml-common.h block_iq* and ggml-quants.c dequantize_row_iq*):
+//   IQ2_XXS 66: d 0, qs 2 (8 sub-blocks x (u32 4 grid indices, u32 4 sign codes | scale << 28))
+//   IQ2_XS 74:  d 0, qs 2 (32 x u16: 9-bit index | sign code << 9), scales 66 (nibble per 16 values)
+//   IQ2_S 82:   d 0, qs 2 (32 index low bytes), signs 34 (32 raw sign bytes), qh 66 (2 bits per group), scales 74
+//   IQ3_XXS 98: d 0, qs 2 (64 indices, one per 4 values), 66 (8 x u32 4 sign codes | scale << 28)
+//   IQ3_S 110:  d 0, qs 2 (64), qh 66 (1 bit per index), signs 74 (32 raw bytes), scales 106 (nibble per 32)
+//   IQ1_S 50:   d 0, qs 2 (32), qh 34 (8 x u16: 3 index bits per group, scale bits 12-14, delta sign 15)
+//   IQ1_M 56:   qs 0 (32), qh 32 (a nibble per group: 3 index bits, delta sign), scales 48 (4 x u16:
+//               3-bit scale per 16 values at bits 0-11, the f16 d in the top nibbles)
+// Compared with ggml's x86 kernels (ggml-cpu/arch/x86/quants.c ggml_vec_dot_iq2_xxs_q8_K etc.): ggml
+// builds the grid vectors from scalar table loads (_mm256_set_epi64x) and applies the signs to x too
+// (the keven_signs table of 0xff bytes and `vpsignb`); x is Q8_K (one scale per 256 values), so the
+// sub-scales go in as int16. Here x keeps its scale per 32 (decode = prefill rounding) and the signs
+// are a k-mask.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/simd_quants.h"
+#include "kernels/simd_x8.h"
+#include "quants/iq_tables.h"
+
+namespace mla::simd {
+
+using namespace x8;
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+// One chunk's grid entries, by scalar loads: index(j) is the table index of group j (8 values; 4 for
+// the IQ3 tables, paired into u64 before the inserts: 17 vs 15 G weights/s for IQ3_XXS). Indices come
+// from u64 loads of the block (byte fields) or, where high bits join them, from a vector of 32 u16
+// indices per super-block moved to scalar registers 4 at a time (grid*_of; IQ1_M 20 vs 16 G weights/s
+// with the high bits merged in scalar code). Against `vpgatherdq` / `vpgatherdd` on index vectors
+// (one core of this AMD EPYC, Zen 5 by its flags): IQ2_XXS 24.5 vs 18, IQ3_XXS 17 vs ~12; a vector
+// store of the indices reloaded as u16 was slower still (store forwarding). Gathers are also slow on
+// the Intel cores with the GDS (Downfall) microcode fix. (docs/KERNELS.md 4c: all variants tried.)
+template <class Index>
+inline __m512i grid8(const uint64_t* t, Index index) {
+  auto e = [&](int j) { return static_cast<long long>(t[index(j)]); };
+  return _mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0));
+}
+// The same with the 8 indices as u16 lanes of a vector, moved to scalar registers as two u64.
+inline __m512i grid8_of(const uint64_t* t, __m128i index16) {
+  const uint64_t a = static_cast<uint64_t>(_mm_cvtsi128_si64(index16)), b = static_cast<uint64_t>(_mm_extract_epi64(index16, 1));
+  return grid8(t, [&](int j) { return (j < 4 ? a : b) >> (16 * (j % 4)) & 0xffff; });
+}
+template <class Index>
+inline __m512i grid16(const uint32_t* t, Index index) {
+  auto e = [&](int j) { return static_cast<long long>(t[index(2 * j)] | static_cast<uint64_t>(t[index(2 * j + 1)]) << 32); };
+  return _mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0));
+}
+inline __m512i grid16_of(const uint32_t* t, __m256i index16) {
+  const __m128i l = _mm256_castsi256_si128(index16), h = _mm256_extracti128_si256(index16, 1);
+  const uint64_t q[4] = {static_cast<uint64_t>(_mm_cvtsi128_si64(l)), static_cast<uint64_t>(_mm_extract_epi64(l, 1)),
+                         static_cast<uint64_t>(_mm_cvtsi128_si64(h)), static_cast<uint64_t>(_mm_extract_epi64(h, 1))};
+  return grid16(t, [&](int j) { return q[j / 4] >> (16 * (j % 4)) & 0xffff; });
+}
+// High index bits: lane g (of 32 u16) = (word g / 4 of w) >> (bits * (g % 4)), masked to `bits` bits
+// and moved to bits 8.. (IQ2_S: 2 bits per group from qh bytes; IQ1_S: 3 bits from qh words).
+inline __m512i high_bits4(__m512i w, int bits) {
+  const __m512i word = _mm512_set_epi16(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  const short b = static_cast<short>(bits);
+  const __m512i shift = _mm512_set_epi16(3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0,
+                                         3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0, 3 * b, 2 * b, b, 0);
+  const __m512i v = _mm512_srlv_epi16(_mm512_permutexvar_epi16(word, w), shift);
+  return _mm512_slli_epi16(_mm512_and_si512(v, _mm512_set1_epi16(static_cast<short>((1 << bits) - 1))), 8);
+}
+
+// Sign-coded formats (IQ2_XXS, IQ3_XXS): each u32 lane holds four 7-bit sign codes at bits 7l (bits
+// 28-31, the scale, are ignored) -> byte l = code l | parity(code l) << 7, i.e. kIq2xsSigns[code]
+// (the 8th sign makes the count of negatives even).
+inline __m256i sign_bytes(__m256i w) {
+  const __m256i seven = _mm256_set1_epi32(0x7f);
+  const __m256i e = _mm256_or_si256(
+      _mm256_or_si256(_mm256_and_si256(w, seven), _mm256_and_si256(_mm256_slli_epi32(w, 1), _mm256_slli_epi32(seven, 8))),
+      _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(w, 2), _mm256_slli_epi32(seven, 16)),
+                      _mm256_and_si256(_mm256_slli_epi32(w, 3), _mm256_slli_epi32(seven, 24))));
+  // Fold each byte's 7 bits onto its bit 0 (bits 4-7 of a byte only ever receive the next byte's bits).
+  __m256i p = _mm256_xor_si256(e, _mm256_srli_epi32(e, 4));
+  p = _mm256_xor_si256(p, _mm256_srli_epi32(p, 2));
+  p = _mm256_xor_si256(p, _mm256_srli_epi32(p, 1));
+  return _mm256_or_si256(e, _mm256_slli_epi32(_mm256_and_si256(p, _mm256_set1_epi8(1)), 7));
+}
+
+// The same for IQ2_XS: 16-bit lanes with the code at bits 9-15 -> 32 sign bytes, lane order.
+inline __m256i sign_bytes16(__m512i q) {
+  const __m512i c = _mm512_srli_epi16(q, 9);
+  __m512i p = _mm512_xor_si512(c, _mm512_srli_epi16(c, 4));
+  p = _mm512_xor_si512(p, _mm512_srli_epi16(p, 2));
+  p = _mm512_xor_si512(p, _mm512_srli_epi16(p, 1));
+  return _mm512_cvtepi16_epi8(_mm512_or_si512(c, _mm512_slli_epi16(_mm512_and_si512(p, _mm512_set1_epi16(1)), 7)));
+}
+
+// q_x of chunk v with the values whose sign bit is set in neg negated.
+inline __m512i signed_x(const X8& x, int64_t v, uint64_t neg) {
+  const __m512i q = _mm512_loadu_si512(x.q + v);
+  return _mm512_mask_sub_epi8(q, _cvtu64_mask64(neg), _mm512_setzero_si512(), q);
+}
+
+// (2 s + 1) * m for eight / sixteen int32 s.
+inline __m256 odd8(__m256i s, float m) {
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_add_epi32(s, s), _mm256_set1_epi32(1))), _mm256_set1_ps(m));
+}
+inline __m512 odd16(__m512i s, float m) {
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_add_epi32(s, s), _mm512_set1_epi32(1))), _mm512_set1_ps(m));
+}
+
+// IQ2_XS / IQ2_S scales: nibble j of the 8 bytes at p (low nibble first) is the scale s of values
+// 16j..16j+15; a = d (0.5 + s) / 4 = (2 s + 1) d / 8.
+inline __m512 nibble_scales16(const uint8_t* p, float d) {
+  const __m128i b = load64(p), low4 = _mm_set1_epi8(15);
+  const __m128i s = _mm_unpacklo_epi8(_mm_and_si128(b, low4), _mm_and_si128(_mm_srli_epi16(b, 4), low4));
+  return odd16(_mm512_cvtepu8_epi32(s), d * 0.125f);
+}
+
+// IQ2_XXS: sub-block ib = u32 a0 (byte l: grid index of group l), u32 a1 (sign codes, scale a1 >> 28);
+// a = d (0.5 + s) / 4.
+float row_iq2_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
+  constexpr int64_t kB = 66;
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t s = 0; s < nsb; ++s) {
+    const uint8_t* b = w + s * kB;
+    prefetch<kB>(b);
+    const __m256i a1 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b + 2), 32));
+    const __m512 S = _mm512_castps256_ps512(odd8(_mm256_srli_epi32(a1, 28), f16_at(b) * 0.125f));
+    alignas(32) uint64_t neg[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(neg), sign_bytes(a1));
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const uint64_t a0 = load_u32(b + 2 + 16 * k) | static_cast<uint64_t>(load_u32(b + 10 + 16 * k)) << 32;
+      const int64_t v = 256 * s + 64 * k;
+      const __m512i u = grid8(kIq2xxsGrid, [&](int j) { return a0 >> (8 * j) & 255; });
+      acc[k & 1] = chunk_q(u, signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
+    }
+  }
+  return sum(acc[0], acc[1]);
+}
+
+// IQ2_XS: group g = u16 qs[g] (index bits 0-8, sign code 9-15); scales per 16 values.
+float row_iq2_xs(const uint8_t* w, int64_t nsb, const X8& x) {
+  constexpr int64_t kB = 74;
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t s = 0; s < nsb; ++s) {
+    const uint8_t* b = w + s * kB;
+    prefetch<kB>(b);
+    const __m512i q = _mm512_loadu_si512(b + 2);
+    const __m512 S = nibble_scales16(b + 66, f16_at(b));
+    alignas(32) uint64_t neg[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(neg), sign_bytes16(q));
+    const __m512i index = _mm512_and_si512(q, _mm512_set1_epi16(511));
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const int64_t v = 256 * s + 64 * k;
+      const __m512i u = grid8_of(kIq2xsGrid, _mm512_extracti32x4_epi32(index, k));
+      acc[k & 1] = chunk_q(u, signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
+    }
+  }
+  return sum(acc[0], acc[1]);
+}
+
+// IQ2_S: group g index = qs[g] | 2 bits of qh << 8 (u16 at qh + 2k: bits 2j for group 8k + j);
+// signs raw (u64 at 34 + 8k is chunk k's mask); scales per 16 values.
+float row_iq2_s(const uint8_t* w, int64_t nsb, const X8& x) {
+  constexpr int64_t kB = 82;
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t s = 0; s < nsb; ++s) {
+    const uint8_t* b = w + s * kB;
+    prefetch<kB>(b);
+    const __m512 S = nibble_scales16(b + 74, f16_at(b));
+    const __m512i index = _mm512_or_si512(_mm512_cvtepu8_epi16(load256(b + 2)),
+                                          high_bits4(_mm512_castsi128_si512(_mm_cvtepu8_epi16(load64(b + 66))), 2));
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const int64_t v = 256 * s + 64 * k;
+      acc[k & 1] = chunk_q(grid8_of(kIq2sGrid, _mm512_extracti32x4_epi32(index, k)), signed_x(x, v, load_u64(b + 34 + 8 * k)), x, v,
+                           _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
+    }
+  }
+  return sum(acc[0], acc[1]);
+}
+
+// IQ3_XXS: qs[k] = grid index of values 4k..4k+3; sub-block ib: u32 at 66 + 4ib (sign codes per 8
+// values, scale >> 28); a = d (0.5 + s) / 2.
+float row_iq3_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
+  constexpr int64_t kB = 98;
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t s = 0; s < nsb; ++s) {
+    const uint8_t* b = w + s * kB;
+    prefetch<kB>(b);
+    const __m256i sw = load256(b + 66);
+    const __m512 S = _mm512_castps256_ps512(odd8(_mm256_srli_epi32(sw, 28), f16_at(b) * 0.25f));
+    alignas(32) uint64_t neg[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(neg), sign_bytes(sw));
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const int64_t v = 256 * s + 64 * k;
+      const uint8_t* qs = b + 2 + 16 * k;
+      const __m512i u = grid16(kIq3xxsGrid, [&](int j) { return qs[j]; });
+      acc[k & 1] = chunk_q(u, signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
+    }
+  }
+  return sum(acc[0], acc[1]);
+}
+
+// IQ3_S: index k = qs[k] | bit k of qh << 8 (the u16 at qh + 2c is chunk c's 16 high bits, a k-mask);
+// signs raw; scale s = nibble ib of the u32 at 106, a = d (1 + 2 s).
+float row_iq3_s(const uint8_t* w, int64_t nsb, const X8& x) {
+  constexpr int64_t kB = 110;
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  const __m256i nibble_shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+  for (int64_t s = 0; s < nsb; ++s) {
+    const uint8_t* b = w + s * kB;
+    prefetch<kB>(b);
+    const __m256i sc = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(load_u32(b + 106))), nibble_shifts),
+                                        _mm256_set1_epi32(15));
+    const __m512 S = _mm512_castps256_ps512(odd8(sc, f16_at(b)));
+    const uint64_t qh = load_u64(b + 66);  // bit k: index k's bit 8
+    const __m512i bit8 = _mm512_set1_epi16(256);
+    const __m512i lo0 = _mm512_cvtepu8_epi16(load256(b + 2)), lo1 = _mm512_cvtepu8_epi16(load256(b + 34));
+    const __m512i index[2] = {_mm512_mask_add_epi16(lo0, static_cast<__mmask32>(qh), lo0, bit8),
+                              _mm512_mask_add_epi16(lo1, static_cast<__mmask32>(qh >> 32), lo1, bit8)};
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const int64_t v = 256 * s + 64 * k;
+      acc[k & 1] = chunk_q(grid16_of(kIq3sGrid, _mm512_extracti64x4_epi64(index[k / 2], k % 2)), signed_x(x, v, load_u64(b + 74 + 8 * k)), x, v,
+                           _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
+    }
+  }
+  return sum(acc[0], acc[1]);
+}
+
+// IQ1_S: value = a (e + delta) with e the grid byte in {-1, 0, 1}, a = d (2 s + 1) per sub-block.
+// With u = e + 1: a (u . x') + a (delta - 1) sum(x'), the second term per 32 values by sum32.
+float row_iq1_s(const uint8_t* w, int64_t nsb, const X8& x) {
+  constexpr int64_t kB = 50;
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m256 offs = _mm256_setzero_ps();
+  const __m256i low3 = _mm256_set1_epi32(7);
+  const __m512i one = _mm512_set1_epi8(1);
+  for (int64_t s = 0; s < nsb; ++s) {
+    const uint8_t* b = w + s * kB;
+    prefetch<kB>(b);
+    const __m256i h = _mm256_cvtepu16_epi32(load128(b + 34));
+    const __m256 A = odd8(_mm256_and_si256(_mm256_srli_epi32(h, 12), low3), f16_at(b));
+    const __mmask8 minus = _mm256_test_epi32_mask(h, _mm256_set1_epi32(0x8000));  // delta = -1/8
+    const __m256 delta_1 = _mm256_mask_blend_ps(minus, _mm256_set1_ps(kIq1sDelta - 1.0f), _mm256_set1_ps(-kIq1sDelta - 1.0f));
+    offs = _mm256_fmadd_ps(_mm256_mul_ps(A, delta_1), _mm256_loadu_ps(x.sum32 + 8 * s), offs);
+    const __m512 S = _mm512_castps256_ps512(A);
+    const __m512i index = _mm512_or_si512(_mm512_cvtepu8_epi16(load256(b + 2)), high_bits4(_mm512_castsi128_si512(load128(b + 34)), 3));
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const __m512i e = grid8_of(kIq1sGrid, _mm512_extracti32x4_epi32(index, k));
+      const __m512i u = _mm512_add_epi8(e, one);
+      acc[k & 1] = chunk(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
+    }
+  }
+  return sum(acc[0], acc[1]) + sum8(offs);
+}
+
+// IQ1_M: value = a16 (e + delta) with delta = +-1/8 per group of 8 and a16 = d (2 s + 1) per 16
+// values. The delta goes into the integer dot: 8 (e + delta) = u - 9 with u = 8 (e + 1) + (delta > 0 ?
+// 2 : 0) in {0, 2, 8, 10, 16, 18}; so a = a16 / 8 and c = -9 a against sum16.
+float row_iq1_m(const uint8_t* w, int64_t nsb, const X8& x) {
+  constexpr int64_t kB = 56;
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 offs = _mm512_setzero_ps();
+  const __m512i scale_word = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i scale_shift = _mm512_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9);
+  const __m512i one = _mm512_set1_epi8(1), two = _mm512_set1_epi8(2);
+  for (int64_t s = 0; s < nsb; ++s) {
+    const uint8_t* b = w + s * kB;
+    prefetch<kB>(b);
+    const uint64_t sc = load_u64(b + 48);  // d's bits 4k..4k+3 are bits 12..15 of word k (iq1_m_super_scale)
+    const uint64_t d_bits = (sc >> 12 & 0xf) | (sc >> 24 & 0xf0) | (sc >> 36 & 0xf00) | (sc >> 48 & 0xf000);
+    const float d = _cvtsh_ss(static_cast<unsigned short>(d_bits));
+    const __m512i words = _mm512_castsi128_si512(_mm_cvtepu16_epi32(_mm_cvtsi64_si128(static_cast<long long>(sc))));
+    const __m512i s16 = _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(scale_word, words), scale_shift), _mm512_set1_epi32(7));
+    const __m512 S = odd16(s16, d * 0.125f);
+    offs = _mm512_fmadd_ps(S, _mm512_loadu_ps(x.sum16 + 16 * s), offs);
+    // Group g's nibble (g even: low nibble of qh[g / 2]) -> byte g; index = qs[g] | (nibble & 7) << 8.
+    const __m128i h = load128(b + 32), low4 = _mm_set1_epi8(15);
+    const __m128i hl = _mm_and_si128(h, low4), hh = _mm_and_si128(_mm_srli_epi16(h, 4), low4);
+    const __m256i nib = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(hl, hh)), _mm_unpackhi_epi8(hl, hh), 1);
+    const uint32_t plus = _mm256_testn_epi8_mask(nib, _mm256_set1_epi8(8));  // delta = +1/8
+    const __m512i index = _mm512_or_si512(_mm512_cvtepu8_epi16(load256(b)),
+                                          _mm512_slli_epi16(_mm512_cvtepu8_epi16(_mm256_and_si256(nib, _mm256_set1_epi8(7))), 8));
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const __m512i e = grid8_of(kIq1sGrid, _mm512_extracti32x4_epi32(index, k));
+      const __m512i e8 = _mm512_slli_epi16(_mm512_add_epi8(e, one), 3);  // bytes <= 16: no carry
+      const __m512i u = _mm512_mask_add_epi64(e8, static_cast<__mmask8>(plus >> (8 * k)), e8, two);  // per group (qword)
+      acc[k & 1] = chunk(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
+    }
+  }
+  return sum(acc[0], acc[1]) - 9.0f * _mm512_reduce_add_ps(offs);
+}
+
+}  // namespace
+
+void gemv_iq2_xxs(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  gemv<row_iq2_xxs, 256>(w, stride, rows, cols, x8, y);
+}
+void gemv_iq2_xs(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  gemv<row_iq2_xs, 256>(w, stride, rows, cols, x8, y);
+}
+void gemv_iq2_s(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  gemv<row_iq2_s, 256>(w, stride, rows, cols, x8, y);
+}
+void gemv_iq3_xxs(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  gemv<row_iq3_xxs, 256>(w, stride, rows, cols, x8, y);
+}
+void gemv_iq3_s(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  gemv<row_iq3_s, 256>(w, stride, rows, cols, x8, y);
+}
+void gemv_iq1_s(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  gemv<row_iq1_s, 256>(w, stride, rows, cols, x8, y);
+}
+void gemv_iq1_m(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  gemv<row_iq1_m, 256>(w, stride, rows, cols, x8, y);
+}
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+}  // namespace mla::simd

@@ -1,0 +1,103 @@
+// Internal to simd_quants.cpp and simd_iquants.cpp: the prepared-x view (layout in simd_quants.h)
+// and the per-chunk helpers both files' gemv kernels use. The helpers below the `#pragma GCC
+// target` line are compiled for AVX-512 + VNNI and may be called only after avx512_vnni_cpu().
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace mla::simd::x8 {
+
+// x8 holds values up to a multiple of 128 (a legacy row is read 4 blocks at a time; the padding is
+// zero, d_x 0).
+inline int64_t padded(int64_t cols) { return (cols + 127) / 128 * 128; }
+
+}  // namespace mla::simd::x8
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")
+
+namespace mla::simd::x8 {
+
+struct X8 {
+  const int8_t* q;
+  const float* dxl;
+  const float* sum16;
+  const float* sum32;
+};
+
+inline X8 view(const uint8_t* x8, int64_t cols) {
+  const int64_t p = padded(cols);
+  const float* dxl = reinterpret_cast<const float*>(x8 + p);
+  return {reinterpret_cast<const int8_t*>(x8), dxl, dxl + p / 4, dxl + p / 4 + p / 16};
+}
+
+// The row stream is prefetched this far ahead, every cache line of it (as simd_avx512.cpp's gemv,
+// which measured 1 KiB best for one sequential stream per core).
+constexpr int64_t kPrefetchBytes = 1024;
+
+template <int64_t kBytes>
+inline void prefetch(const uint8_t* b) {
+#pragma GCC unroll 8
+  for (int64_t o = 0; o < kBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes + o), _MM_HINT_T0);
+}
+
+inline uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+inline uint64_t load_u16(const uint8_t* p) {
+  uint16_t v;
+  __builtin_memcpy(&v, p, 2);
+  return v;
+}
+inline uint64_t load_u64(const uint8_t* p) {
+  uint64_t v;
+  __builtin_memcpy(&v, p, 8);
+  return v;
+}
+inline float f16_at(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(load_u16(p))); }
+inline __m128i load64(const uint8_t* p) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)); }
+inline __m128i load128(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m512i bcast256(const uint8_t* p) { return _mm512_broadcast_i64x4(load256(p)); }
+
+// Which entry of a 16-float scale vector each vpdpbusd lane (4 values) of a chunk takes:
+// per32(j): lanes 0-7 entry j, lanes 8-15 entry j + 1 (two sub-blocks of 32);
+// per16(j): lanes 4i..4i+3 entry j + i (four sub-blocks of 16).
+inline __m512i per32(int j) { return _mm512_setr_epi32(j, j, j, j, j, j, j, j, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1); }
+inline __m512i per16(int j) {
+  return _mm512_setr_epi32(j, j, j, j, j + 1, j + 1, j + 1, j + 1, j + 2, j + 2, j + 2, j + 2, j + 3, j + 3, j + 3, j + 3);
+}
+
+// One 64-value chunk (values v..v+63 of the row) of unsigned codes u against q (64 int8 of x, q_x
+// or q_x with signs applied): acc += (u · q) per lane * a (per lane) * d_x (per lane).
+inline __m512 chunk_q(__m512i u, __m512i q, const X8& x, int64_t v, __m512 a, __m512 acc) {
+  const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, q);
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(a, _mm512_loadu_ps(x.dxl + v / 4)), acc);
+}
+inline __m512 chunk(__m512i u, const X8& x, int64_t v, __m512 a, __m512 acc) {
+  return chunk_q(u, _mm512_loadu_si512(x.q + v), x, v, a, acc);
+}
+
+inline float sum(__m512 a, __m512 b) { return _mm512_reduce_add_ps(_mm512_add_ps(a, b)); }
+inline float sum8(__m256 a) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+inline float sum4(__m128 a) {
+  const __m128 t = _mm_add_ps(a, _mm_movehl_ps(a, a));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+template <float (*Row)(const uint8_t*, int64_t, const X8&), int64_t kValues>
+void gemv(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  const X8 x = view(x8, cols);
+  for (int64_t r = 0; r < rows; ++r) y[r] = Row(w + r * stride, cols / kValues, x);
+}
+
+}  // namespace mla::simd::x8
+
+#pragma GCC pop_options
