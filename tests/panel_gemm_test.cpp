@@ -76,7 +76,9 @@ TEST_P(PanelGemmTest, ZeroActivationsGiveZeros) {
 
 INSTANTIATE_TEST_SUITE_P(PanelFormats, PanelGemmTest, ::testing::Values(DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
                                                            DType::Q5_1, DType::IQ4_NL, DType::Q2_K, DType::Q3_K,
-                                                           DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS),
+                                                           DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS,
+                                                           DType::IQ3_XXS, DType::IQ3_S, DType::IQ2_XXS, DType::IQ2_XS,
+                                                           DType::IQ2_S, DType::IQ1_S, DType::IQ1_M),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 TEST(PanelGemm, NoPanelForOtherFormats) {
