@@ -31,9 +31,9 @@ GemvReport run_gemv_bench(const GemvOptions& o, ThreadPool& pool, const std::fun
     std::vector<Matrix> ws;
     if (o.cols % dtype_block_values(f) != 0)
       fail("gemv bench: --cols ", o.cols, " is not a multiple of ", dtype_name(f), "'s ", dtype_block_values(f), "-value blocks");
-    // Formats the converter writes (bf16 source -> F32 / F16 / Q8_0 / Q4_0) are converted; the others
-    // (K-quants, IQ4, Q4_1 / Q5_x) have no quantizer here and get random blocks with moderate scales:
-    // the bytes streamed and the work per block do not depend on the values.
+    // F32 / F16 / Q8_0 / Q4_0 are converted from the bf16 weights; the other block formats get random
+    // blocks with moderate scales (the bytes streamed and the work per block do not depend on the
+    // values, and the lattice quantizers are slow).
     const bool convertible = f == DType::F32 || f == DType::F16 || f == DType::Q8_0 || f == DType::Q4_0;
     if (f != DType::BF16 && !convertible && !has_random_blocks(f))
       fail("gemv bench: no kernel input for ", dtype_name(f), " (formats: bf16, f16, f32, q8_0, q4_0, q4_1, q5_0, q5_1, "
