@@ -32,7 +32,7 @@ using namespace x8;
 
 int64_t x8_bytes(int64_t cols) {
   const int64_t p = padded(cols);
-  return p + 4 * (p / 4 + p / 16 + p / 32);
+  return p + 4 * (p / 4 + p / 16 + p / 32 + p / 16);
 }
 
 #pragma GCC push_options
@@ -174,6 +174,7 @@ float row_q23_k(const uint8_t* w, int64_t nsb, const X8& x) {
                                      _mm512_broadcastss_ps(_mm_movehdup_ps(dd)));
       offs = _mm512_fmadd_ps(M, _mm512_loadu_ps(x.sum16 + 16 * s), offs);
     }
+    const __m512 SX = _mm512_mul_ps(S, _mm512_loadu_ps(x.dx16 + 16 * s));  // a_j d_x per sub-block
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const __m512i qb = bcast256(b + kQs + 32 * h);
@@ -185,7 +186,7 @@ float row_q23_k(const uint8_t* w, int64_t nsb, const X8& x) {
           const __mmask64 hi = _mm512_test_epi8_mask(hm, bytes2(1 << bit, 1 << (bit + 1)));
           u = _mm512_mask_add_epi8(u, hi, u, _mm512_set1_epi8(4));
         }
-        acc[o] = chunk(u, x, 256 * s + 128 * h + 64 * o, _mm512_permutexvar_ps(per16(8 * h + 4 * o), S), acc[o]);
+        acc[o] = chunk_ax(u, x, 256 * s + 128 * h + 64 * o, _mm512_permutexvar_ps(per16(8 * h + 4 * o), SX), acc[o]);
       }
     }
   }
@@ -289,6 +290,7 @@ void prepare_x8(const float* x, int64_t cols, uint8_t* x8) {
   float* dxl = reinterpret_cast<float*>(x8 + p);
   float* sum16 = dxl + p / 4;
   float* sum32 = sum16 + p / 16;
+  float* dx16 = sum32 + p / 32;
   for (int64_t b = 0; b < blocks; ++b) {
     // As panel::round_activations (quantize_x_blocks_scalar): inv = 127 / max|x|, q = round-to-even(x * inv).
     const __m512 lo = _mm512_loadu_ps(x + 32 * b), hi = _mm512_loadu_ps(x + 32 * b + 16);
@@ -303,11 +305,12 @@ void prepare_x8(const float* x, int64_t cols, uint8_t* x8) {
     sum16[2 * b] = d * static_cast<float>(s_lo);
     sum16[2 * b + 1] = d * static_cast<float>(s_hi);
     sum32[b] = d * static_cast<float>(s_lo + s_hi);
+    dx16[2 * b] = dx16[2 * b + 1] = d;
   }
   for (int64_t b = blocks; b < p / 32; ++b) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), _mm256_setzero_si256());
     _mm256_storeu_ps(dxl + 8 * b, _mm256_setzero_ps());
-    sum16[2 * b] = sum16[2 * b + 1] = sum32[b] = 0.0f;
+    sum16[2 * b] = sum16[2 * b + 1] = sum32[b] = dx16[2 * b] = dx16[2 * b + 1] = 0.0f;
   }
 }
 

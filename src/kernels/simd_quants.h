@@ -11,7 +11,9 @@
 //   dxl[cols_pad / 4]  f32: lane l of a 64-value chunk holds d_x of values 4l..4l+3 (one vpdpbusd
 //                      lane), i.e. each block's d_x repeated 8 times;
 //   sum16[cols_pad/16] f32: d_x * sum of q_x over values 16k..16k+15;
-//   sum32[cols_pad/32] f32: d_x * sum of q_x over values 32k..32k+31.
+//   sum32[cols_pad/32] f32: d_x * sum of q_x over values 32k..32k+31;
+//   dx16[cols_pad/16]  f32: d_x of values 16k..16k+15 (Q3_K / Q2_K multiply their 16 sub-block
+//                      scales by it once per super-block, saving one multiply per chunk).
 //
 // The weights. Every format here can say, per sub-block j of 16 or 32 values,
 //   w_i = a_j * u_i + c_j       (u_i an unsigned byte code, a_j and c_j f32 per sub-block),

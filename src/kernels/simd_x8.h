@@ -24,12 +24,14 @@ struct X8 {
   const float* dxl;
   const float* sum16;
   const float* sum32;
+  const float* dx16;
 };
 
 inline X8 view(const uint8_t* x8, int64_t cols) {
   const int64_t p = padded(cols);
   const float* dxl = reinterpret_cast<const float*>(x8 + p);
-  return {reinterpret_cast<const int8_t*>(x8), dxl, dxl + p / 4, dxl + p / 4 + p / 16};
+  const float* sum16 = dxl + p / 4;
+  return {reinterpret_cast<const int8_t*>(x8), dxl, sum16, sum16 + p / 16, sum16 + p / 16 + p / 32};
 }
 
 // The row stream is prefetched this far ahead, every cache line of it (as simd_avx512.cpp's gemv,
@@ -79,6 +81,12 @@ inline __m512 chunk_q(__m512i u, __m512i q, const X8& x, int64_t v, __m512 a, __
 }
 inline __m512 chunk(__m512i u, const X8& x, int64_t v, __m512 a, __m512 acc) {
   return chunk_q(u, _mm512_loadu_si512(x.q + v), x, v, a, acc);
+}
+// As chunk, with d_x already in the per-lane a (a_j d_x per sub-block of 16 from dx16, then spread):
+// one multiply per super-block instead of one per chunk.
+inline __m512 chunk_ax(__m512i u, const X8& x, int64_t v, __m512 ax, __m512 acc) {
+  const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x.q + v));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), ax, acc);
 }
 
 inline float sum(__m512 a, __m512 b) { return _mm512_reduce_add_ps(_mm512_add_ps(a, b)); }
