@@ -139,15 +139,18 @@ float row_q6_k(const uint8_t* w, int64_t nsb, const X8& x) {
 
 // Q3_K: 16 scales (6 bits, stored + 32) from the 12 bytes s at b + 96 (q3_k_scales): scale i has its
 // low 4 bits in nibble i / 8 of s[i % 8] and its high 2 bits at bits 2 (i / 4) of s[8 + i % 4]. The
-// 16 bytes loaded end with the block (s at bytes 2..13), gathered per scale by vpshufb.
+// 16 bytes loaded end with the block (s at bytes 2..13), gathered per scale by vpshufb; dword k of
+// `hi` rotates its bits 2k, 2k + 1 to bits 4-5 of each byte. a = d (sc - 32) is one FMA, d sc - 32 d,
+// exact before its one rounding (32 d is exact), so the same float as (sc - 32) * d.
 inline __m512 q3_k_scales_f(const uint8_t* b) {
   const __m128i v = load128(b + 94);
   const __m128i lo = _mm_shuffle_epi8(v, _mm_setr_epi8(2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5, 6, 7, 8, 9));
   const __m128i hi = _mm_shuffle_epi8(v, _mm_setr_epi8(10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13));
   const __m128i low4 = _mm_and_si128(_mm_mask_srli_epi16(lo, 0xF0, lo, 4), _mm_set1_epi8(15));
-  const __m128i high2 = _mm_and_si128(_mm_srlv_epi16(hi, _mm_setr_epi16(0, 0, 2, 2, 4, 4, 6, 6)), _mm_set1_epi8(3));
-  const __m128i sc = _mm_sub_epi8(_mm_or_si128(low4, _mm_slli_epi16(high2, 4)), _mm_set1_epi8(32));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)), _mm512_set1_ps(f16_at(b + 108)));
+  const __m128i high2 = _mm_rolv_epi32(hi, _mm_setr_epi32(4, 2, 0, 30));
+  const __m128i sc = _mm_ternarylogic_epi32(low4, high2, _mm_set1_epi8(0x30), 0xF8);  // low4 | (high2 & 0x30)
+  const __m512 d = _mm512_set1_ps(f16_at(b + 108));
+  return _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(sc)), d, _mm512_mul_ps(d, _mm512_set1_ps(32.0f)));
 }
 
 // Q3_K / Q2_K share the 2-bit layout: chunk 2h + o has bits 2(2o) and 2(2o + 1) of qs[32h + l] in its halves.
@@ -167,11 +170,10 @@ float row_q23_k(const uint8_t* w, int64_t nsb, const X8& x) {
       offs = _mm512_fmadd_ps(S, _mm512_loadu_ps(x.sum16 + 16 * s), offs);
       hm = bcast256(b);
     } else {
-      const __m128i sc = load128(b), low4 = _mm_set1_epi8(15);
+      const __m512i sc = _mm512_cvtepu8_epi32(load128(b));  // scale j in bits 0-3, min j in bits 4-7
       const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(load_u32(b + 80))));  // d, dmin
-      S = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(sc, low4))), _mm512_broadcastss_ps(dd));
-      const __m512 M = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(sc, 4), low4))),
-                                     _mm512_broadcastss_ps(_mm_movehdup_ps(dd)));
+      S = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(15))), _mm512_broadcastss_ps(dd));
+      const __m512 M = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)), _mm512_broadcastss_ps(_mm_movehdup_ps(dd)));
       offs = _mm512_fmadd_ps(M, _mm512_loadu_ps(x.sum16 + 16 * s), offs);
     }
     const __m512 SX = _mm512_mul_ps(S, _mm512_loadu_ps(x.dx16 + 16 * s));  // a_j d_x per sub-block
