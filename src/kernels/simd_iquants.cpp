@@ -142,6 +142,7 @@ float row_iq2_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
     prefetch<kB>(b);
     const __m256i a1 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b + 2), 32));
     const __m512 S = _mm512_castps256_ps512(odd8(_mm256_srli_epi32(a1, 28), f16_at(b) * 0.125f));
+    const __m512 SX = ax32(S, x, s);
     alignas(32) uint64_t neg[4];
     _mm256_store_si256(reinterpret_cast<__m256i*>(neg), sign_bytes(a1));
 #pragma GCC unroll 4
@@ -149,7 +150,7 @@ float row_iq2_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
       const uint64_t a0 = load_u32(b + 2 + 16 * k) | static_cast<uint64_t>(load_u32(b + 10 + 16 * k)) << 32;
       const int64_t v = 256 * s + 64 * k;
       const __m512i u = grid8(kIq2xxsGrid, [&](int j) { return a0 >> (8 * j) & 255; });
-      acc[k & 1] = chunk_q(u, signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_q_ax(u, signed_x(x, v, neg[k]), _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
@@ -164,6 +165,7 @@ float row_iq2_xs(const uint8_t* w, int64_t nsb, const X8& x) {
     prefetch<kB>(b);
     const __m512i q = _mm512_loadu_si512(b + 2);
     const __m512 S = nibble_scales16(b + 66, f16_at(b));
+    const __m512 SX = ax16(S, x, s);
     alignas(32) uint64_t neg[4];
     _mm256_store_si256(reinterpret_cast<__m256i*>(neg), sign_bytes16(q));
     const __m512i index = _mm512_and_si512(q, _mm512_set1_epi16(511));
@@ -171,7 +173,7 @@ float row_iq2_xs(const uint8_t* w, int64_t nsb, const X8& x) {
     for (int k = 0; k < 4; ++k) {
       const int64_t v = 256 * s + 64 * k;
       const __m512i u = grid8_of(kIq2xsGrid, _mm512_extracti32x4_epi32(index, k));
-      acc[k & 1] = chunk_q(u, signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_q_ax(u, signed_x(x, v, neg[k]), _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
@@ -186,13 +188,14 @@ float row_iq2_s(const uint8_t* w, int64_t nsb, const X8& x) {
     const uint8_t* b = w + s * kB;
     prefetch<kB>(b);
     const __m512 S = nibble_scales16(b + 74, f16_at(b));
+    const __m512 SX = ax16(S, x, s);
     const __m512i index = _mm512_or_si512(_mm512_cvtepu8_epi16(load256(b + 2)),
                                           high_bits4(_mm512_castsi128_si512(_mm_cvtepu8_epi16(load64(b + 66))), 2));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const int64_t v = 256 * s + 64 * k;
-      acc[k & 1] = chunk_q(grid8_of(kIq2sGrid, _mm512_extracti32x4_epi32(index, k)), signed_x(x, v, load_u64(b + 34 + 8 * k)), x, v,
-                           _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_q_ax(grid8_of(kIq2sGrid, _mm512_extracti32x4_epi32(index, k)), signed_x(x, v, load_u64(b + 34 + 8 * k)),
+                           _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
@@ -208,6 +211,7 @@ float row_iq3_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
     prefetch<kB>(b);
     const __m256i sw = load256(b + 66);
     const __m512 S = _mm512_castps256_ps512(odd8(_mm256_srli_epi32(sw, 28), f16_at(b) * 0.25f));
+    const __m512 SX = ax32(S, x, s);
     alignas(32) uint64_t neg[4];
     _mm256_store_si256(reinterpret_cast<__m256i*>(neg), sign_bytes(sw));
 #pragma GCC unroll 4
@@ -215,7 +219,7 @@ float row_iq3_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
       const int64_t v = 256 * s + 64 * k;
       const uint8_t* qs = b + 2 + 16 * k;
       const __m512i u = grid16(kIq3xxsGrid, [&](int j) { return qs[j]; });
-      acc[k & 1] = chunk_q(u, signed_x(x, v, neg[k]), x, v, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_q_ax(u, signed_x(x, v, neg[k]), _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
@@ -233,6 +237,7 @@ float row_iq3_s(const uint8_t* w, int64_t nsb, const X8& x) {
     const __m256i sc = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(load_u32(b + 106))), nibble_shifts),
                                         _mm256_set1_epi32(15));
     const __m512 S = _mm512_castps256_ps512(odd8(sc, f16_at(b)));
+    const __m512 SX = ax32(S, x, s);
     const uint64_t qh = load_u64(b + 66);  // bit k: index k's bit 8
     const __m512i bit8 = _mm512_set1_epi16(256);
     const __m512i lo0 = _mm512_cvtepu8_epi16(load256(b + 2)), lo1 = _mm512_cvtepu8_epi16(load256(b + 34));
@@ -241,8 +246,8 @@ float row_iq3_s(const uint8_t* w, int64_t nsb, const X8& x) {
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const int64_t v = 256 * s + 64 * k;
-      acc[k & 1] = chunk_q(grid16_of(kIq3sGrid, _mm512_extracti64x4_epi64(index[k / 2], k % 2)), signed_x(x, v, load_u64(b + 74 + 8 * k)), x, v,
-                           _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_q_ax(grid16_of(kIq3sGrid, _mm512_extracti64x4_epi64(index[k / 2], k % 2)), signed_x(x, v, load_u64(b + 74 + 8 * k)),
+                           _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
@@ -265,12 +270,13 @@ float row_iq1_s(const uint8_t* w, int64_t nsb, const X8& x) {
     const __m256 delta_1 = _mm256_mask_blend_ps(minus, _mm256_set1_ps(kIq1sDelta - 1.0f), _mm256_set1_ps(-kIq1sDelta - 1.0f));
     offs = _mm256_fmadd_ps(_mm256_mul_ps(A, delta_1), _mm256_loadu_ps(x.sum32 + 8 * s), offs);
     const __m512 S = _mm512_castps256_ps512(A);
+    const __m512 SX = ax32(S, x, s);
     const __m512i index = _mm512_or_si512(_mm512_cvtepu8_epi16(load256(b + 2)), high_bits4(_mm512_castsi128_si512(load128(b + 34)), 3));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const __m512i e = grid8_of(kIq1sGrid, _mm512_extracti32x4_epi32(index, k));
       const __m512i u = _mm512_add_epi8(e, one);
-      acc[k & 1] = chunk(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_ax(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]) + sum8(offs);
@@ -295,6 +301,7 @@ float row_iq1_m(const uint8_t* w, int64_t nsb, const X8& x) {
     const __m512i words = _mm512_castsi128_si512(_mm_cvtepu16_epi32(_mm_cvtsi64_si128(static_cast<long long>(sc))));
     const __m512i s16 = _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(scale_word, words), scale_shift), _mm512_set1_epi32(7));
     const __m512 S = odd16(s16, d * 0.125f);
+    const __m512 SX = ax16(S, x, s);
     offs = _mm512_fmadd_ps(S, _mm512_loadu_ps(x.sum16 + 16 * s), offs);
     // Group g's nibble (g even: low nibble of qh[g / 2]) -> byte g; index = qs[g] | (nibble & 7) << 8.
     const __m128i h = load128(b + 32), low4 = _mm_set1_epi8(15);
@@ -308,7 +315,7 @@ float row_iq1_m(const uint8_t* w, int64_t nsb, const X8& x) {
       const __m512i e = grid8_of(kIq1sGrid, _mm512_extracti32x4_epi32(index, k));
       const __m512i e8 = _mm512_slli_epi16(_mm512_add_epi8(e, one), 3);  // bytes <= 16: no carry
       const __m512i u = _mm512_mask_add_epi64(e8, static_cast<__mmask8>(plus >> (8 * k)), e8, two);  // per group (qword)
-      acc[k & 1] = chunk(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_ax(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]) - 9.0f * _mm512_reduce_add_ps(offs);

@@ -176,7 +176,7 @@ float row_q23_k(const uint8_t* w, int64_t nsb, const X8& x) {
       const __m512 M = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)), _mm512_broadcastss_ps(_mm_movehdup_ps(dd)));
       offs = _mm512_fmadd_ps(M, _mm512_loadu_ps(x.sum16 + 16 * s), offs);
     }
-    const __m512 SX = _mm512_mul_ps(S, _mm512_loadu_ps(x.dx16 + 16 * s));  // a_j d_x per sub-block
+    const __m512 SX = ax16(S, x, s);  // a_j d_x per sub-block
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const __m512i qb = bcast256(b + kQs + 32 * h);

@@ -82,11 +82,20 @@ inline __m512 chunk_q(__m512i u, __m512i q, const X8& x, int64_t v, __m512 a, __
 inline __m512 chunk(__m512i u, const X8& x, int64_t v, __m512 a, __m512 acc) {
   return chunk_q(u, _mm512_loadu_si512(x.q + v), x, v, a, acc);
 }
-// As chunk, with d_x already in the per-lane a (a_j d_x per sub-block of 16 from dx16, then spread):
-// one multiply per super-block instead of one per chunk.
+// As chunk_q / chunk, with d_x already in the per-lane ax (a_j d_x per 16 values from ax16 / ax32,
+// then spread): one multiply per super-block instead of one per chunk.
+inline __m512 chunk_q_ax(__m512i u, __m512i q, __m512 ax, __m512 acc) {
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, q)), ax, acc);
+}
 inline __m512 chunk_ax(__m512i u, const X8& x, int64_t v, __m512 ax, __m512 acc) {
-  const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x.q + v));
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), ax, acc);
+  return chunk_q_ax(u, _mm512_loadu_si512(x.q + v), ax, acc);
+}
+// a_j d_x for the 16 sub-blocks of 16 values of super-block s, from their 16 scales a_j, or from
+// the 8 scales a_j of its sub-blocks of 32 (each taken twice); a chunk k takes entries 4k..4k+3
+// (per16(4k)). The same products as a_j times the dxl lanes.
+inline __m512 ax16(__m512 a16, const X8& x, int64_t s) { return _mm512_mul_ps(a16, _mm512_loadu_ps(x.dx16 + 16 * s)); }
+inline __m512 ax32(__m512 a8, const X8& x, int64_t s) {
+  return ax16(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), a8), x, s);
 }
 
 inline float sum(__m512 a, __m512 b) { return _mm512_reduce_add_ps(_mm512_add_ps(a, b)); }
