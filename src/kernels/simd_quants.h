@@ -20,7 +20,8 @@
 // so row · x' = sum_j a_j (u · q_x)_j d_x + sum_j c_j sum_j(x'). A 64-value chunk of a row decodes
 // in registers to 64 bytes u in natural order; one `vpdpbusd` against q_x gives 16 int32 lanes of 4
 // products each (exact); they are converted and multiplied by each lane's a_j d_x with one FMA
-// (a_j spread to the lanes by one vpermps, times the dxl vector). The constant terms c_j (K-quant
+// (a_j spread to the lanes by one vpermps, times the dxl vector; Q3_K, Q2_K and the lattice
+// i-quants multiply a_j by dx16 once per super-block instead, before the vpermps). The constant terms c_j (K-quant
 // mins `-dmin * m`, Q6_K's -32 a_j, Q3_K's -4 a_j, IQ4's u = value + 128 so -128 a_j, Q5_0's -16,
 // Q4_1 / Q5_1's m) are one FMA per super-block (per 4 blocks for the legacy formats) of c against
 // the precomputed sum16 / sum32 of x. Per format (a_j from the format's scales; u):
