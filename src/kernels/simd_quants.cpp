@@ -95,6 +95,7 @@ float row_q45_k(const uint8_t* w, int64_t nsb, const X8& x) {
     prefetch<kB>(b);
     const __m512 S = k4_scales(b);
     mins = _mm256_fmadd_ps(_mm512_castps512_ps256(S), _mm256_loadu_ps(x.sum32 + 8 * s), mins);
+    const __m512 SX = ax32(S, x, s, 8);
     const uint8_t* qs = b + (kFifthBit ? 48 : 16);
     __m512i hb = _mm512_setzero_si512();
     if (kFifthBit) hb = bcast256(b + 16);
@@ -105,7 +106,7 @@ float row_q45_k(const uint8_t* w, int64_t nsb, const X8& x) {
         const __mmask64 hi = _mm512_test_epi8_mask(hb, bytes2(1 << (2 * k), 1 << (2 * k + 1)));
         u = _mm512_mask_add_epi8(u, hi, u, _mm512_set1_epi8(16));
       }
-      acc[k & 1] = chunk(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per32(8 + 2 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_ax(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]) - sum8(mins);
@@ -123,6 +124,7 @@ float row_q6_k(const uint8_t* w, int64_t nsb, const X8& x) {
     prefetch<kB>(b);
     const __m512 S = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load128(b + 192))), _mm512_set1_ps(f16_at(b + 208)));
     offs = _mm512_fmadd_ps(S, _mm512_loadu_ps(x.sum16 + 16 * s), offs);
+    const __m512 SX = ax16(S, x, s);
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const __m512i ql = _mm512_loadu_si512(b + 64 * h), qh = bcast256(b + 128 + 32 * h);
@@ -130,8 +132,8 @@ float row_q6_k(const uint8_t* w, int64_t nsb, const X8& x) {
       const __m512i u1 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
                                                    _mm512_srlv_epi16(qh, counts16(0, 2)), bits45, 0xF8);  // A | (B & C)
       const int64_t v = 256 * s + 128 * h;
-      acc[0] = chunk(u0, x, v, _mm512_permutexvar_ps(per16(8 * h), S), acc[0]);
-      acc[1] = chunk(u1, x, v + 64, _mm512_permutexvar_ps(per16(8 * h + 4), S), acc[1]);
+      acc[0] = chunk_ax(u0, x, v, _mm512_permutexvar_ps(per16(8 * h), SX), acc[0]);
+      acc[1] = chunk_ax(u1, x, v + 64, _mm512_permutexvar_ps(per16(8 * h + 4), SX), acc[1]);
     }
   }
   return sum(acc[0], acc[1]) - 32.0f * _mm512_reduce_add_ps(offs);
@@ -210,12 +212,12 @@ float row_iq4_xs(const uint8_t* w, int64_t nsb, const X8& x) {
     const __m256i ls = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
     const __m256 S8 = _mm256_mul_ps(_mm256_cvtepi32_ps(ls), _mm256_set1_ps(f16_at(b)));
     offs = _mm256_fmadd_ps(S8, _mm256_loadu_ps(x.sum32 + 8 * s), offs);
-    const __m512 S = _mm512_castps256_ps512(S8);
+    const __m512 SX = ax32(_mm512_castps256_ps512(S8), x, s);
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {  // sub-blocks 2k, 2k + 1: 16 bytes each -> A, A, B, B -> nibbles
       const __m512i ab = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 8 + 32 * k)));
       const __m512i u = _mm512_shuffle_epi8(table, nibbles_ab(_mm512_shuffle_i64x2(ab, ab, _MM_SHUFFLE(1, 1, 0, 0))));
-      acc[k & 1] = chunk(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per32(2 * k), S), acc[k & 1]);
+      acc[k & 1] = chunk_ax(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]) - 128.0f * sum8(offs);

@@ -12,18 +12,18 @@
 //                      lane), i.e. each block's d_x repeated 8 times;
 //   sum16[cols_pad/16] f32: d_x * sum of q_x over values 16k..16k+15;
 //   sum32[cols_pad/32] f32: d_x * sum of q_x over values 32k..32k+31;
-//   dx16[cols_pad/16]  f32: d_x of values 16k..16k+15 (Q3_K / Q2_K multiply their 16 sub-block
-//                      scales by it once per super-block, saving one multiply per chunk).
+//   dx16[cols_pad/16]  f32: d_x of values 16k..16k+15 (kernels with one scale vector per super-block
+//                      multiply it in once there, saving one multiply per chunk).
 //
 // The weights. Every format here can say, per sub-block j of 16 or 32 values,
 //   w_i = a_j * u_i + c_j       (u_i an unsigned byte code, a_j and c_j f32 per sub-block),
 // so row · x' = sum_j a_j (u · q_x)_j d_x + sum_j c_j sum_j(x'). A 64-value chunk of a row decodes
 // in registers to 64 bytes u in natural order; one `vpdpbusd` against q_x gives 16 int32 lanes of 4
 // products each (exact); they are converted and multiplied by each lane's a_j d_x with one FMA
-// (a_j spread to the lanes by one vpermps, times the dxl vector; Q3_K, Q2_K and the lattice
-// i-quants multiply a_j by dx16 once per super-block instead, before the vpermps). The constant terms c_j (K-quant
-// mins `-dmin * m`, Q6_K's -32 a_j, Q3_K's -4 a_j, IQ4's u = value + 128 so -128 a_j, Q5_0's -16,
-// Q4_1 / Q5_1's m) are one FMA per super-block (per 4 blocks for the legacy formats) of c against
+// (a_j spread to the lanes by one vpermps, times the dxl vector; the K-quants, IQ4_XS and the
+// lattice i-quants multiply a_j by dx16 once per super-block instead, before the vpermps).
+// The constant terms c_j (K-quant mins `-dmin * m`, Q6_K's -32 a_j, Q3_K's -4 a_j, IQ4's
+// u = value + 128 so -128 a_j, Q5_0's -16, Q4_1 / Q5_1's m) are one FMA per super-block (per 4 blocks for the legacy formats) of c against
 // the precomputed sum16 / sum32 of x. Per format (a_j from the format's scales; u):
 //   Q4_K  a = d sc_j (32), c = -dmin m_j;   u = nibble          Q5_K  the same, u = nibble | bit << 4
 //   Q6_K  a = d sc_j (16), c = -32 a;       u = 6-bit value     Q3_K  a = d (sc_j - 32) (16), c = -4 a; u = 3-bit

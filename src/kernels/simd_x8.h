@@ -94,8 +94,12 @@ inline __m512 chunk_ax(__m512i u, const X8& x, int64_t v, __m512 ax, __m512 acc)
 // the 8 scales a_j of its sub-blocks of 32 (each taken twice); a chunk k takes entries 4k..4k+3
 // (per16(4k)). The same products as a_j times the dxl lanes.
 inline __m512 ax16(__m512 a16, const X8& x, int64_t s) { return _mm512_mul_ps(a16, _mm512_loadu_ps(x.dx16 + 16 * s)); }
-inline __m512 ax32(__m512 a8, const X8& x, int64_t s) {
-  return ax16(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), a8), x, s);
+inline __m512 ax32(__m512 a8, const X8& x, int64_t s, int first = 0) {  // a_j in entries first..first+7
+  const int f = first;
+  return ax16(_mm512_permutexvar_ps(_mm512_setr_epi32(f, f, f + 1, f + 1, f + 2, f + 2, f + 3, f + 3, f + 4, f + 4, f + 5, f + 5, f + 6,
+                                                      f + 6, f + 7, f + 7),
+                                    a8),
+              x, s);
 }
 
 inline float sum(__m512 a, __m512 b) { return _mm512_reduce_add_ps(_mm512_add_ps(a, b)); }
