@@ -24,7 +24,9 @@ for target in "${targets[@]}"; do
   case $target in
     safetensors) sources=("$root/src/formats/safetensors.cpp"); max_len=4096 ;;
     gguf) sources=("$root/src/formats/gguf.cpp" "$root/src/formats/gguf_writer.cpp" "$root/src/model/gguf_config.cpp"
-                   "$root/src/model/gguf_names.cpp" "$root/src/formats/safetensors.cpp"); max_len=8192 ;;
+                   "$root/src/model/gguf_names.cpp" "$root/src/formats/safetensors.cpp"
+                   "$root/src/quants/dequantize.cpp" "$root/src/quants/dequantize_iq.cpp"
+                   "$root/src/quants/iq_tables.cpp" "$root/src/quants/int8_unpack.cpp"); max_len=8192 ;;
     *) echo "unknown fuzz target $target (safetensors, gguf)" >&2; exit 2 ;;
   esac
   echo "building $dir/${target}_fuzz with $cxx"
