@@ -88,16 +88,22 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
   return scale;
 }
 
-// Symmetric signed codes x ~ scale * (L - nmax), L - nmax in [-nmax, nmax - 1] (make_qx_quants
-// with rmse_type 1): the largest magnitude sits on -nmax; minimises sum x^2 (x - scale l)^2 over
-// 19 trial inverse scales -(nmax + 0.1 t) / max, t = -9..9, scale the least-squares fit of each.
-float fit_scale_signed(int n, int nmax, const float* x, int8_t* L) {
+// The value of x[0, n) with the largest magnitude, sign kept (the first of equals).
+float largest_magnitude(int n, const float* x) {
   float max = 0, amax = 0;
   for (int i = 0; i < n; ++i)
     if (std::fabs(x[i]) > amax) {
       amax = std::fabs(x[i]);
       max = x[i];
     }
+  return max;
+}
+
+// Symmetric signed codes x ~ scale * (L - nmax), L - nmax in [-nmax, nmax - 1] (make_qx_quants
+// with rmse_type 1): the largest magnitude sits on -nmax; minimises sum x^2 (x - scale l)^2 over
+// 19 trial inverse scales -(nmax + 0.1 t) / max, t = -9..9, scale the least-squares fit of each.
+float fit_scale_signed(int n, int nmax, const float* x, int8_t* L) {
+  const float max = largest_magnitude(n, x), amax = std::fabs(max);
   if (amax < kGroupMaxEps) {
     std::fill(L, L + n, 0);
     return 0.f;
@@ -136,12 +142,7 @@ float fit_scale_signed(int n, int nmax, const float* x, int8_t* L) {
 // least squares: each l moves to round(x * suml2' / sumlx') (the others' sums) when that raises
 // sumlx^2 / suml2. L gets l + nmax in [0, 2 nmax - 1].
 float fit_scale_q3(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i)
-    if (std::fabs(x[i]) > amax) {
-      amax = std::fabs(x[i]);
-      max = x[i];
-    }
+  const float max = largest_magnitude(n, x), amax = std::fabs(max);
   if (amax < kGroupMaxEps) {
     std::fill(L, L + n, 0);
     return 0.f;
