@@ -161,18 +161,22 @@ __m256i shift_and(__m256i v, int shift, int mask) {
 }
 __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
+// Q4_K / Q5_K block j's scale d * sc and min -dmin * m (k4_scale_min's 6-bit fields).
+template <class Block>
+void k_scale_min(const uint8_t* sb, int j, float* d, float* m) {
+  const auto& x = *reinterpret_cast<const Block*>(sb);
+  int sc, mn;
+  k4_scale_min(x.scales, j, sc, mn);
+  d[0] = _cvtsh_ss(x.d) * static_cast<float>(sc);
+  m[0] = -_cvtsh_ss(x.dmin) * static_cast<float>(mn);
+}
+
 struct Q4_KSuper {
   static constexpr int kSub = 32;
   static constexpr bool kMin = true;
   static constexpr int64_t kBytes = sizeof(BlockQ4_K);
   static __m256i u(const uint8_t* sb, int j) { return shift_and(load32(sb + offsetof(BlockQ4_K, qs) + 32 * (j / 2)), 4 * (j % 2), 15); }
-  static void scales(const uint8_t* sb, int j, float* d, float* m) {
-    const auto& x = *reinterpret_cast<const BlockQ4_K*>(sb);
-    int sc, mn;
-    k4_scale_min(x.scales, j, sc, mn);
-    d[0] = _cvtsh_ss(x.d) * static_cast<float>(sc);
-    m[0] = -_cvtsh_ss(x.dmin) * static_cast<float>(mn);
-  }
+  static void scales(const uint8_t* sb, int j, float* d, float* m) { k_scale_min<BlockQ4_K>(sb, j, d, m); }
 };
 struct Q5_KSuper {
   static constexpr int kSub = 32;
@@ -183,13 +187,7 @@ struct Q5_KSuper {
     const __m256i high = _mm256_slli_epi16(shift_and(load32(sb + offsetof(BlockQ5_K, qh)), j, 1), 4);
     return _mm256_or_si256(low, high);
   }
-  static void scales(const uint8_t* sb, int j, float* d, float* m) {
-    const auto& x = *reinterpret_cast<const BlockQ5_K*>(sb);
-    int sc, mn;
-    k4_scale_min(x.scales, j, sc, mn);
-    d[0] = _cvtsh_ss(x.d) * static_cast<float>(sc);
-    m[0] = -_cvtsh_ss(x.dmin) * static_cast<float>(mn);
-  }
+  static void scales(const uint8_t* sb, int j, float* d, float* m) { k_scale_min<BlockQ5_K>(sb, j, d, m); }
 };
 struct Q6_KSuper {
   static constexpr int kSub = 16;
