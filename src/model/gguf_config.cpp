@@ -172,7 +172,8 @@ void add_gguf_config(GgufWriter& w, const ModelConfig& c) {
   w.add_u32(p + "attention.head_count_kv", 1);  // MLA as MQA over the latent
   w.add_u32(p + "leading_dense_block_count",
             static_cast<uint32_t>(c.n_routed_experts ? c.first_k_dense_replace : c.num_hidden_layers));
-  if (c.q_lora_rank) w.add_u32(p + "attention.q_lora_rank", static_cast<uint32_t>(*c.q_lora_rank));
+  // 0 when q is one plain projection: llama.cpp reads the key without a default.
+  w.add_u32(p + "attention.q_lora_rank", static_cast<uint32_t>(c.q_lora_rank.value_or(0)));
   w.add_u32(p + "attention.kv_lora_rank", R);
   w.add_u32(p + "attention.key_length", R + rope);
   w.add_u32(p + "attention.value_length", R);
