@@ -88,17 +88,6 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
   return scale;
 }
 
-// The value of x[0, n) with the largest magnitude, sign kept (the first of equals).
-float largest_magnitude(int n, const float* x) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i)
-    if (std::fabs(x[i]) > amax) {
-      amax = std::fabs(x[i]);
-      max = x[i];
-    }
-  return max;
-}
-
 // Symmetric signed codes x ~ scale * (L - nmax), L - nmax in [-nmax, nmax - 1] (make_qx_quants
 // with rmse_type 1): the largest magnitude sits on -nmax; minimises sum x^2 (x - scale l)^2 over
 // 19 trial inverse scales -(nmax + 0.1 t) / max, t = -9..9, scale the least-squares fit of each.
@@ -280,14 +269,9 @@ void quantize_row_q3_k(const float* x, uint8_t* out, int64_t k) {
   BlockQ3_K* y = blocks_at<BlockQ3_K>(out);
   for (int64_t i = 0; i < k / kSuperBlock; ++i, x += kSuperBlock) {
     int8_t L[256];
-    float scales[16], max_scale = 0, amax = 0;
-    for (int j = 0; j < 16; ++j) {
-      scales[j] = fit_scale_q3(16, 4, x + 16 * j, L + 16 * j);
-      if (std::fabs(scales[j]) > amax) {
-        amax = std::fabs(scales[j]);
-        max_scale = scales[j];
-      }
-    }
+    float scales[16];
+    for (int j = 0; j < 16; ++j) scales[j] = fit_scale_q3(16, 4, x + 16 * j, L + 16 * j);
+    const float max_scale = largest_magnitude(16, scales);
     std::memset(y[i].scales, 0, 12);
     if (max_scale != 0) {
       const float iscale = -32.f / max_scale;

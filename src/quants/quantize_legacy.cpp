@@ -9,6 +9,7 @@
 
 #include "quants/block_formats.h"
 #include "quants/quantize_k.h"
+#include "quants/quantize_math.h"
 #include "tensor/dtype.h"
 
 namespace mla {
@@ -63,13 +64,7 @@ void quantize_row_q4_1(const float* x, uint8_t* out, int64_t k) {
 void quantize_row_q5_0(const float* x, uint8_t* out, int64_t k) {
   BlockQ5_0* y = blocks_at<BlockQ5_0>(out);
   for (int64_t i = 0; i < k / kBlock; ++i, x += kBlock) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < kBlock; ++j)
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    const float d = max / -16, id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float d = largest_magnitude(kBlock, x) / -16, id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = f32_to_f16(d);
     std::memset(y[i].qs, 0, sizeof y[i].qs);
     uint32_t qh = 0;

@@ -1,5 +1,6 @@
-// Small numeric helpers shared by the block quantizers (quantize_legacy.cpp, quantize_k.cpp).
+// Small numeric helpers shared by the block quantizers (tensor/quantize.cpp, quants/quantize_*.cpp).
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -12,6 +13,18 @@ inline int nearest_int(float v) {
   int32_t bits;
   std::memcpy(&bits, &shifted, 4);
   return (bits & 0x007fffff) - 0x00400000;
+}
+
+// The value of v[0, n) with the largest magnitude, sign kept (the first of equal magnitudes), as
+// ggml's quantizers pick the value that maps to the end of the code range.
+inline float largest_magnitude(int64_t n, const float* v) {
+  float max = 0, amax = 0;
+  for (int64_t i = 0; i < n; ++i)
+    if (std::fabs(v[i]) > amax) {
+      amax = std::fabs(v[i]);
+      max = v[i];
+    }
+  return max;
 }
 
 // A block whose largest magnitude is below this is all zero (ggml-quants.c GROUP_MAX_EPS).

@@ -34,13 +34,8 @@ int nearest_code(float v) {
 // inverse scales (t + table[0]) / max: for each candidate code assignment the best d is the
 // weighted least-squares sumqx / sumq2, and the assignment with the largest sumqx^2 / sumq2 wins.
 float best_scale(const float* x) {
-  float amax = 0, max = 0;
-  for (int j = 0; j < kSub; ++j)
-    if (std::fabs(x[j]) > amax) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  if (amax < kGroupMaxEps) return 0;
+  const float max = largest_magnitude(kSub, x);
+  if (std::fabs(max) < kGroupMaxEps) return 0;
   auto fit = [&](float id, float& sumqx, float& sumq2) {
     sumqx = sumq2 = 0;
     for (int j = 0; j < kSub; ++j) {
@@ -87,14 +82,9 @@ void quantize_row_iq4_nl(const float* x, uint8_t* out, int64_t k) {
 void quantize_row_iq4_xs(const float* x, uint8_t* out, int64_t k) {
   auto* y = reinterpret_cast<BlockIQ4_XS*>(out);
   for (int64_t i = 0; i < k / kSuperBlock; ++i, x += kSuperBlock) {
-    float scales[8], max_scale = 0, amax_scale = 0;
-    for (int s = 0; s < 8; ++s) {
-      scales[s] = best_scale(x + kSub * s);
-      if (std::fabs(scales[s]) > amax_scale) {
-        amax_scale = std::fabs(scales[s]);
-        max_scale = scales[s];
-      }
-    }
+    float scales[8];
+    for (int s = 0; s < 8; ++s) scales[s] = best_scale(x + kSub * s);
+    const float max_scale = largest_magnitude(8, scales);
     const float d = -max_scale / 32, id = d != 0 ? 1 / d : 0.f;
     y[i].d = f32_to_f16(d);
     y[i].scales_h = 0;

@@ -4,11 +4,12 @@
 // truncation of x*id + 8.5) so the blocks are bit-identical; only d is stored rounded to f16.
 #include "tensor/quantize.h"
 
-#include "core/error.h"
-#include "quants/quantize_k.h"
-
 #include <algorithm>
 #include <cmath>
+
+#include "core/error.h"
+#include "quants/quantize_k.h"
+#include "quants/quantize_math.h"
 
 namespace mla {
 
@@ -32,13 +33,7 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t k) {
   constexpr int kHalf = kQuantBlock / 2;
   for (int64_t i = 0; i < k / kQuantBlock; ++i) {
     const float* xb = x + i * kQuantBlock;
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < kQuantBlock; ++j)
-      if (amax < std::fabs(xb[j])) {
-        amax = std::fabs(xb[j]);
-        max = xb[j];
-      }
-    const float d = max / -8;
+    const float d = largest_magnitude(kQuantBlock, xb) / -8;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = f32_to_f16(d);
     for (int j = 0; j < kHalf; ++j) {
