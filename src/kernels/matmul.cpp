@@ -156,9 +156,9 @@ const VnniGemv* vnni_gemv(DType t) {
   return nullptr;
 }
 
-// How this machine rounds X for W's format: as the panel kernels (or the VNNI decode, for formats
-// without panels yet) do wherever the CPU has their instruction (and the path is not forced
-// elsewhere), on every product, panels or not.
+// How this machine rounds X for W's format: as the panel kernels do wherever the CPU has their
+// instruction (and the path is not forced elsewhere), on every product, panels or not (every block
+// format has panels, and its VNNI decode rounds x the same way).
 ActivationRounding dot_rounding(const Matrix& W) {
   switch (panel::rounding_for(W.dtype)) {
     case ActivationRounding::Bf16:
@@ -168,7 +168,7 @@ ActivationRounding dot_rounding(const Matrix& W) {
     case ActivationRounding::None:
       break;
   }
-  return vnni_gemv(W.dtype) != nullptr ? ActivationRounding::Int8Blocks : ActivationRounding::None;
+  return ActivationRounding::None;
 }
 
 }  // namespace
@@ -373,10 +373,8 @@ void matvec_t_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, floa
 
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y) {
   const ActivationRounding rounding = dot_rounding(W);
-  if (rounding != ActivationRounding::None && n >= kPanelMinRows && panel::rounding_for(W.dtype) != ActivationRounding::None)
-    return panel::matmul(pool, W, X, n, Y, panel::Impl::Simd);
-  // No panels (too few rows, or none for the format yet): the kernels below on X rounded as the
-  // panels would round it, so a row's result does not depend on how many rows share the call
+  if (rounding != ActivationRounding::None && n >= kPanelMinRows) return panel::matmul(pool, W, X, n, Y, panel::Impl::Simd);
+  // Too few rows for panels: the kernels below on X rounded as the panels would round it, so a row's result does not depend on how many rows share the call
   // (prefill = decode, batched = alone). The VNNI decode (n = 1, int8) quantizes x itself.
   const VnniGemv* vnni = n == 1 ? vnni_gemv(W.dtype) : nullptr;
   if (rounding != ActivationRounding::None && vnni == nullptr) {

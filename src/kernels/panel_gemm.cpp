@@ -266,10 +266,7 @@ void round_activations(DType t, const float* X, int64_t n, int64_t cols, float* 
     for (int64_t i = 0; i < n * cols; ++i) out[i] = bf16_to_f32(f32_to_bf16(X[i]));
     return;
   }
-  // Formats without a panel form (the VNNI decode of the lattice i-quants) round x alike; off only
-  // sets the block sums s, which are not used here.
-  const Int8Form* form = int8_form(t);
-  const int32_t off = form != nullptr ? form->off : 0;
+  const int32_t off = int8_form(t)->off;  // only sets the block sums s, not used here
   int8_t* q = sized(tl_xq, static_cast<size_t>(cols));
   float* d = sized(tl_xd, static_cast<size_t>(cols / kBlock));
   int32_t* s = sized(tl_xs, static_cast<size_t>(cols / kBlock));
