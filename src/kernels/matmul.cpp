@@ -221,33 +221,14 @@ void decode_row(const Matrix& W, int64_t r, float* out) {
     case DType::U8:  // raw bytes: never bound as a weight (Checkpoint::get, WeightBinder::matrix)
       fail("decode_row: U8 is raw bytes, not a weight type");
     case DType::Q8_0:
-    case DType::Q4_0: {
+    case DType::Q4_0:
       if (kernels_use_avx512()) {
         (W.dtype == DType::Q8_0 ? simd::q8_0_to_f32 : simd::q4_0_to_f32)(row, out, W.cols);
         return;
       }
-      const float* t = f16_table();
-      const size_t bb = dtype_block_bytes(W.dtype);
-      for (int64_t b = 0; b < W.cols / kQuantBlock; ++b) {
-        const uint8_t* blk = row + b * bb;
-        uint16_t dh;
-        std::memcpy(&dh, blk, 2);
-        const float d = t[dh];
-        float* o = out + b * kQuantBlock;
-        if (W.dtype == DType::Q8_0) {
-          const int8_t* q = reinterpret_cast<const int8_t*>(blk + 2);
-          for (int i = 0; i < kQuantBlock; ++i) o[i] = d * static_cast<float>(q[i]);
-        } else {
-          const uint8_t* qs = blk + 2;
-          for (int i = 0; i < kQuantBlock / 2; ++i) {
-            o[i] = d * static_cast<float>((qs[i] & 15) - 8);
-            o[i + kQuantBlock / 2] = d * static_cast<float>((qs[i] >> 4) - 8);
-          }
-        }
-      }
+      dequantize_row(W.dtype, row, out, W.cols);
       return;
-    }
-    default:  // the other block formats: their scalar decoders
+    default:  // the other block formats: their scalar decoders (quants/dequantize.h)
       dequantize_row(W.dtype, row, out, W.cols);
       return;
   }
