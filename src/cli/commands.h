@@ -1,4 +1,4 @@
-// The `mla` subcommands. Each lives in its own tools/cmd_<name>.cpp and registers itself on the
+// The `mla` subcommands. Each lives in its own src/cli/cmd_<name>.cpp and registers itself on the
 // CLI11 app; its callback throws mla::Error on bad input, which main() prints as one line.
 #pragma once
 #include <CLI/CLI.hpp>
