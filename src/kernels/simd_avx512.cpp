@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "kernels/simd_x8.h"
+
 namespace mla::simd {
 
 bool avx512_cpu() {
@@ -987,9 +989,9 @@ float gemv_row_vnni(const uint8_t* w, int64_t blocks, const uint8_t* xq, const f
   const __m512i lanes2 = _mm512_add_epi32(lanes, _mm512_set1_epi32(2));  // the second pair's scales
   __m512 a0 = _mm512_setzero_ps(), a1 = a0;
   auto scales = [&](const uint8_t* b, int64_t nb, int64_t i) {  // nb = 2 or 4 blocks from b, block index i
-    uint64_t bits = f16_bits(b) | f16_bits(b + kB) << 16;
-    if (nb == 4) bits |= f16_bits(b + 2 * kB) << 32 | f16_bits(b + 3 * kB) << 48;
-    const __m128 d = nb == 4 ? _mm_loadu_ps(dx + i) : _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(dx + i)));
+    if (nb == 4) return _mm512_castps128_ps512(_mm_mul_ps(_mm256_castps256_ps128(x8::block_d_m<kB, -1>(b)), _mm_loadu_ps(dx + i)));
+    const uint64_t bits = f16_bits(b) | f16_bits(b + kB) << 16;
+    const __m128 d = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(dx + i)));
     return _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(bits))), d));
   };
   int64_t i = 0;

@@ -88,7 +88,7 @@ inline __m512 k4_scales(const uint8_t* b) {
 template <bool kFifthBit>
 float row_q45_k(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = kFifthBit ? 176 : 144;
-  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   __m256 mins = _mm256_setzero_ps();
   for (int64_t s = 0; s < nsb; ++s) {
     const uint8_t* b = w + s * kB;
@@ -106,17 +106,17 @@ float row_q45_k(const uint8_t* w, int64_t nsb, const X8& x) {
         const __mmask64 hi = _mm512_test_epi8_mask(hb, bytes2(1 << (2 * k), 1 << (2 * k + 1)));
         u = _mm512_mask_add_epi8(u, hi, u, _mm512_set1_epi8(16));
       }
-      acc[k & 1] = chunk_ax(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
+      acc[k] = chunk_ax(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), SX), acc[k]);
     }
   }
-  return sum(acc[0], acc[1]) - sum8(mins);
+  return sum4x(acc) - sum8(mins);
 }
 
 // Q6_K: chunk 2h + o covers ql[64h .. 64h + 63] (nibble o) and qh[32h + l] bits 4o + (0, 2) for its
 // two halves, moved to bits 4-5.
 float row_q6_k(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = 210;
-  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   __m512 offs = _mm512_setzero_ps();
   const __m512i low4 = _mm512_set1_epi8(15), bits45 = _mm512_set1_epi8(0x30);
   for (int64_t s = 0; s < nsb; ++s) {
@@ -132,11 +132,11 @@ float row_q6_k(const uint8_t* w, int64_t nsb, const X8& x) {
       const __m512i u1 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
                                                    _mm512_srlv_epi16(qh, counts16(0, 2)), bits45, 0xF8);  // A | (B & C)
       const int64_t v = 256 * s + 128 * h;
-      acc[0] = chunk_ax(u0, x, v, _mm512_permutexvar_ps(per16(8 * h), SX), acc[0]);
-      acc[1] = chunk_ax(u1, x, v + 64, _mm512_permutexvar_ps(per16(8 * h + 4), SX), acc[1]);
+      acc[2 * h] = chunk_ax(u0, x, v, _mm512_permutexvar_ps(per16(8 * h), SX), acc[2 * h]);
+      acc[2 * h + 1] = chunk_ax(u1, x, v + 64, _mm512_permutexvar_ps(per16(8 * h + 4), SX), acc[2 * h + 1]);
     }
   }
-  return sum(acc[0], acc[1]) - 32.0f * _mm512_reduce_add_ps(offs);
+  return sum4x(acc) - 32.0f * _mm512_reduce_add_ps(offs);
 }
 
 // Q3_K: 16 scales (6 bits, stored + 32) from the 12 bytes s at b + 96 (q3_k_scales): scale i has its
@@ -159,7 +159,7 @@ inline __m512 q3_k_scales_f(const uint8_t* b) {
 template <bool kQ3>
 float row_q23_k(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = kQ3 ? 110 : 84, kQs = kQ3 ? 32 : 16;
-  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   __m512 offs = _mm512_setzero_ps();
   const __m512i low2 = _mm512_set1_epi8(3);
   for (int64_t s = 0; s < nsb; ++s) {
@@ -190,17 +190,17 @@ float row_q23_k(const uint8_t* w, int64_t nsb, const X8& x) {
           const __mmask64 hi = _mm512_test_epi8_mask(hm, bytes2(1 << bit, 1 << (bit + 1)));
           u = _mm512_mask_add_epi8(u, hi, u, _mm512_set1_epi8(4));
         }
-        acc[o] = chunk_ax(u, x, 256 * s + 128 * h + 64 * o, _mm512_permutexvar_ps(per16(8 * h + 4 * o), SX), acc[o]);
+        acc[2 * h + o] = chunk_ax(u, x, 256 * s + 128 * h + 64 * o, _mm512_permutexvar_ps(per16(8 * h + 4 * o), SX), acc[2 * h + o]);
       }
     }
   }
-  return sum(acc[0], acc[1]) - (kQ3 ? 4.0f : 1.0f) * _mm512_reduce_add_ps(offs);
+  return sum4x(acc) - (kQ3 ? 4.0f : 1.0f) * _mm512_reduce_add_ps(offs);
 }
 
 // IQ4_XS: scale j = (4-bit part from scales_l, nibble j % 2 of byte j / 2) | (2 bits j of scales_h) << 4, - 32.
 float row_iq4_xs(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = 136;
-  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   __m256 offs = _mm256_setzero_ps();
   const __m512i table = iq4_table();
   const __m256i lo_shift = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), hi_shift = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
@@ -217,10 +217,10 @@ float row_iq4_xs(const uint8_t* w, int64_t nsb, const X8& x) {
     for (int k = 0; k < 4; ++k) {  // sub-blocks 2k, 2k + 1: 16 bytes each -> A, A, B, B -> nibbles
       const __m512i ab = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 8 + 32 * k)));
       const __m512i u = _mm512_shuffle_epi8(table, nibbles_ab(_mm512_shuffle_i64x2(ab, ab, _MM_SHUFFLE(1, 1, 0, 0))));
-      acc[k & 1] = chunk_ax(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
+      acc[k] = chunk_ax(u, x, 256 * s + 64 * k, _mm512_permutexvar_ps(per16(4 * k), SX), acc[k]);
     }
   }
-  return sum(acc[0], acc[1]) - 128.0f * sum8(offs);
+  return sum4x(acc) - 128.0f * sum8(offs);
 }
 
 // ---- Legacy 32-value formats: four blocks per step (two chunks), their scales converted together ----
@@ -253,23 +253,15 @@ struct IQ4_NLF {
   static __m512i load(const uint8_t* a, const uint8_t* b) { return _mm512_shuffle_epi8(iq4_table(), nibbles2(a + 2, b + 2)); }
 };
 
-// The f16 at offset `at` of four consecutive blocks, as f32.
-template <int64_t kBytes>
-inline __m128 f16x4(const uint8_t* b, int64_t at) {
-  const uint64_t bits = load_u16(b + at) | load_u16(b + kBytes + at) << 16 | load_u16(b + 2 * kBytes + at) << 32 |
-                        load_u16(b + 3 * kBytes + at) << 48;
-  return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(bits)));
-}
-
 template <class F>
 float row_legacy(const uint8_t* w, int64_t blocks, const X8& x) {
   constexpr int64_t kB = F::kBytes;
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   __m128 terms = _mm_setzero_ps();
   auto step = [&](const uint8_t* b, int64_t i) {  // blocks i..i+3, stored at b
-    const __m128 d = f16x4<kB>(b, 0);
-    terms = _mm_fmadd_ps(F::kMin >= 0 ? f16x4<kB>(b, F::kMin) : d, _mm_loadu_ps(x.sum32 + i), terms);
-    const __m512 d16 = _mm512_castps128_ps512(d);
+    const __m256 dm = block_d_m<kB, F::kMin>(b);
+    terms = _mm_fmadd_ps(_mm256_extractf128_ps(dm, 1), _mm_loadu_ps(x.sum32 + i), terms);  // m (or d) * sum_x
+    const __m512 d16 = _mm512_castps256_ps512(dm);
     acc[0] = chunk(F::load(b, b + kB), x, 32 * i, _mm512_permutexvar_ps(per32(0), d16), acc[0]);
     acc[1] = chunk(F::load(b + 2 * kB, b + 3 * kB), x, 32 * i + 64, _mm512_permutexvar_ps(per32(2), d16), acc[1]);
   };
