@@ -5,6 +5,10 @@
 // pass and one pass of each format back to back, so on a shared, noisy machine the ceiling and the
 // kernels are measured under the same load; the best of the rounds is kept for each. Formats without
 // a converter from bf16 (K-quants, IQ4, Q4_1, Q5_0, Q5_1) stream random blocks (bench/random_blocks.h).
+// Each format is also timed on the first rows of its first matrix, few enough that every thread's
+// share stays in its core's L2 (256 KiB each), repeated: that rate is the kernel's compute ceiling.
+// A format whose ceiling is not well above the read bandwidth cannot stream at that bandwidth, and
+// the table says so ("compute" in the bound column) instead of leaving it to be guessed.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -27,7 +31,9 @@ struct GemvResult {
   DType format;
   double bytes = 0;    // weight bytes streamed per pass
   double seconds = 0;  // best pass
+  double hot_bytes = 0, hot_seconds = 0;  // the in-cache repeat: bytes per timed run, best run
   double gbps() const { return bytes / seconds / 1e9; }
+  double hot_gbps() const { return hot_bytes / hot_seconds / 1e9; }
 };
 
 struct GemvReport {
