@@ -11,6 +11,7 @@
 #include <span>
 
 #include "core/error.h"
+#include "kernels/matmul.h"
 #include "sample/sampler.h"
 
 namespace mla::bench {
@@ -135,7 +136,8 @@ void check_model_bench_options(const ModelBenchOptions& o, int64_t max_context) 
 }
 
 std::vector<ModelBenchResult> run_model_bench(Model& model, const ModelBenchOptions& o,
-                                              const std::function<void(const std::string&)>& progress) {
+                                              const std::function<void(const std::string&)>& progress,
+                                              ReadProbe* read_probe) {
   const ModelConfig& cfg = model.config();
   check_model_bench_options(o, cfg.max_position_embeddings);
   std::mt19937_64 rng(o.seed);
@@ -158,11 +160,20 @@ std::vector<ModelBenchResult> run_model_bench(Model& model, const ModelBenchOpti
     const std::string tag = str(r.test, " @ d", r.depth);
     progress(str(tag, ": warm-up"));
     run();
+    const bool probe = read_probe != nullptr && kind == "decode";
+    uint64_t weight_bytes = 0;
     for (int rep = 0; rep < o.reps; ++rep) {
+      const uint64_t before = weight_bytes_read();
       r.seconds.push_back(run());
+      weight_bytes += weight_bytes_read() - before;
+      if (probe) r.read_gbps = std::max(r.read_gbps, read_probe->pass());
       progress(str(tag, ": rep ", rep + 1, "/", o.reps, " ", fixed2(r.tokens / r.seconds.back()), " t/s"));
     }
     summarize(r);
+    if (probe) {
+      r.weight_bytes_per_token = static_cast<double>(weight_bytes) / static_cast<double>(o.reps * tokens);
+      r.weight_gbps = r.weight_bytes_per_token * r.tps_mean / 1e9;
+    }
     out.push_back(std::move(r));
   };
   for (int64_t depth : o.depths) {
@@ -196,25 +207,36 @@ std::string format_model_bench_table(const ModelBenchReport& r) {
   }
   const size_t tps_w = std::max<size_t>(10, mean_w + 3 + sd_w);
   mean_w = tps_w - 3 - sd_w;
-  out += str("| ", pad("test", test_w, true), " | ", pad("depth", depth_w, false), " | ", pad("t/s", tps_w, false), " |\n");
-  for (const ModelBenchResult& x : r.results)
+  const bool bw = std::any_of(r.results.begin(), r.results.end(), [](const ModelBenchResult& x) { return x.read_gbps > 0; });
+  out += str("| ", pad("test", test_w, true), " | ", pad("depth", depth_w, false), " | ", pad("t/s", tps_w, false), " |",
+             bw ? " weights GB/s | % of read |" : "", "\n");
+  for (const ModelBenchResult& x : r.results) {
     out += str("| ", pad(x.test, test_w, true), " | ", pad(std::to_string(x.depth), depth_w, false), " | ",
-               pad(fixed2(x.tps_mean), mean_w, false), " ± ", pad(fixed2(x.tps_sd), sd_w, false), " |\n");
+               pad(fixed2(x.tps_mean), mean_w, false), " ± ", pad(fixed2(x.tps_sd), sd_w, false), " |");
+    if (bw)
+      out += x.read_gbps > 0 ? str(" ", pad(fixed2(x.weight_gbps), 12, false), " | ",
+                                   pad(str(fixed2(100 * x.weight_gbps / x.read_gbps), "%"), 9, false), " |")
+                             : str(" ", pad("", 12, false), " | ", pad("", 9, false), " |");
+    out += "\n";
+  }
+  if (bw) out += "weights GB/s: weight bytes one token reads x t/s; % of read: of the best read-probe pass between the reps\n";
   return out;
 }
 
 std::string model_bench_json(const ModelBenchReport& r) {
   // ordered_json keeps the documented key order for people reading the file.
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
-  for (const ModelBenchResult& x : r.results)
-    results.push_back({{"test", x.test},
-                       {"kind", x.kind},
-                       {"tokens", x.tokens},
-                       {"depth", x.depth},
-                       {"reps", x.seconds.size()},
-                       {"tps_mean", x.tps_mean},
-                       {"tps_sd", x.tps_sd},
-                       {"seconds", x.seconds}});
+  for (const ModelBenchResult& x : r.results) {
+    nlohmann::ordered_json row = {{"test", x.test},       {"kind", x.kind},     {"tokens", x.tokens},
+                                  {"depth", x.depth},     {"reps", x.seconds.size()}, {"tps_mean", x.tps_mean},
+                                  {"tps_sd", x.tps_sd},   {"seconds", x.seconds}};
+    if (x.read_gbps > 0) {
+      row["weight_bytes_per_token"] = x.weight_bytes_per_token;
+      row["weight_gbps"] = x.weight_gbps;
+      row["read_gbps"] = x.read_gbps;
+    }
+    results.push_back(row);
+  }
   const nlohmann::ordered_json j = {{"engine", "mla"},
                                     {"model", r.model},
                                     {"threads", r.threads},

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/roofline.h"
 #include "kv/kv_accounting.h"
 #include "model/model.h"
 #include "tensor/dtype.h"
@@ -32,6 +33,10 @@ struct ModelBenchResult {
   int64_t tokens = 0, depth = 0;
   std::vector<double> seconds;   // per timed repetition
   double tps_mean = 0, tps_sd = 0;  // over the repetitions' tokens / seconds (sd: n - 1, 0 for one)
+  // Decode with a read probe: weight bytes one token reads (kernels' weight_bytes_read over the timed
+  // repetitions), the GB/s that makes at tps_mean, and the best read-probe pass run between the
+  // repetitions (the same load on a shared machine). 0 where not measured.
+  double weight_bytes_per_token = 0, weight_gbps = 0, read_gbps = 0;
 };
 
 // A run and what it ran on. The caller fills the description (it knows the path, the files and
@@ -52,14 +57,18 @@ struct ModelBenchReport {
 void check_model_bench_options(const ModelBenchOptions& o, int64_t max_context);
 
 // Checks the options against the model's max_position_embeddings, then for each depth in order: pp
-// tests in order, then tg. `progress` gets one line per step.
+// tests in order, then tg. `progress` gets one line per step. With a read probe, each tg
+// repetition is followed by one probe pass (ModelBenchResult's bandwidth fields).
 std::vector<ModelBenchResult> run_model_bench(Model& model, const ModelBenchOptions& o,
-                                              const std::function<void(const std::string&)>& progress);
+                                              const std::function<void(const std::string&)>& progress,
+                                              ReadProbe* read_probe = nullptr);
 
-// llama-bench's table: a header line describing the run, then | test | depth | t/s |.
+// llama-bench's table: a header line describing the run, then | test | depth | t/s |, and for tg
+// rows measured with a read probe | weights GB/s | % of read |.
 std::string format_model_bench_table(const ModelBenchReport& r);
 // {"engine":"mla","model":...,"threads":...,"attn":...,"kv_type":...,"quant":null|"q8_0",
-//  "results":[{"test","kind","tokens","depth","reps","tps_mean","tps_sd","seconds":[...]}]}
+//  "results":[{"test","kind","tokens","depth","reps","tps_mean","tps_sd","seconds":[...]
+//  (+ "weight_bytes_per_token","weight_gbps","read_gbps" for tg rows with a read probe)}]}
 std::string model_bench_json(const ModelBenchReport& r);
 void write_model_bench_json(const ModelBenchReport& r, const std::string& path);
 

@@ -103,7 +103,11 @@ void bench_model(const ModelBenchFlags& f, int threads, const std::string& quant
   r.weights = weight_dtypes(f.model, r.quant);
   r.threads = pool.size();
   const StderrProgress progress;
-  r.results = bench::run_model_bench(*model, r.options, progress.callback());
+  // Decode streams the weights: a read probe (512 MiB, passes between the tg repetitions) says
+  // what share of the machine's read bandwidth a token's weight bytes reach.
+  std::optional<bench::ReadProbe> probe;
+  if (r.options.decode_tokens > 0) probe.emplace(pool, size_t{512} << 20);
+  r.results = bench::run_model_bench(*model, r.options, progress.callback(), probe ? &*probe : nullptr);
   progress.end();
   std::printf("%s", bench::format_model_bench_table(r).c_str());
   if (!json.empty()) bench::write_model_bench_json(r, json);

@@ -78,6 +78,11 @@ constexpr int64_t kSimdTileRows = 16;
 // packing of each weight tile costs more than the denser instruction saves (mla bench gemm -n N).
 constexpr int64_t kPanelMinRows = 16;
 
+std::atomic<uint64_t> g_weight_bytes{0};
+void count_rows(const Matrix& W, int64_t rows) {
+  g_weight_bytes.fetch_add(static_cast<uint64_t>(rows) * W.row_bytes(), std::memory_order_relaxed);
+}
+
 thread_local std::vector<float> tl_tile;
 thread_local std::vector<float> tl_xr;  // X rounded as the panels would (small products)
 
@@ -332,13 +337,17 @@ void gemm_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* X, i
 
 }  // namespace
 
+uint64_t weight_bytes_read() { return g_weight_bytes.load(std::memory_order_relaxed); }
+
 void matvec_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, float* y) {
+  count_rows(W, r1 - r0);
   ensure_tile(W.cols);
   if (kernels_use_avx512()) return gemv_rows_avx512(W, r0, r1, x, nullptr, nullptr, y, tl_tile.data());
   for (int64_t r = r0; r < r1; ++r) y[r - r0] = dot_row(W, r, x, tl_tile.data());
 }
 
 void matvec_t_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, float* y) {
+  count_rows(W, r1 - r0);
   if (W.dtype == DType::BF16 && kernels_use_avx512()) {
     for (int64_t r = r0; r < r1; ++r)
       simd::axpy_bf16(x[r - r0], reinterpret_cast<const uint16_t*>(W.data + static_cast<size_t>(r) * W.row_bytes()), y,
@@ -353,6 +362,7 @@ void matvec_t_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, floa
 }
 
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y) {
+  count_rows(W, W.rows);
   const ActivationRounding rounding = dot_rounding(W);
   if (rounding != ActivationRounding::None && n >= kPanelMinRows) return panel::matmul(pool, W, X, n, Y, panel::Impl::Simd);
   // Too few rows for panels: the kernels below on X rounded as the panels would round it, so a row's result does not depend on how many rows share the call

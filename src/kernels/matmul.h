@@ -48,6 +48,11 @@ void matvec_t_rows(const Matrix& W, int64_t r0, int64_t r1, const float* x, floa
 // d_x(c) / 2 (+ f32 rounding), d_x = max|x| of c's block / 127; to bf16, <= 2^-9 sum_c |W[r][c] x_c|.
 void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float* Y);
 
+// Weight bytes matmul, matvec_rows and matvec_t_rows have been asked to read since the process
+// started: each call adds the bytes of the rows it reads (a relaxed atomic add per call). For
+// benchmarks: a decode step's bytes, hence its GB/s against the read bandwidth (bench --model).
+uint64_t weight_bytes_read();
+
 // How matmul(pool, W, X, n, Y) rounds X, for any n, on this machine and kernel path (panel_gemm.h
 // states each rounding's bound; tests derive their tolerances from it).
 ActivationRounding matmul_rounding(const Matrix& W);
