@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/regex.h"
@@ -215,6 +216,31 @@ TEST(TokenizerErrors, UnsupportedPartsNameTheFileAndType) {
 
   EXPECT_NE(error_of([] { Tokenizer::load("/nonexistent/tokenizer.json"); }).find("/nonexistent/tokenizer.json"),
             std::string::npos);
+}
+
+// Found by fuzz/tokenizer_fuzz.cpp: an id of 2^31 - 1 overflowed the "largest id + 1" the
+// tokenizer sizes its tables by (and would have asked for 2^31 entries); a float id was cast to int
+// out of range. Ids are integers in [0, kMaxTokenId] or the file is refused.
+TEST(TokenizerErrors, TokenIdsAreBoundedIntegers) {
+  for (const json& id : {json(2147483647), json(kMaxTokenId + 1), json(-1), json(1e20), json(3.5), json("7"),
+                         json(uint64_t{1} << 63), json::array({1})}) {
+    json j = tiny_tokenizer({});
+    j["added_tokens"] = {added_token("<big>", 0)};
+    j["added_tokens"][0]["id"] = id;
+    std::string e = error_of([&] { load_tokenizer(j); });
+    EXPECT_NE(e.find("added token \"<big>\": id"), std::string::npos) << id << ": " << e;
+
+    j = tiny_tokenizer({});
+    j["model"]["vocab"]["<extra>"] = id;
+    e = error_of([&] { load_tokenizer(j); });
+    EXPECT_NE(e.find("token \"<extra>\": id"), std::string::npos) << id << ": " << e;
+  }
+  // The largest allowed id loads (a vocabulary with a hole up to it) and encodes.
+  json j = tiny_tokenizer({});
+  j["added_tokens"] = {added_token("<last>", kMaxTokenId)};
+  auto tok = load_tokenizer(j);
+  EXPECT_EQ(tok->vocab_size(), kMaxTokenId + 1);
+  EXPECT_EQ(tok->encode("a<last>"), (Ids{'a', kMaxTokenId}));
 }
 
 TEST(TokenizerErrors, BadRegexIsReported) {

@@ -50,7 +50,25 @@ inline size_t find_invalid_utf8(std::string_view s) {
   return std::string_view::npos;
 }
 
-// nlohmann's messages start with "[json.exception.parse_error.101] "; keep what follows, on one line.
+// `s` with each byte of an ill-formed UTF-8 sequence written as the text \xNN, so a message that
+// quotes input stays valid UTF-8 (the server sends messages inside JSON).
+inline std::string valid_utf8_text(std::string_view s) {
+  std::string out;
+  for (size_t bad; (bad = find_invalid_utf8(s)) != std::string_view::npos; s.remove_prefix(bad + 1)) {
+    static const char hex[] = "0123456789ABCDEF";
+    const auto byte = static_cast<unsigned char>(s[bad]);
+    out.append(s.substr(0, bad));
+    out += "\\x";
+    out += hex[byte >> 4];
+    out += hex[byte & 15];
+  }
+  out.append(s);
+  return out;
+}
+
+// nlohmann's messages start with "[json.exception.parse_error.101] "; keep what follows, on one line
+// and valid UTF-8 (its "last read: '...'" quotes the bytes read so far, which can end inside a
+// character: found by fuzz/openai_request_fuzz.cpp).
 inline std::string json_error_text(const std::exception& e) {
   std::string msg = e.what();
   if (!msg.empty() && msg[0] == '[') {
@@ -59,7 +77,7 @@ inline std::string json_error_text(const std::exception& e) {
   }
   for (char& ch : msg)
     if (ch == '\n' || ch == '\r') ch = ' ';
-  return msg;
+  return valid_utf8_text(msg);
 }
 
 // Parses `text` as JSON (Json: nlohmann::json or nlohmann::ordered_json). `where` prefixes every

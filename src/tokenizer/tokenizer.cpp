@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "formats/json_strict.h"
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/byte_level.h"
@@ -27,7 +28,7 @@ nlohmann::json read_json(const std::string& path) {
   try {
     return json::parse(text.str());
   } catch (const json::exception& e) {
-    fail(path, ": not valid JSON: ", e.what());
+    fail(path, ": not valid JSON: ", json_error_text(e));
   }
 }
 
