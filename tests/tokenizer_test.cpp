@@ -243,6 +243,20 @@ TEST(TokenizerErrors, TokenIdsAreBoundedIntegers) {
   EXPECT_EQ(tok->encode("a<last>"), (Ids{'a', kMaxTokenId}));
 }
 
+// Seen running fuzz/tokenizer_fuzz.cpp on a hand-made 16 KB input: a normalizer nested 8000 deep
+// overflowed the stack when copied. tokenizer.json nesting beyond kMaxJsonDepth is refused up front.
+TEST(TokenizerErrors, DeeplyNestedJsonIsRefused) {
+  const std::string path = std::filesystem::temp_directory_path() / ("mla_deep_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << R"({"model":{},"normalizer":)" << std::string(8000, '[') << std::string(8000, ']') << "}";
+  const std::string e = error_of([&] { Tokenizer::load(path); });
+  std::filesystem::remove(path);
+  EXPECT_NE(e.find("nests deeper than 128 levels"), std::string::npos) << e.substr(0, 200);
+  // Brackets inside strings do not count.
+  json j = tiny_tokenizer({});
+  j["added_tokens"] = {added_token(std::string(300, '['), 300)};
+  EXPECT_EQ(load_tokenizer(j)->vocab_size(), 301);
+}
+
 TEST(TokenizerErrors, BadRegexIsReported) {
   json pre = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}, {"invert", false}};
   const std::string e = error_of([&] { load_tokenizer(tiny_tokenizer({}, pre)); });
