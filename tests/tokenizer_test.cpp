@@ -261,6 +261,10 @@ TEST(TokenizerErrors, BadRegexIsReported) {
   json pre = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}, {"invert", false}};
   const std::string e = error_of([&] { load_tokenizer(tiny_tokenizer({}, pre)); });
   EXPECT_NE(e.find("bad regex"), std::string::npos) << e;
+  // \C (one byte, even in UTF mode) would split characters, and later stages assume valid UTF-8.
+  pre["pattern"]["Regex"] = "a\\C";
+  const std::string c = error_of([&] { load_tokenizer(tiny_tokenizer({}, pre)); });
+  EXPECT_NE(c.find("bad regex"), std::string::npos) << c;
 }
 
 // ---- pre-tokenizer regexes --------------------------------------------------------------------------
