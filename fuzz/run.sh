@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Builds the file-format fuzz targets with libFuzzer + ASan + UBSan and runs each in turn.
-#   fuzz/run.sh [SECONDS] [TARGET...]     (default 60 seconds each; targets: safetensors gguf)
+# Builds the fuzz targets with libFuzzer + ASan + UBSan and runs each in turn: the file readers
+# (safetensors, gguf) and the parsers of other untrusted text: tokenizer.json loading + encoding
+# (tokenizer), chat-template rendering of arbitrary conversations (chat_template) and OpenAI request
+# bodies (openai_request).
+#   fuzz/run.sh [SECONDS] [TARGET...]     (default 60 seconds each; default targets: all five,
+#                                          safetensors gguf tokenizer chat_template openai_request)
 # Env: FUZZ_DIR (default <repo>/build-fuzz) holds the binaries, each target's seed corpus
 #      (corpus-<target>) and any crash files (artifacts-<target>);
 #      FUZZ_JOBS (default 1) parallel fuzzing processes (logs then go to FUZZ_DIR/fuzz-N.log);
@@ -10,27 +14,60 @@ set -euo pipefail
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf tokenizer chat_template openai_request)
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${FUZZ_DIR:-$root/build-fuzz}
 cxx=${CXX:-clang++}
 flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
-       -fno-sanitize-recover=undefined -I"$root/src")
+       -fno-sanitize-recover=undefined -I"$root/src" -I"$root/tests")
 common=("$root/src/core/mapped_file.cpp" "$root/src/tensor/dtype.cpp")
+tokenizer_sources=("$root/src/tokenizer/tokenizer.cpp" "$root/src/tokenizer/added_tokens.cpp"
+                   "$root/src/tokenizer/bpe.cpp" "$root/src/tokenizer/byte_level.cpp"
+                   "$root/src/tokenizer/pre_tokenizer.cpp" "$root/src/tokenizer/regex.cpp"
+                   "$root/src/tokenizer/utf8.cpp" "$root/src/tokenizer/stream_decoder.cpp")
+
+# Objects of this run (fresh each run, so never stale), shared by the targets that use the same
+# source; compiled nproc at a time.
+objdir="$dir/obj"
+rm -rf "$objdir"
+mkdir -p "$objdir"
+# build_target OUT LIBS... -- SOURCES...: compiles what this run has not compiled yet, then links.
+build_target() {
+  local out=$1 libs=() objs=() src obj
+  shift
+  while [ "$1" != -- ]; do libs+=("$1"); shift; done
+  shift
+  for src in "$@"; do
+    obj="$objdir/$(tr / _ <<< "${src#"$root"/}").o"
+    objs+=("$obj")
+    [ -e "$obj" ] && continue
+    while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n || true; done
+    ("$cxx" "${flags[@]}" -c "$src" -o "$obj.tmp" && mv "$obj.tmp" "$obj" || touch "$objdir/FAILED") &
+  done
+  wait
+  [ ! -e "$objdir/FAILED" ] || { echo "fuzz/run.sh: compiling for $out failed" >&2; exit 1; }
+  "$cxx" "${flags[@]}" -o "$out" "${objs[@]}" "${libs[@]}"
+}
 
 for target in "${targets[@]}"; do
   corpus="$dir/corpus-$target" artifacts="$dir/artifacts-$target"
   mkdir -p "$corpus" "$artifacts"
+  libs=()
   case $target in
     safetensors) sources=("$root/src/formats/safetensors.cpp"); max_len=4096 ;;
     gguf) sources=("$root/src/formats/gguf.cpp" "$root/src/formats/gguf_writer.cpp" "$root/src/model/gguf_config.cpp"
                    "$root/src/model/gguf_names.cpp" "$root/src/formats/safetensors.cpp"
                    "$root/src/quants/dequantize.cpp" "$root/src/quants/dequantize_iq.cpp"
                    "$root/src/quants/iq_tables.cpp" "$root/src/quants/int8_unpack.cpp"); max_len=8192 ;;
-    *) echo "unknown fuzz target $target (safetensors, gguf)" >&2; exit 2 ;;
+    # A whole (small) tokenizer.json fits: 256 byte tokens, some merges, a text to encode.
+    tokenizer) sources=("${tokenizer_sources[@]}"); libs=(-lpcre2-8); max_len=16384 ;;
+    chat_template) sources=("$root/src/tokenizer/chat_template.cpp"); max_len=8192 ;;
+    openai_request) sources=("$root/src/server/openai_request.cpp" "$root/src/tokenizer/chat_template.cpp"
+                             "${tokenizer_sources[@]}"); libs=(-lpcre2-8); max_len=8192 ;;
+    *) echo "unknown fuzz target $target (safetensors, gguf, tokenizer, chat_template, openai_request)" >&2; exit 2 ;;
   esac
   echo "building $dir/${target}_fuzz with $cxx"
-  "$cxx" "${flags[@]}" -o "$dir/${target}_fuzz" "$root/fuzz/${target}_fuzz.cpp" "${sources[@]}" "${common[@]}"
+  build_target "$dir/${target}_fuzz" "${libs[@]}" -- "$root/fuzz/${target}_fuzz.cpp" "${sources[@]}" "${common[@]}"
   # Seed corpus and dictionary (written by Python, stdlib only) so mutations reach the interesting
   # branches sooner.
   /usr/bin/python3 "$root/fuzz/seeds.py" "$target" "$corpus" "$dir/$target.dict"

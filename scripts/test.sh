@@ -10,6 +10,7 @@ scripts/setup.sh build
 scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLA_SANITIZE=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j"$jobs")
-# A short fuzz run of each file parser, safetensors and GGUF (libFuzzer + ASan + UBSan); any crash fails.
+# A short fuzz run of each parser of untrusted input (libFuzzer + ASan + UBSan): safetensors, GGUF,
+# tokenizer.json, chat templates, OpenAI request bodies; any crash fails.
 fuzz/run.sh "${MLA_FUZZ_SECONDS:-20}"
 echo "all tests passed (release, ASan+UBSan, fuzzing)"

@@ -112,6 +112,16 @@ TEST(ChatTemplate, TokenizerConfigTokensAsStringsOrAddedTokens) {
   EXPECT_NE(msg.find(bad.path.string()), std::string::npos) << msg;
 }
 
+// A config nested thousands deep would overflow the stack when its value is copied or quoted in an
+// error (json_brief dumps it recursively): parse_json_strict refuses nesting beyond kMaxJsonDepth.
+TEST(ChatTemplate, DeeplyNestedConfigIsRefused) {
+  nlohmann::json deep = nlohmann::json::array();
+  for (int i = 0; i < 200; ++i) deep = nlohmann::json::array({deep});
+  TempConfig cfg(nlohmann::json{{"chat_template", deep}});
+  const std::string msg = error_of([&] { ChatTemplate::from_tokenizer_config(cfg.path.string()); });
+  EXPECT_NE(msg.find("nests deeper than 128 levels"), std::string::npos) << msg.substr(0, 200);
+}
+
 TEST(ChatTemplate, DetectionFlagsFollowTheTemplateText) {
   // An R1 template without the "<think>\n" generation prompt (the 2025-01 release) and an older
   // template where the last system message alone is the system prompt (no "is_first_sp").

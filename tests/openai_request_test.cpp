@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "formats/json_strict.h"
 #include "server/openai_request.h"
 #include "testing/tiny_tokenizer.h"
 
@@ -163,6 +164,25 @@ TEST_F(OpenAiRequest, EveryBadFieldIsNamed) {
   EXPECT_EQ(error_of(Endpoint::Chat, "{" + m + R"("messages":[{"role":"tool","content":"a"}]})"), "400 messages");
   EXPECT_EQ(error_of(Endpoint::Chat, "{" + m + R"("messages":[{"role":"user","content":5}]})"), "400 messages");
   EXPECT_EQ(error_of(Endpoint::Chat, "{" + m + R"("messages":[]})"), "400 messages");
+}
+
+// Found by fuzz/openai_request_fuzz.cpp: a body that starts with a multi-byte character is malformed
+// JSON, and nlohmann's message quotes the bytes it read ("last read: '\xEF'"), half a character. The
+// message goes to the client inside the error JSON, so it must be valid UTF-8 (the invalid byte
+// spelt out as text).
+TEST_F(OpenAiRequest, ErrorMessagesAreValidUtf8) {
+  for (const std::string body : {"\xef\xbd\x9c>{}", "{\"model\":\"tiny\",\"prompt\":\"a\"}\xc3\xa9", "\xe4\xb8\xad"}) {
+    try {
+      parse_openai_request(Endpoint::Completions, body, served_);
+      ADD_FAILURE() << body << " parsed";
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status, 400);
+      EXPECT_NO_THROW((void)error_json(e).dump()) << e.what();  // dump() throws on invalid UTF-8
+      EXPECT_NE(std::string(e.what()).find("malformed JSON"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(mla::valid_utf8_text("a\xef\xbd'b\xff"), "a\\xEF\\xBD'b\\xFF");
+  EXPECT_EQ(mla::valid_utf8_text("ok \xe4\xb8\xad"), "ok \xe4\xb8\xad");
 }
 
 TEST_F(OpenAiRequest, TokenizeAndDetokenize) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/regex.h"
@@ -217,10 +218,53 @@ TEST(TokenizerErrors, UnsupportedPartsNameTheFileAndType) {
             std::string::npos);
 }
 
+// Found by fuzz/tokenizer_fuzz.cpp: an id of 2^31 - 1 overflowed the "largest id + 1" the
+// tokenizer sizes its tables by (and would have asked for 2^31 entries); a float id was cast to int
+// out of range. Ids are integers in [0, kMaxTokenId] or the file is refused.
+TEST(TokenizerErrors, TokenIdsAreBoundedIntegers) {
+  for (const json& id : {json(2147483647), json(kMaxTokenId + 1), json(-1), json(1e20), json(3.5), json("7"),
+                         json(uint64_t{1} << 63), json::array({1})}) {
+    json j = tiny_tokenizer({});
+    j["added_tokens"] = {added_token("<big>", 0)};
+    j["added_tokens"][0]["id"] = id;
+    std::string e = error_of([&] { load_tokenizer(j); });
+    EXPECT_NE(e.find("added token \"<big>\": id"), std::string::npos) << id << ": " << e;
+
+    j = tiny_tokenizer({});
+    j["model"]["vocab"]["<extra>"] = id;
+    e = error_of([&] { load_tokenizer(j); });
+    EXPECT_NE(e.find("token \"<extra>\": id"), std::string::npos) << id << ": " << e;
+  }
+  // The largest allowed id loads (a vocabulary with a hole up to it) and encodes.
+  json j = tiny_tokenizer({});
+  j["added_tokens"] = {added_token("<last>", kMaxTokenId)};
+  auto tok = load_tokenizer(j);
+  EXPECT_EQ(tok->vocab_size(), kMaxTokenId + 1);
+  EXPECT_EQ(tok->encode("a<last>"), (Ids{'a', kMaxTokenId}));
+}
+
+// Seen running fuzz/tokenizer_fuzz.cpp on a hand-made 16 KB input: a normalizer nested 8000 deep
+// overflowed the stack when copied. tokenizer.json nesting beyond kMaxJsonDepth is refused up front.
+TEST(TokenizerErrors, DeeplyNestedJsonIsRefused) {
+  const std::string path = std::filesystem::temp_directory_path() / ("mla_deep_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << R"({"model":{},"normalizer":)" << std::string(8000, '[') << std::string(8000, ']') << "}";
+  const std::string e = error_of([&] { Tokenizer::load(path); });
+  std::filesystem::remove(path);
+  EXPECT_NE(e.find("nests deeper than 128 levels"), std::string::npos) << e.substr(0, 200);
+  // Brackets inside strings do not count.
+  json j = tiny_tokenizer({});
+  j["added_tokens"] = {added_token(std::string(300, '['), 300)};
+  EXPECT_EQ(load_tokenizer(j)->vocab_size(), 301);
+}
+
 TEST(TokenizerErrors, BadRegexIsReported) {
   json pre = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}, {"invert", false}};
   const std::string e = error_of([&] { load_tokenizer(tiny_tokenizer({}, pre)); });
   EXPECT_NE(e.find("bad regex"), std::string::npos) << e;
+  // \C (one byte, even in UTF mode) would split characters, and later stages assume valid UTF-8.
+  pre["pattern"]["Regex"] = "a\\C";
+  const std::string c = error_of([&] { load_tokenizer(tiny_tokenizer({}, pre)); });
+  EXPECT_NE(c.find("bad regex"), std::string::npos) << c;
 }
 
 // ---- pre-tokenizer regexes --------------------------------------------------------------------------

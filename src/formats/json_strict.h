@@ -3,6 +3,7 @@
 // nlohmann::json silently keeps the last of duplicated keys, which would let two readers of the same
 // file disagree about what it says, so duplicates are rejected here.
 #pragma once
+#include <algorithm>
 #include <set>
 #include <string>
 #include <string_view>
@@ -50,7 +51,25 @@ inline size_t find_invalid_utf8(std::string_view s) {
   return std::string_view::npos;
 }
 
-// nlohmann's messages start with "[json.exception.parse_error.101] "; keep what follows, on one line.
+// `s` with each byte of an ill-formed UTF-8 sequence written as the text \xNN, so a message that
+// quotes input stays valid UTF-8 (the server sends messages inside JSON).
+inline std::string valid_utf8_text(std::string_view s) {
+  std::string out;
+  for (size_t bad; (bad = find_invalid_utf8(s)) != std::string_view::npos; s.remove_prefix(bad + 1)) {
+    static const char hex[] = "0123456789ABCDEF";
+    const auto byte = static_cast<unsigned char>(s[bad]);
+    out.append(s.substr(0, bad));
+    out += "\\x";
+    out += hex[byte >> 4];
+    out += hex[byte & 15];
+  }
+  out.append(s);
+  return out;
+}
+
+// nlohmann's messages start with "[json.exception.parse_error.101] "; keep what follows, on one line
+// and valid UTF-8 (its "last read: '...'" quotes the bytes read so far, which can end inside a
+// character: found by fuzz/openai_request_fuzz.cpp).
 inline std::string json_error_text(const std::exception& e) {
   std::string msg = e.what();
   if (!msg.empty() && msg[0] == '[') {
@@ -59,15 +78,43 @@ inline std::string json_error_text(const std::exception& e) {
   }
   for (char& ch : msg)
     if (ch == '\n' || ch == '\r') ch = ' ';
-  return msg;
+  return valid_utf8_text(msg);
 }
 
+// Nesting depth of a JSON text: the deepest run of '[' / '{' outside strings (a lexical count, exact
+// for any text that parses). nlohmann parses iteratively but copies and dumps values recursively, so a
+// document nested some thousands deep overflows the stack later on; readers refuse one up front.
+inline int json_nesting_depth(std::string_view text) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
+// The deepest nesting the file readers accept (real configs, headers and tokenizer.json files nest
+// under 10 levels).
+inline constexpr int kMaxJsonDepth = 128;
+
 // Parses `text` as JSON (Json: nlohmann::json or nlohmann::ordered_json). `where` prefixes every
-// error ("<path>" or "<path>: header"). Rejects invalid UTF-8, syntax errors and duplicated keys.
+// error ("<path>" or "<path>: header"). Rejects invalid UTF-8, syntax errors, duplicated keys and
+// nesting deeper than kMaxJsonDepth.
 template <class Json>
 Json parse_json_strict(std::string_view text, const std::string& where) {
   if (size_t bad = find_invalid_utf8(text); bad != std::string_view::npos)
     fail(where, ": not valid UTF-8 (byte ", bad, ")");
+  if (json_nesting_depth(text) > kMaxJsonDepth) fail(where, ": JSON nests deeper than ", kMaxJsonDepth, " levels");
   std::vector<std::set<std::string>> keys;  // one set per open object
   std::string duplicate;
   auto callback = [&](int /*depth*/, typename Json::parse_event_t event, Json& parsed) {

@@ -7,8 +7,11 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "core/error.h"
 
@@ -126,8 +129,9 @@ struct HttpServer::Impl {
 
   void refuse(tcp::socket& sock, http::status status, const std::string& message, const std::string& code) {
     http::response<http::string_body> res{status, 11};
+    res.set(http::field::server, "mla");
     res.set(http::field::content_type, "application/json");
-    res.keep_alive(false);
+    res.keep_alive(false);  // "Connection: close"
     res.body() = error_body(message, code);
     res.prepare_payload();
     boost::beast::error_code ec;
@@ -135,10 +139,39 @@ struct HttpServer::Impl {
     if (on_status) on_status(static_cast<int>(status));
   }
 
+  // Ends a connection whose request was refused while the client may still be sending it (a 20 MB
+  // body refused after its header). Closing a socket with unread bytes in its receive queue makes
+  // the kernel send RST, and a client still writing then sees "connection reset" and never reads the
+  // 413 already sent. So: half-close (the client reads the answer, then end of stream), then read
+  // and discard whatever still arrives until the client closes its end, or drain_bytes were read, or
+  // drain_seconds passed (a slowloris cannot hold this thread), then close.
+  void drain_and_close(tcp::socket& sock) {
+    boost::beast::error_code ec;
+    sock.shutdown(tcp::socket::shutdown_send, ec);
+    const int fd = sock.native_handle();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(limits.drain_seconds);
+    std::vector<char> discard(64 * 1024);
+    size_t drained = 0;
+    while (drained < limits.drain_bytes) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fd, POLLIN, 0};
+      const int r = ::poll(&p, 1, static_cast<int>(left.count()));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      const ssize_t n = ::recv(fd, discard.data(), std::min(discard.size(), limits.drain_bytes - drained), MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+      if (n <= 0) break;  // the client closed its end (or the connection failed)
+      drained += static_cast<size_t>(n);
+    }
+    sock.close(ec);
+  }
+
   void serve(tcp::socket sock) {
     set_timeout(sock, SO_RCVTIMEO, limits.idle_seconds);
     set_timeout(sock, SO_SNDTIMEO, limits.write_seconds);
     boost::beast::flat_buffer buf;
+    bool refused = false;  // a refusal ends the connection through drain_and_close
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(limits.header_bytes));
@@ -156,16 +189,19 @@ struct HttpServer::Impl {
       if (ec == http::error::body_limit) {
         refuse(sock, http::status::payload_too_large,
                "the request body is larger than " + std::to_string(limits.body_bytes) + " bytes", "body_too_large");
+        refused = true;
         break;
       }
       if (ec == http::error::header_limit) {
         refuse(sock, http::status::request_header_fields_too_large,
                "the request header is larger than " + std::to_string(limits.header_bytes) + " bytes",
                "header_too_large");
+        refused = true;
         break;
       }
       if (ec) {
         refuse(sock, http::status::bad_request, "malformed HTTP request", "bad_http");
+        refused = true;
         break;
       }
       const auto& req = parser.get();
@@ -181,6 +217,7 @@ struct HttpServer::Impl {
       if (!resp.answered()) resp.send(500, "application/json", error_body("no response", "internal_error"));
       if (!resp.keep_alive()) break;
     }
+    if (refused) return drain_and_close(sock);
     boost::beast::error_code ec;
     sock.shutdown(tcp::socket::shutdown_send, ec);
     sock.close(ec);

@@ -1,7 +1,9 @@
 // A small HTTP/1.1 server on Boost.Beast (synchronous, one thread per connection, keep-alive).
 // Limits: request header bytes, body bytes (enforced by Beast's parser for Content-Length and
 // chunked bodies alike: an oversized body is refused with 413 before it is buffered), idle time
-// between requests, concurrent connections. Handlers see a plain HttpRequest and answer through
+// between requests, concurrent connections. A refusal is answered so the client can read it while it
+// is still sending: the response, then a half-close, then the rest of the request read and thrown
+// away (at most drain_bytes, for at most drain_seconds) before the socket closes. Handlers see a plain HttpRequest and answer through
 // a Responder, either with one whole response or with a server-sent event stream; the Responder
 // tells them when the client has gone, so they can cancel its work.
 #pragma once
@@ -20,6 +22,11 @@ struct HttpLimits {
   int idle_seconds = 60;     // a keep-alive connection idle longer is closed
   int write_seconds = 30;    // a client that takes no data for this long is dropped
   int max_connections = 512;  // more are answered 503 and closed
+  // After a refusal (413, 431, 400): how much of the rest of the request is read and discarded, and
+  // for how long, before the connection closes (closing with unread data resets it, and the client
+  // may lose the answer); the bounds keep a slow or endless sender from holding the thread.
+  size_t drain_bytes = 64 * 1024 * 1024;
+  int drain_seconds = 5;
 };
 
 struct HttpRequest {

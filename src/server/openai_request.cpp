@@ -14,29 +14,8 @@ constexpr int kMaxDepth = 32;  // JSON nesting beyond this is refused before par
 
 ApiError bad(const std::string& param, const std::string& message) { return ApiError(400, message, param); }
 
-// Nesting depth of a JSON text (brackets outside strings), so a body of 100000 '[' never reaches
-// a recursive consumer.
-int json_depth(std::string_view text) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return max_depth;
-}
-
 json parse_body(std::string_view body) {
-  if (json_depth(body) > kMaxDepth) throw bad("", str("the request body nests deeper than ", kMaxDepth, " levels"));
+  if (json_nesting_depth(body) > kMaxDepth) throw bad("", str("the request body nests deeper than ", kMaxDepth, " levels"));
   json j;
   try {
     j = parse_json_strict<json>(body, "request body");

@@ -1,6 +1,7 @@
 #include "tokenizer/added_tokens.h"
 
 #include "core/error.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/utf8.h"
 
 namespace mla {
@@ -75,9 +76,8 @@ AddedTokens AddedTokens::from_json(const json& list, const std::string& path) {
       // single_word needs Unicode word boundaries; no byte-level BPE tokenizer we run sets it.
       if (t.value("single_word", false)) fail(where, ": single_word true is not supported");
       const bool special = t.value("special", false);
-      AddedToken token{content, t.at("id").get<int32_t>(), special, t.value("normalized", !special),
+      AddedToken token{content, token_id_from_json(t.at("id"), where), special, t.value("normalized", !special),
                        t.value("lstrip", false), t.value("rstrip", false)};
-      if (token.id < 0) fail(where, ": negative id ", token.id);
       const int32_t index = static_cast<int32_t>(added.tokens_.size());
       (token.normalized ? added.normalized_ : added.raw_).add(content, index);
       added.tokens_.push_back(std::move(token));

@@ -26,6 +26,16 @@ std::pair<std::string, std::string> merge_parts(const json& m, size_t rank, cons
 
 }  // namespace
 
+int32_t token_id_from_json(const json& id, const std::string& where) {
+  // Checked as an integer first: get<int32_t>() of 1e20 or 2^40 would not say so (a float cast out
+  // of range is undefined behaviour).
+  if (!id.is_number_integer()) fail(where, ": id must be an integer, got ", id.type_name());
+  if (id.is_number_unsigned() ? id.get<uint64_t>() > static_cast<uint64_t>(kMaxTokenId)
+                              : id.get<int64_t>() < 0 || id.get<int64_t>() > kMaxTokenId)
+    fail(where, ": id ", id.dump(), " is outside [0, ", kMaxTokenId, "]");
+  return static_cast<int32_t>(id.get<int64_t>());
+}
+
 Bpe Bpe::from_json(const json& model, const std::string& path) {
   const std::string where = path + ": model";
   Bpe bpe;
@@ -43,11 +53,8 @@ Bpe Bpe::from_json(const json& model, const std::string& path) {
 
     const json& vocab = model.at("vocab");
     bpe.vocab_.reserve(vocab.size());
-    for (const auto& [spelling, id_json] : vocab.items()) {
-      const int32_t id = id_json.get<int32_t>();
-      if (id < 0) fail(where, ": token ", json(spelling).dump(), " has negative id ", id);
-      bpe.vocab_.emplace(spelling, id);
-    }
+    for (const auto& [spelling, id_json] : vocab.items())
+      bpe.vocab_.emplace(spelling, token_id_from_json(id_json, str(where, ": token ", json(spelling).dump())));
     for (unsigned b = 0; b < 256; ++b) {
       const std::string spelling = byte_level::from_bytes(std::string(1, static_cast<char>(b)));
       auto it = bpe.vocab_.find(spelling);

@@ -13,6 +13,15 @@
 
 namespace mla {
 
+// The largest token id a tokenizer.json may use. The tokenizer keeps one entry per id up to the
+// largest (vocabularies may have holes), so an id is bounded before anything is sized by it; the
+// largest published vocabularies are near 2^18.
+inline constexpr int32_t kMaxTokenId = (1 << 22) - 1;
+
+// A token id as tokenizer.json writes it ("vocab" values, "added_tokens" ids): an integer in
+// [0, kMaxTokenId], else mla::Error naming `where`.
+int32_t token_id_from_json(const nlohmann::json& id, const std::string& where);
+
 class Bpe {
  public:
   // `model` is tokenizer.json's "model" (type BPE); `path` is for errors.

@@ -56,8 +56,11 @@ Regex::Regex(const std::string& oniguruma_pattern, const std::string& where) {
   const std::string pattern = oniguruma_to_pcre2(oniguruma_pattern, where);
   int error = 0;
   PCRE2_SIZE offset = 0;
-  code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,
-                        &error, &offset, nullptr);
+  // PCRE2_NEVER_BACKSLASH_C: \C matches one byte even in UTF mode, so a piece could end inside a
+  // character, and the next stage matches pieces with PCRE2_NO_UTF_CHECK, undefined on invalid UTF-8
+  // (Oniguruma has no such escape; no tokenizer.json writes it).
+  code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                        PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C, &error, &offset, nullptr);
   if (!code_) fail(where, ": bad regex at offset ", offset, ": ", pcre2_message(error));
   // JIT is an optimisation: where the platform lacks it pcre2_match interprets the same code.
   pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);

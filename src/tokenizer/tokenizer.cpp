@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "formats/json_strict.h"
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/byte_level.h"
@@ -22,12 +23,16 @@ using nlohmann::json;
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string text = buf.str();
+  // A document nested thousands deep (a 16 KB normalizer of 8000 '[') overflowed the stack when
+  // copied: seen running fuzz/tokenizer_fuzz.cpp on a hand-made input.
+  if (json_nesting_depth(text) > kMaxJsonDepth) fail(path, ": JSON nests deeper than ", kMaxJsonDepth, " levels");
   try {
-    return json::parse(text.str());
+    return json::parse(text);
   } catch (const json::exception& e) {
-    fail(path, ": not valid JSON: ", e.what());
+    fail(path, ": not valid JSON: ", json_error_text(e));
   }
 }
 
