@@ -193,7 +193,7 @@ TEST(KvAccounting, DtypesAndPresets) {
   EXPECT_EQ(parse_cache_dtype("q8_0"), CacheDtype::Q8_0);
   EXPECT_EQ(all_cache_dtypes().size(), 5u);
   for (CacheDtype d : all_cache_dtypes()) EXPECT_EQ(parse_cache_dtype(cache_dtype_name(d)), d);
-  EXPECT_NE(error_of([] { parse_cache_dtype("int4"); }).find("--dtype 'int4'"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_cache_dtype("int4"); }).find("--kv-type 'int4'"), std::string::npos);
 
   EXPECT_EQ(preset_names().size(), 7u);
   for (const auto& n : preset_names()) EXPECT_NO_THROW(validate(preset(n))) << n;

@@ -69,8 +69,9 @@ double matmul_params(const ModelConfig& cfg, const Model& model) {
 // What one decode step must move and compute: every weight matrix once (the embedding contributes
 // one row), the whole cache once, and 2 FLOPs per multiply-add. weight_bytes: bytes per weight as
 // stored (2 for bf16, 34/32 for Q8_0, 18/32 for Q4_0).
-StepCost decode_cost(const ModelConfig& cfg, const Model& model, AttnMode mode, int64_t context, double weight_bytes) {
-  const double kv = static_cast<double>(model.make_cache(1).bytes_per_token()) * context;
+StepCost decode_cost(const ModelConfig& cfg, const Model& model, AttnMode mode, int64_t context, double weight_bytes,
+                     kv::CacheDtype kv_type) {
+  const double kv = static_cast<double>(model.make_cache(1, kv_type).bytes_per_token()) * context;
   return {matmul_params(cfg, model) * weight_bytes + kv,
           2.0 * (matmul_params(cfg, model) + decode_attention_macs(cfg, mode, context))};
 }
@@ -91,7 +92,7 @@ BenchReport run_bench(const BenchOptions& o, ThreadPool& pool, const Progress& p
   BenchReport rep;
   rep.preset = o.preset;
   const DType weights = o.quant.value_or(DType::BF16);
-  rep.shape = o.shape.describe() + ", weights " + dtype_name(weights);
+  rep.shape = o.shape.describe() + ", weights " + dtype_name(weights) + ", KV cache " + kv::cache_dtype_name(o.kv_type);
   const double weight_bytes = static_cast<double>(dtype_block_bytes(weights)) / static_cast<double>(dtype_block_values(weights));
   progress("measuring the machine's ceilings (read bandwidth, FMA peak)");
   rep.machine = MachineInfo{cpu_name(), kernel_isa(), pool.size(), measure_read_gbps(pool), measure_peak_gflops(pool)};
@@ -117,7 +118,7 @@ BenchReport run_bench(const BenchOptions& o, ThreadPool& pool, const Progress& p
     for (auto& t : prompt) t = tok(rng);
     double prefill_tok_s;
     {
-      KvCache cache = model->make_cache(o.prompt_tokens);
+      KvCache cache = model->make_cache(o.prompt_tokens, o.kv_type);
       const auto t0 = Clock::now();
       model->forward(prompt, cache, mode, false, logits.data());
       prefill_tok_s = o.prompt_tokens / seconds(t0);
@@ -126,7 +127,7 @@ BenchReport run_bench(const BenchOptions& o, ThreadPool& pool, const Progress& p
     progress(str(tag, ": prefill ", static_cast<int>(prefill_tok_s), " tok/s, ", static_cast<int>(prefill_gflops),
                  " GFLOP/s"));
 
-    const size_t kv_per_token = model->make_cache(1).bytes_per_token();
+    const size_t kv_per_token = model->make_cache(1, o.kv_type).bytes_per_token();
     for (int64_t context : o.contexts) {
       BenchRow row;
       row.variant = variant;
@@ -139,11 +140,11 @@ BenchReport run_bench(const BenchOptions& o, ThreadPool& pool, const Progress& p
         progress(str(tag, " @ ", context, ": skipped, the cache would need more than --max-kv-mem"));
         continue;
       }
-      const StepCost cost = decode_cost(cfg, *model, mode, context, weight_bytes);
+      const StepCost cost = decode_cost(cfg, *model, mode, context, weight_bytes, o.kv_type);
       // One step predicted to take over a second: no warm-up step and a single timed step.
       const double predicted = std::max(cost.bytes / (rep.machine.read_gbps * 1e9), cost.flops / (rep.machine.peak_gflops * 1e9));
       const bool slow = predicted > 1.0;
-      KvCache cache = model->make_cache(context + o.max_steps + 2);
+      KvCache cache = model->make_cache(context + o.max_steps + 2, o.kv_type);
       fill_cache(cache, context, vi);
       int32_t next = tok(rng);
       if (!slow) model->forward({&next, 1}, cache, mode, false, logits.data());  // warm-up
@@ -186,7 +187,7 @@ BenchReport run_bench(const BenchOptions& o, ThreadPool& pool, const Progress& p
     std::vector<KvCache> caches;
     std::vector<KvCache*> ptrs;
     for (int64_t b = 0; b < tr.sequences; ++b) {
-      caches.push_back(model->make_cache(o.throughput_context + o.max_steps + 2));
+      caches.push_back(model->make_cache(o.throughput_context + o.max_steps + 2, o.kv_type));
       fill_cache(caches.back(), o.throughput_context, b);
     }
     for (auto& c : caches) ptrs.push_back(&c);

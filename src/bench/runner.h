@@ -11,6 +11,7 @@
 #include "bench/report.h"
 #include "bench/variants.h"
 #include "core/thread_pool.h"
+#include "kv/kv_accounting.h"
 #include "tensor/dtype.h"
 
 namespace mla::bench {
@@ -28,6 +29,7 @@ struct BenchOptions {
   int64_t throughput_context = 4096;
   int64_t max_batch = 256;
   bool throughput_naive = false;
+  kv::CacheDtype kv_type = kv::CacheDtype::BF16;  // every variant's cache, as `mla serve` keeps it
   std::optional<DType> quant;  // quantize the bf16 weights (Q8_0 / Q4_0) before measuring  // naive MLA re-expands every cached token every step: very slow
 };
 

@@ -48,16 +48,17 @@ class StderrProgress {
 
 // `mla bench --model`'s flags, spelled as llama-bench spells them.
 struct ModelBenchFlags {
-  std::string model, attn = "auto", kv_type = "f32";
+  std::string model, attn = "auto";
   bench::ModelBenchOptions bench;
 };
 
 // Registered after the synthetic benchmark's options: --model excludes all of those but the ones
-// both runs share (threads, quant, json), and the new flags need --model.
+// both runs share (threads, quant, kv-type, json), and the new flags need --model.
 void add_model_bench_flags(CLI::App* cmd, ModelBenchFlags& f) {
   const std::vector<CLI::Option*> synthetic = cmd->get_options([](const CLI::Option* opt) {
     const std::string name = opt->get_name();
-    return name != "--help" && name != "--threads" && name != "--quant" && name != "--json";
+    return name != "--help" && name != "--threads" && name != "--quant" && name != "--kv-type" && name != "--json" &&
+           !opt->get_group().empty();  // hidden: the refused old spellings of --kv-type
   });
   CLI::Option* model = cmd->add_option("-m,--model", f.model,
                                        "llama-bench this model (Hugging Face directory or GGUF file) instead of the "
@@ -76,8 +77,6 @@ void add_model_bench_flags(CLI::App* cmd, ModelBenchFlags& f) {
   cmd->add_option("--attn", f.attn, "with --model: MLA attention path: naive | absorbed | auto (default)")
       ->check(CLI::IsMember({"naive", "absorbed", "auto"}))
       ->needs(model);
-  cmd->add_option("--kv-type", f.kv_type, "with --model: cache element type: f32 (default, as generate), bf16, f16, fp8, q8_0")
-      ->needs(model);
 }
 
 // "BF16, F32" as stored; "BF16, F32 -> Q8_0" when --quant converts the linear weights at load.
@@ -87,11 +86,12 @@ std::string weight_dtypes(const std::string& model, std::optional<DType> quant) 
   return quant ? s + " -> " + dtype_name(*quant) : s;
 }
 
-void bench_model(const ModelBenchFlags& f, int threads, const std::string& quant, const std::string& json) {
+void bench_model(const ModelBenchFlags& f, int threads, const std::string& quant, const std::string& kv_type,
+                 const std::string& json) {
   bench::ModelBenchReport r;
   r.options = f.bench;
   r.options.attn = parse_attn_mode(f.attn);
-  r.options.kv_type = kv::parse_cache_dtype(f.kv_type, "--kv-type");
+  r.options.kv_type = parse_kv_type(kv_type);
   // Bad lengths fail before the model, possibly large, is loaded.
   bench::check_model_bench_options(r.options, load_model_config(f.model).max_position_embeddings);
   r.quant = parse_quant(quant);
@@ -119,7 +119,7 @@ void register_bench(CLI::App& app) {
   struct Opts {
     bench::BenchOptions bench;
     std::string preset = "deepseek-v2-lite-attn", variants, contexts, json, csv, plot;
-    std::string max_kv_mem = "8GiB", budget = "1GiB", quant;
+    std::string max_kv_mem = "8GiB", budget = "1GiB", quant, kv_type = kDefaultKvType;
     int threads = ThreadPool::default_threads();
     // Shape overrides (0: the preset's value).
     int64_t hidden = 0, heads = 0, layers = 0, ffn = 0, vocab = 0, head_dim = 0, gqa_kv_heads = 0, q_lora = -1,
@@ -151,6 +151,7 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--nope", o->nope, "shape override: MLA qk_nope_head_dim")->check(CLI::Range(1, 1 << 12));
   cmd->add_option("--v-head-dim", o->v_head_dim, "shape override: MLA v_head_dim")->check(CLI::Range(1, 1 << 12));
   add_quant_flag(cmd, o->quant);
+  add_kv_type_flag(cmd, o->kv_type, "cache element format: f32 | bf16 (default) | f16 | fp8 | q8_0");
   cmd->add_option("--json", o->json, "write the results as JSON");
   cmd->add_option("--csv", o->csv, "write the results as CSV (and FILE-throughput.csv)");
   cmd->add_option("--plot", o->plot, "write plots (.svg or .png): decode tok/s and KV memory against context");
@@ -205,10 +206,11 @@ void register_bench(CLI::App& app) {
 
   cmd->callback([o, mo, cmd] {
     if (!cmd->get_subcommands().empty()) return;  // a subcommand (gemv, gemm, attention) ran instead
-    if (!mo->model.empty()) return bench_model(*mo, o->threads, o->quant, o->json);
+    if (!mo->model.empty()) return bench_model(*mo, o->threads, o->quant, o->kv_type, o->json);
     bench::BenchOptions& b = o->bench;
     b.preset = o->preset;
     b.quant = parse_quant(o->quant);
+    b.kv_type = parse_kv_type(o->kv_type);
     b.shape = bench::preset_shape(o->preset);
     bench::BenchShape& s = b.shape;
     auto apply = [](int64_t v, int64_t& field) {

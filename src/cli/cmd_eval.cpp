@@ -14,7 +14,7 @@ namespace mla::cli {
 void register_eval(CLI::App& app) {
   struct Opts {
     ModelFlags model;
-    std::string tokens, tokens_file, logits_out, kv_dtype = "f32";
+    std::string tokens, tokens_file, logits_out, kv_type = kDefaultKvType;
     bool decode = false;
   };
   auto o = std::make_shared<Opts>();
@@ -23,18 +23,19 @@ void register_eval(CLI::App& app) {
   auto* tok_opt = cmd->add_option("--tokens", o->tokens, "comma-separated token ids");
   cmd->add_option("--tokens-file", o->tokens_file, "file of token ids")->excludes(tok_opt);
   cmd->add_option("--logits-out", o->logits_out, "output file")->required();
-  cmd->add_option("--kv-dtype", o->kv_dtype, "cache element type: f32 (default), bf16, f16, fp8, q8_0");
+  add_kv_type_flag(cmd, o->kv_type, "cache element format: f32 (exact) | bf16 (default) | f16 | fp8 | q8_0");
   cmd->add_flag("--decode", o->decode, "one token at a time through the cache (the first as a one-token prefill)");
   cmd->callback([o] {
     if (o->tokens.empty() && o->tokens_file.empty()) fail("eval: give --tokens or --tokens-file");
     const std::vector<int32_t> ids =
         o->tokens.empty() ? read_token_file(o->tokens_file) : parse_token_list(o->tokens, "--tokens");
+    const kv::CacheDtype kv_type = parse_kv_type(o->kv_type);
     ThreadPool pool(o->model.threads);
     auto model = open_model(o->model.dir, pool, parse_quant(o->model.quant));
     const int64_t V = model->config().vocab_size, T = static_cast<int64_t>(ids.size());
     check_token_ids(ids, V, o->tokens.empty() ? o->tokens_file : "--tokens");
     const AttnMode mode = parse_attn_mode(o->model.attn);
-    KvCache cache = model->make_cache(T, kv::parse_cache_dtype(o->kv_dtype));
+    KvCache cache = model->make_cache(T, kv_type);
     std::vector<float> logits(static_cast<size_t>(T) * V);
     if (o->decode) {
       for (int64_t t = 0; t < T; ++t)

@@ -14,7 +14,7 @@ namespace mla::cli {
 void register_generate(CLI::App& app) {
   struct Opts {
     ModelFlags model;
-    std::string prompt, tokens, json_out;
+    std::string prompt, tokens, json_out, kv_type = kDefaultKvType;
     int64_t context = 0;
     bool no_bos = false;
     GenerateOptions gen;
@@ -27,8 +27,10 @@ void register_generate(CLI::App& app) {
   cmd->add_option("-c,--context", o->context, "context length to reserve (default: prompt + max tokens)");
   cmd->add_flag("--no-bos", o->no_bos, "do not prepend the BOS token to a text prompt");
   cmd->add_option("--json-out", o->json_out, "also write ids, text and timings as JSON");
+  add_kv_type_flag(cmd, o->kv_type, "cache element format: f32 | bf16 (default) | f16 | fp8 | q8_0");
   add_sampling_flags(cmd, o->gen);
   cmd->callback([o] {
+    const kv::CacheDtype kv_type = parse_kv_type(o->kv_type);
     if (o->prompt.empty() && o->tokens.empty()) fail("generate: give -p PROMPT or --tokens IDS");
     o->gen.attn = parse_attn_mode(o->model.attn);
     std::unique_ptr<Tokenizer> tok = open_tokenizer(o->model.dir, !o->prompt.empty());
@@ -49,7 +51,7 @@ void register_generate(CLI::App& app) {
     if (o->tokens.empty() && !o->no_bos && cfg.bos_token_id) prompt.insert(prompt.begin(), *cfg.bos_token_id);
     const int64_t context = o->context > 0 ? o->context : static_cast<int64_t>(prompt.size()) + o->gen.max_tokens;
 
-    Session session(*model, context);
+    Session session(*model, context, kv_type);
     GenerateResult r = session.generate(prompt, o->gen, tok.get(), [](std::string_view text) {
       std::fwrite(text.data(), 1, text.size(), stdout);
       std::fflush(stdout);
@@ -64,13 +66,12 @@ void register_generate(CLI::App& app) {
                  "generated tokens: %zu (%s)\n"
                  "prefill:          %.1f tok/s (%.3f s)\n"
                  "decode:           %.1f tok/s (%lld steps, %.3f s)\n"
-                 "KV cache:         %zu bytes/token (%lld layers x %lld values, %s), %s for %lld tokens\n"
+                 "KV cache:         %s; %s for %lld tokens\n"
                  "peak memory:      %s (RSS, including mapped weights)\n",
                  static_cast<long long>(r.prompt_tokens), r.ids.size(), r.finish_reason.c_str(),
                  r.prompt_tokens / r.prefill_seconds, r.prefill_seconds, decode_tps,
-                 static_cast<long long>(r.decode_steps), r.decode_seconds, cache.bytes_per_token(),
-                 static_cast<long long>(cfg.num_hidden_layers), static_cast<long long>(cache.row_width()),
-                 kv::cache_dtype_name(cache.dtype()), human_bytes(cache.bytes_used()).c_str(),
+                 static_cast<long long>(r.decode_steps), r.decode_seconds, describe_kv_cache(cache, cfg).c_str(),
+                 human_bytes(cache.bytes_used()).c_str(),
                  static_cast<long long>(cache.n_tokens()), human_bytes(peak_rss_bytes()).c_str());
     if (!o->json_out.empty()) {
       nlohmann::json j = {{"prompt_ids", prompt},
@@ -80,6 +81,7 @@ void register_generate(CLI::App& app) {
                           {"prompt_tokens", r.prompt_tokens},
                           {"prefill_tok_s", r.prompt_tokens / r.prefill_seconds},
                           {"decode_tok_s", decode_tps},
+                          {"kv_type", kv::cache_dtype_name(cache.dtype())},
                           {"kv_bytes_per_token", cache.bytes_per_token()},
                           {"peak_rss_bytes", peak_rss_bytes()}};
       std::ofstream out(o->json_out);

@@ -19,19 +19,9 @@ namespace mla::cli {
 namespace {
 
 struct KvFlags {
-  std::string model, preset, dtype, context, mem;
+  std::string model, preset, kv_type, context, mem;
   bool json = false;
 };
-
-// 70272 -> "70,272"
-std::string grouped(uint64_t v) {
-  std::string d = std::to_string(v), r;
-  for (size_t i = 0; i < d.size(); ++i) {
-    if (i && (d.size() - i) % 3 == 0) r += ',';
-    r += d[i];
-  }
-  return r;
-}
 
 std::string describe_rows(const kv::KvShape& s) {
   if (s.kind == kv::AttentionKind::MLA)
@@ -85,8 +75,8 @@ void run(const KvFlags& f) {
   std::optional<uint64_t> mem;
   if (!f.mem.empty()) mem = kv::parse_mem(f.mem);
   std::vector<kv::CacheDtype> dtypes;
-  if (!f.dtype.empty()) dtypes = {kv::parse_cache_dtype(f.dtype)};
-  else if (f.json) dtypes = {kv::CacheDtype::BF16};
+  if (!f.kv_type.empty()) dtypes = {parse_kv_type(f.kv_type)};
+  else if (f.json) dtypes = {parse_kv_type(kDefaultKvType)};
   else dtypes = kv::all_cache_dtypes();
 
   // Compute everything before printing, so an overflow error never leaves half a table behind.
@@ -204,10 +194,10 @@ void register_kv(CLI::App& app) {
   cmd->add_option("-m,--model", f->model, "Hugging Face model directory (its config.json is read), config.json or GGUF file");
   cmd->add_option("-p,--preset", f->preset,
                   "built-in model: gpt2, llama-3-8b, llama-3-70b, deepseek-v2-lite, deepseek-v2, deepseek-v3, deepseek-r1");
-  cmd->add_option("--dtype", f->dtype, "cache dtype: f32, bf16, f16, fp8, q8_0 (default: all; bf16 with --json)");
+  add_kv_type_flag(cmd, f->kv_type, "cache element format: f32, bf16, f16, fp8, q8_0 (default: a table of all; bf16 with --json)");
   cmd->add_option("--context", f->context, "tokens to size the cache for (default: the model's max context)");
   cmd->add_option("--mem", f->mem, "memory budget, e.g. 24GiB, 80GB, 4096: prints the tokens it holds");
-  cmd->add_flag("--json", f->json, "one JSON object for one dtype (--dtype, default bf16)");
+  cmd->add_flag("--json", f->json, "one JSON object for one format (--kv-type, default bf16)");
   cmd->callback([f] { run(*f); });
 }
 

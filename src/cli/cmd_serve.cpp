@@ -19,7 +19,7 @@ namespace mla::cli {
 void register_serve(CLI::App& app) {
   struct Opts {
     ModelFlags model;
-    std::string host = "127.0.0.1", api_key, name, family, kv_mem = "8GiB", kv_type = "bf16", max_body = "4MiB";
+    std::string host = "127.0.0.1", api_key, name, family, kv_mem = "8GiB", kv_type = kDefaultKvType, max_body = "4MiB";
     uint16_t port = 8080;
     int64_t max_running = 64, max_queue = 256, context = 0;
     double timeout = 600;
@@ -34,7 +34,7 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--served-model-name", o->name, "the model name clients send (default: the model directory's name)");
   cmd->add_option("--template", o->family, "chat template deepseek-v3 | deepseek-r1 whatever tokenizer_config.json says");
   cmd->add_option("--kv-mem", o->kv_mem, "memory for the KV cache of all sequences (e.g. 8GiB)");
-  cmd->add_option("--kv-type", o->kv_type, "cached element format: f32 | bf16 | f16 | fp8 | q8_0");
+  add_kv_type_flag(cmd, o->kv_type, "cache element format: f32 | bf16 (default) | f16 | fp8 | q8_0");
   cmd->add_option("--max-running", o->max_running, "sequences decoded together at most")->check(CLI::Range(1, 4096));
   cmd->add_option("--max-queue", o->max_queue, "waiting requests beyond this are answered 429")
       ->check(CLI::Range(0, 1 << 20));
@@ -46,7 +46,7 @@ void register_serve(CLI::App& app) {
     EngineOptions eo;
     eo.attn = parse_attn_mode(o->model.attn);
     eo.kv_mem_bytes = kv::parse_mem(o->kv_mem);
-    eo.kv_type = kv::parse_cache_dtype(o->kv_type);
+    eo.kv_type = parse_kv_type(o->kv_type);
     eo.max_running = o->max_running;
     eo.max_queue = o->max_queue;
     eo.max_context = o->context;

@@ -142,6 +142,43 @@ void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size, const 
     if (id >= vocab_size) fail(what, ": token id ", id, " is out of range for vocab size ", vocab_size);
 }
 
+CLI::Option* add_kv_type_flag(CLI::App* cmd, std::string& kv_type, const std::string& help) {
+  for (const char* old : {"--kv-dtype", "--dtype"})
+    cmd->add_option_function<std::string>(old, [old](const std::string&) {
+         fail(old, " was renamed: the cache format is --kv-type f32|bf16|f16|fp8|q8_0 (default ", kDefaultKvType,
+              ") on every command");
+       })
+        ->group("");  // hidden from --help
+  return cmd->add_option("--kv-type", kv_type, help);
+}
+
+kv::CacheDtype parse_kv_type(const std::string& kv_type) { return kv::parse_cache_dtype(kv_type, "--kv-type"); }
+
+std::string grouped(uint64_t v) {
+  std::string d = std::to_string(v), r;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i && (d.size() - i) % 3 == 0) r += ',';
+    r += d[i];
+  }
+  return r;
+}
+
+std::string describe_kv_cache(const KvCache& cache, const ModelConfig& cfg) {
+  const uint64_t stored = cache.bytes_per_token();
+  std::string s = str(grouped(stored), " B/token in ", kv::cache_dtype_name(cache.dtype()), " (", cache.n_layers(),
+                      " layers x ", grouped(static_cast<uint64_t>(cache.row_width())), " values");
+  try {
+    const kv::KvShape shape = kv::shape_from_config(cfg);
+    const uint64_t mha = kv::mha_bytes(shape, cache.dtype()).per_token;
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.1fx", static_cast<double>(mha) / static_cast<double>(stored));
+    s += str("; its MHA equivalent caches ", grouped(mha), " B/token, ", ratio, " as much");
+  } catch (const Error&) {
+    // A config the accounting does not know: the stored bytes alone.
+  }
+  return s + ")";
+}
+
 void add_sampling_flags(CLI::App* cmd, GenerateOptions& o) {
   cmd->add_option("-n,--max-tokens", o.max_tokens, "tokens to generate")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   cmd->add_option("--temperature,--temp", o.sampling.temperature, "0 = greedy");

@@ -11,6 +11,7 @@
 #include "core/human_bytes.h"
 #include "core/thread_pool.h"
 #include "engine/generate.h"
+#include "kv/kv_accounting.h"
 #include "model/model.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -57,6 +58,20 @@ void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size, const 
 
 // "bf16,q8_0,..." -> weight formats (bf16, f16, f32, q8_0, q4_0); `flag` names the option in errors.
 std::vector<DType> parse_weight_formats(const std::string& list, const std::string& flag);
+
+// The cache's element format has one flag on every command that keeps or sizes a cache (generate,
+// chat, eval, bench, serve, kv): `--kv-type f32|bf16|f16|fp8|q8_0`, default bf16 (what `mla serve`
+// has always kept: half the bytes of f32). The spellings it replaced, --kv-dtype and --dtype, are
+// refused with a hint rather than silently ignored or taken.
+inline constexpr const char* kDefaultKvType = "bf16";
+CLI::Option* add_kv_type_flag(CLI::App* cmd, std::string& kv_type, const std::string& help);
+kv::CacheDtype parse_kv_type(const std::string& kv_type);
+// "2,304 B/token in bf16 (2 layers x 576 values; its MHA equivalent caches 16,384 B/token, 7.1x as
+// much)": a cache's
+// bytes per token as stored, next to the MHA equivalent of the model's shape (`mla kv` arithmetic).
+std::string describe_kv_cache(const KvCache& cache, const ModelConfig& cfg);
+// 70272 -> "70,272"
+std::string grouped(uint64_t v);
 
 // Sampling and stopping flags shared by generate and chat.
 void add_sampling_flags(CLI::App* cmd, GenerateOptions& o);

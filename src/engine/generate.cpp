@@ -15,8 +15,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-Session::Session(Model& model, int64_t max_context)
-    : model_(model), cache_(model.make_cache(max_context)), logits_(model.config().vocab_size) {}
+Session::Session(Model& model, int64_t max_context, kv::CacheDtype kv_type)
+    : model_(model), cache_(model.make_cache(max_context, kv_type)), logits_(model.config().vocab_size) {}
 
 GenerateResult Session::generate(const std::vector<int32_t>& prompt, const GenerateOptions& opts,
                                  const Tokenizer* tok, const std::function<void(std::string_view)>& on_text) {

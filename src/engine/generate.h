@@ -36,7 +36,9 @@ struct GenerateResult {
 // reuse the longest common prefix of the cached tokens (multi-turn chat re-sends the history).
 class Session {
  public:
-  Session(Model& model, int64_t max_context);
+  // The cache holds max_context tokens in `kv_type` (the library's default is exact f32, as the
+  // reference tests use it; the mla commands default to bf16, as `mla serve` does).
+  Session(Model& model, int64_t max_context, kv::CacheDtype kv_type = kv::CacheDtype::F32);
 
   // on_text receives text as it completes (UTF-8 safe); tokenizer may be null (ids only).
   GenerateResult generate(const std::vector<int32_t>& prompt, const GenerateOptions& opts, const Tokenizer* tok,

@@ -29,7 +29,7 @@ const std::vector<CacheDtype>& all_cache_dtypes();
 const char* cache_dtype_name(CacheDtype d);  // "f32", "bf16", "f16", "fp8", "q8_0"
 // Accepts the names above and the aliases fp32, fp16, f8_e4m3; anything else -> mla::Error naming
 // `flag`, the value and the accepted names.
-CacheDtype parse_cache_dtype(std::string_view s, std::string_view flag = "--dtype");
+CacheDtype parse_cache_dtype(std::string_view s, std::string_view flag = "--kv-type");
 
 // GGUF q8_0: blocks of 32 values, each stored as one f16 scale + 32 int8 = 34 bytes.
 inline constexpr uint64_t kQ8_0BlockValues = 32;

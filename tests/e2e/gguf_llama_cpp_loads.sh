@@ -41,7 +41,7 @@ for entry in "${CASES[@]}"; do
   if ! peer=$(node "$MLA_SOURCE_DIR/bench/peer/greedy.mjs" --model "$gguf" --tokens "$TOKENS" -n $N 2>> "$W/$name.log"); then
     report FAIL "$name" "llama.cpp did not load or run the file: $(tail -n 1 "$W/$name.log")"; continue
   fi
-  if ! "$MLA_BIN" generate --model "$gguf" --tokens "$TOKENS" -n $N --temperature 0 --ignore-eos \
+  if ! "$MLA_BIN" generate --model "$gguf" --tokens "$TOKENS" -n $N --temperature 0 --ignore-eos --kv-type f32 \
        --json-out "$W/$name.json" >> "$W/$name.log" 2>&1; then
     report FAIL "$name" "mla generate: $(tail -n 1 "$W/$name.log")"; continue
   fi

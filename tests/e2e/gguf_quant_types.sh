@@ -93,25 +93,25 @@ check() {  # name
   for mode in prefill decode; do
     local extra=() base="$W/$name.$mode"
     [ "$mode" = decode ] && extra=(--decode)
-    if ! MLA_KERNELS=$F32_KERNELS "$MLA_BIN" eval --model "$d" --tokens "$TOKENS" --logits-out "$base.ref" "${extra[@]}" \
+    if ! MLA_KERNELS=$F32_KERNELS "$MLA_BIN" eval --kv-type f32 --model "$d" --tokens "$TOKENS" --logits-out "$base.ref" "${extra[@]}" \
          > "$base.ref.log" 2>&1; then
       fail_log "$name/$mode/numpy-f32-file" "$base.ref.log"; continue
     fi
-    if MLA_KERNELS=$F32_KERNELS "$MLA_BIN" eval --model "$q" --tokens "$TOKENS" --logits-out "$base.f32" "${extra[@]}" \
+    if MLA_KERNELS=$F32_KERNELS "$MLA_BIN" eval --kv-type f32 --model "$q" --tokens "$TOKENS" --logits-out "$base.f32" "${extra[@]}" \
        > "$base.f32.log" 2>&1; then
       "$PYTHON" "$CMP" logits --ref "$base.ref" --got "$base.f32" --vocab $VOCAB "${F32_TOLERANCE[@]}" \
         --case "$name/$mode/f32" --summary "$SUMMARY"
     else
       fail_log "$name/$mode/f32" "$base.f32.log"
     fi
-    if "$MLA_BIN" eval --model "$q" --tokens "$TOKENS" --logits-out "$base.dot" "${extra[@]}" > "$base.dot.log" 2>&1; then
+    if "$MLA_BIN" eval --kv-type f32 --model "$q" --tokens "$TOKENS" --logits-out "$base.dot" "${extra[@]}" > "$base.dot.log" 2>&1; then
       "$PYTHON" "$CMP" logits --ref "$base.ref" --got "$base.dot" --vocab $VOCAB "${DOT_TOLERANCE[@]}" \
         --case "$name/$mode/dot" --summary "$SUMMARY"
     else
       fail_log "$name/$mode/dot" "$base.dot.log"
     fi
   done
-  local g=(generate --tokens "$TOKENS" -n "$N_GREEDY" --temperature 0 --ignore-eos)
+  local g=(generate --kv-type f32 --tokens "$TOKENS" -n "$N_GREEDY" --temperature 0 --ignore-eos)
   if ! MLA_KERNELS=$F32_KERNELS "$MLA_BIN" "${g[@]}" --model "$d" --json-out "$W/$name.greedy.ref.json" > "$W/$name.greedy.log" 2>&1 ||
      ! MLA_KERNELS=$F32_KERNELS "$MLA_BIN" "${g[@]}" --model "$q" --json-out "$W/$name.greedy.f32.json" >> "$W/$name.greedy.log" 2>&1 ||
      ! "$MLA_BIN" "${g[@]}" --model "$q" --json-out "$W/$name.greedy.dot.json" >> "$W/$name.greedy.log" 2>&1; then
@@ -143,7 +143,7 @@ peer_greedy() {  # name
   k=$("$PYTHON" -c 'import sys; a, b = sys.argv[1].split(","), sys.argv[2].split(","); print(next(i for i in range(len(a)) if i >= len(b) or a[i] != b[i]))' "$peer" "$mla")
   local forced="$TOKENS"
   [ "$k" -gt 0 ] && forced="$TOKENS,$(cut -d, -f1-"$k" <<< "$peer")"
-  if ! "$MLA_BIN" eval --model "$q" --tokens "$forced" --logits-out "$W/$name.forced.f32" > "$W/$name.forced.log" 2>&1; then
+  if ! "$MLA_BIN" eval --kv-type f32 --model "$q" --tokens "$forced" --logits-out "$W/$name.forced.f32" > "$W/$name.forced.log" 2>&1; then
     fail_log "$name/llama.cpp-greedy" "$W/$name.forced.log"; return
   fi
   local verdict

@@ -43,7 +43,7 @@ bitwise() {  # case model source
   for mode in prefill decode; do
     local extra=() out="$W/$case.$mode.f32"
     [ "$mode" = decode ] && extra=(--decode)
-    if ! "$MLA_BIN" eval --model "$model" --tokens "$TOKENS" --logits-out "$out" "${extra[@]}" 2> "$out.log"; then
+    if ! "$MLA_BIN" eval --kv-type f32 --model "$model" --tokens "$TOKENS" --logits-out "$out" "${extra[@]}" 2> "$out.log"; then
       row "$case/$mode" FAIL "eval: $(tail -n 1 "$out.log")"
     elif [ "$EXACT" = 0 ]; then
       "$PYTHON" "$CMP" logits --ref "$W/$src.$mode.f32" --got "$out" --vocab 512 --case "$case/$mode" --summary "$SUMMARY" >/dev/null
@@ -76,7 +76,7 @@ for entry in "${CASES[@]}"; do
   for mode in prefill decode; do
     extra=()
     [ "$mode" = decode ] && extra=(--decode)
-    "$MLA_BIN" eval --model "$dir" --tokens "$TOKENS" --logits-out "$W/$name.$mode.f32" "${extra[@]}" 2> "$W/$name.eval.log" ||
+    "$MLA_BIN" eval --kv-type f32 --model "$dir" --tokens "$TOKENS" --logits-out "$W/$name.$mode.f32" "${extra[@]}" 2> "$W/$name.eval.log" ||
       row "$name/hf" FAIL "eval of the directory: $(tail -n 1 "$W/$name.eval.log")"
   done
   # fp8 has no GGUF type: dequantized to F32 (the values the engine's fp8 kernels compute with), so
@@ -106,11 +106,11 @@ for entry in "llama_gqa_q|--variant llama-gqa --dtype f32 --seed 9" "v2lite_dens
   dir="$W/$name"
   # shellcheck disable=SC2086
   "$PYTHON" "$GEN" $args --out "$dir" > /dev/null 2>&1 || { row "$name" FAIL "gen_checkpoint.py failed"; continue; }
-  "$MLA_BIN" eval --model "$dir" --tokens "$TOKENS" --logits-out "$W/$name.f32" 2>/dev/null
+  "$MLA_BIN" eval --kv-type f32 --model "$dir" --tokens "$TOKENS" --logits-out "$W/$name.f32" 2>/dev/null
   for q in q8_0:0.05 q4_0:0.5; do
     type=${q%%:*} tol=${q##*:}
     if "$MLA_BIN" convert --model "$dir" --out "$W/$name.$type.gguf" --type "$type" 2> "$W/$name.$type.log" &&
-       "$MLA_BIN" eval --model "$W/$name.$type.gguf" --tokens "$TOKENS" --logits-out "$W/$name.$type.f32" 2>> "$W/$name.$type.log"; then
+       "$MLA_BIN" eval --kv-type f32 --model "$W/$name.$type.gguf" --tokens "$TOKENS" --logits-out "$W/$name.$type.f32" 2>> "$W/$name.$type.log"; then
       "$PYTHON" "$CMP" logits --ref "$W/$name.f32" --got "$W/$name.$type.f32" --vocab 512 --abs-tol 0 --rel-tol "$tol" \
         --case "$name/$type" --summary "$SUMMARY" >/dev/null
       tail -n 1 "$SUMMARY"

@@ -53,7 +53,7 @@ else
 fi
 
 # --- other dtypes, --context and --mem
-if "$MLA_BIN" kv --preset deepseek-r1 --json --dtype q8_0 --context 100000 --mem 24GiB > "$W/r1q8.json" 2> "$W/r1q8.err"; then
+if "$MLA_BIN" kv --preset deepseek-r1 --json --kv-type q8_0 --context 100000 --mem 24GiB > "$W/r1q8.json" 2> "$W/r1q8.err"; then
   check_json "$W/r1q8.json" \
     'j["dtype"] == "q8_0"' \
     'j["kv_bytes_per_token"] == 61 * 18 * 34 == 37332' \
@@ -71,7 +71,7 @@ if "$MLA_BIN" kv --preset llama-3-8b --json > "$W/l8.json" 2> "$W/l8.err"; then
 else
   fail "mla kv --preset llama-3-8b --json: $(cat "$W/l8.err")"
 fi
-if "$MLA_BIN" kv --preset gpt2 --json --dtype f16 > "$W/gpt2.json" 2> "$W/gpt2.err"; then
+if "$MLA_BIN" kv --preset gpt2 --json --kv-type f16 > "$W/gpt2.json" 2> "$W/gpt2.err"; then
   check_json "$W/gpt2.json" 'j["kv_bytes_per_token"] == 12 * 2 * 12 * 64 * 2 == 36864' 'j["reduction"] == 1'
 else
   fail "mla kv --preset gpt2: $(cat "$W/gpt2.err")"
@@ -162,7 +162,7 @@ expect_error() {
   fi
 }
 expect_error bad_preset "unknown preset.*known: gpt2" "$MLA_BIN" kv --preset no-such-model
-expect_error bad_dtype "--dtype 'int4'" "$MLA_BIN" kv --preset gpt2 --dtype int4
+expect_error bad_dtype "--kv-type 'int4'" "$MLA_BIN" kv --preset gpt2 --kv-type int4
 expect_error zero_context "--context '0'" "$MLA_BIN" kv --preset gpt2 --context 0
 expect_error neg_context "--context '-5'" "$MLA_BIN" kv --preset gpt2 --context=-5
 expect_error huge_context "exceeds 2\\^64" "$MLA_BIN" kv --preset deepseek-r1 --context 9223372036854775807
@@ -171,6 +171,23 @@ expect_error neg_mem "--mem '-1GiB'" "$MLA_BIN" kv --preset gpt2 --mem=-1GiB
 expect_error no_source "exactly one of --model DIR or --preset NAME" "$MLA_BIN" kv
 expect_error both_sources "exactly one of" "$MLA_BIN" kv --preset gpt2 --model "$CK"
 expect_error missing_model "nowhere: does not exist" "$MLA_BIN" kv --model "$W/nowhere"
+
+# --- one name for the cache format on every command that keeps or sizes a cache: --kv-type, default
+# bf16; a bad value is refused before any model is loaded, the old spellings with a hint.
+for cmd in generate chat eval bench serve kv; do
+  args=(-m "$W/nowhere")
+  case $cmd in
+    eval) args+=(--tokens 1 --logits-out "$W/x.bin") ;;
+    kv) args=(--preset gpt2) ;;
+    bench) args=() ;;
+  esac
+  "$MLA_BIN" $cmd --help | grep -Eq -- "--kv-type .*bf16 \(default\)|--kv-type .*bf16 with --json" ||
+    fail "$cmd --help: no --kv-type with its bf16 default"
+  expect_error "$cmd-bad-kv-type" "--kv-type 'int4': unknown cache dtype" "$MLA_BIN" $cmd "${args[@]}" --kv-type int4
+  for old in --kv-dtype --dtype; do
+    expect_error "$cmd$old" "$old was renamed: the cache format is --kv-type" "$MLA_BIN" $cmd "${args[@]}" $old bf16
+  done
+done
 
 if [ $failed -ne 0 ]; then
   echo "kv_cli: FAILED" >&2
