@@ -41,6 +41,7 @@ TEST(BlockManager, SharesFullBlocksOfACommonPrefixAndCountsReferences) {
   EXPECT_EQ(hit, ids);
   EXPECT_EQ(hashes.size(), 2u);
   EXPECT_EQ(bm.used_blocks(), 2);  // shared, not copied
+  EXPECT_EQ(bm.shared_blocks(), 2);
 
   // A prefix that differs in the first block matches nothing; max_blocks caps the match.
   auto c = seq(8);
@@ -49,15 +50,20 @@ TEST(BlockManager, SharesFullBlocksOfACommonPrefixAndCountsReferences) {
   EXPECT_EQ(bm.match_prefix(a, 1, hashes).size(), 1u);
 
   // Refs: fill (1) + b (1) + the capped match (1 on the first block).
+  EXPECT_EQ(bm.shared_blocks(), 2);  // counted once however many hold it
   bm.release(ids[0]);
   bm.release(ids[0]);
+  EXPECT_EQ(bm.shared_blocks(), 1);
   bm.release(ids[1]);
   EXPECT_EQ(bm.used_blocks(), 2);
+  EXPECT_EQ(bm.shared_blocks(), 0);
   bm.release(ids[0]);
   bm.release(ids[1]);
   EXPECT_EQ(bm.used_blocks(), 0);
+  EXPECT_EQ(bm.free_blocks(), 8);
   EXPECT_EQ(bm.cached_free_blocks(), 2);  // free but still findable
-  EXPECT_EQ(bm.match_prefix(a, 10, hashes), ids);
+  EXPECT_EQ(bm.match_prefix(a, 10, hashes), ids);  // found again from the cache: one holder, not shared
+  EXPECT_EQ(bm.shared_blocks(), 0);
   EXPECT_THROW(bm.release(7), Error);  // never taken
 }
 

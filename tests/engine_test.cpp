@@ -201,7 +201,54 @@ TEST_F(EngineTest, ARepeatedPromptReusesItsCachedBlocks) {
   EXPECT_EQ(b.cached_prompt_tokens, 12);  // three full blocks; the last token is always computed
   EXPECT_EQ(a.ids, b.ids);
   EXPECT_EQ(a.ids, alone(prompt, 6).ids);
-  EXPECT_EQ(settled(engine).prefix_cache_hit_tokens, 12u);
+  const EngineMetrics m = settled(engine);
+  EXPECT_EQ(m.prefix_cache_hit_tokens, 12u);
+  // Idle: every block free, the published ones still cached for the next request, none shared.
+  EXPECT_EQ(m.kv_blocks_free, m.kv_blocks_total);
+  EXPECT_GE(m.kv_blocks_cached, 3);
+  EXPECT_EQ(m.kv_blocks_shared, 0);
+  EXPECT_EQ(m.kv_type, kv::CacheDtype::F32);
+  EXPECT_EQ(m.kv_block_tokens, 4);
+  EXPECT_EQ(m.kv_bytes_per_token, 2u * 40 * sizeof(float));
+  EXPECT_EQ(m.kv_bytes_total, static_cast<size_t>(m.kv_blocks_total) * 4 * m.kv_bytes_per_token);
+}
+
+TEST_F(EngineTest, APrefixReadByTwoRunningSequencesIsOneSetOfSharedBlocks) {
+  const std::vector<int32_t> prompt = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};  // 3 full blocks + 1
+  Engine engine(*model, tok, options(32));
+  std::mutex mu;
+  std::condition_variable cv;
+  bool first_token = false;
+  // The first request's sink slows it to >= 1 ms a token, so it still runs when the second arrives.
+  const uint64_t a = engine.submit(request(prompt, 40), [&](RequestEvent&&) {
+    {
+      std::lock_guard lock(mu);
+      first_token = true;
+    }
+    cv.notify_all();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return first_token; }));
+  }
+  Collector second;
+  const uint64_t b = engine.submit(request(prompt, 40), second.sink(0));
+  EngineMetrics m;
+  for (int i = 0; i < 3000; ++i) {
+    m = engine.metrics();
+    if (m.running == 2 && m.kv_blocks_shared > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(m.running, 2);
+  EXPECT_EQ(m.kv_blocks_shared, 3);  // the prompt's full blocks, stored once for both
+  EXPECT_EQ(m.kv_blocks_used + m.kv_blocks_free, m.kv_blocks_total);
+  engine.cancel(a);
+  engine.cancel(b);
+  second.wait(1);
+  m = settled(engine);
+  EXPECT_EQ(m.kv_blocks_shared, 0);
+  EXPECT_EQ(m.kv_blocks_used, 0);
 }
 
 TEST_F(EngineTest, CancellingARunningRequestFreesItsBlocks) {

@@ -388,8 +388,14 @@ struct Engine::Impl {
     m.running = static_cast<int64_t>(running.size());
     m.kv_blocks_total = blocks->n_blocks();
     m.kv_blocks_used = blocks->used_blocks();
+    m.kv_blocks_free = blocks->free_blocks();
+    m.kv_blocks_cached = blocks->cached_free_blocks();
+    m.kv_blocks_shared = blocks->shared_blocks();
     m.kv_bytes_total = arena->total_bytes();
     m.kv_bytes_used = static_cast<size_t>(m.kv_blocks_used) * arena->bytes_per_block();
+    m.kv_type = arena->dtype();
+    m.kv_block_tokens = arena->block_tokens();
+    m.kv_bytes_per_token = static_cast<size_t>(arena->n_layers()) * arena->row_bytes();
     // Generation rate over a window of at least a second.
     const double dt = std::chrono::duration<double>(now - rate_since).count();
     if (dt >= 1.0) {

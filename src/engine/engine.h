@@ -79,7 +79,15 @@ struct EngineMetrics {
   double generate_tokens_per_second = 0;  // over the last few seconds
   int64_t queue_depth = 0, running = 0;
   int64_t kv_blocks_used = 0, kv_blocks_total = 0;
+  int64_t kv_blocks_free = 0;    // total - used; includes the cached ones
+  int64_t kv_blocks_cached = 0;  // free, but still holding a published prefix (found by a later request)
+  int64_t kv_blocks_shared = 0;  // used by more than one running sequence (a shared prefix, stored once)
   size_t kv_bytes_used = 0, kv_bytes_total = 0;
+  // The cache's fixed layout: element format, tokens per block, bytes per token (all layers, as
+  // stored: n_layers x kv::row_bytes(row width, kv_type)).
+  kv::CacheDtype kv_type = kv::CacheDtype::BF16;
+  int64_t kv_block_tokens = 0;
+  size_t kv_bytes_per_token = 0;
 };
 
 // submit() refuses a request because the waiting queue is full (HTTP 429).

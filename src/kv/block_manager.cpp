@@ -46,7 +46,7 @@ std::vector<int32_t> BlockManager::match_prefix(std::span<const int32_t> tokens,
     Block& b = blocks_[static_cast<size_t>(it->second)];
     if (b.parent != parent || !std::equal(block.begin(), block.end(), b.tokens.begin(), b.tokens.end())) break;
     if (b.refs == 0) free_cached_.erase(b.lru);
-    ++b.refs;
+    if (++b.refs == 2) ++shared_;
     ids.push_back(it->second);
     hashes.push_back(h);
     parent = h;
@@ -73,6 +73,7 @@ int32_t BlockManager::allocate() {
 void BlockManager::release(int32_t id) {
   Block& b = blocks_.at(static_cast<size_t>(id));
   if (b.refs <= 0) fail("KV cache: block ", id, " released more often than taken");
+  if (b.refs == 2) --shared_;
   if (--b.refs > 0) return;
   if (b.published) {
     free_cached_.push_back(id);

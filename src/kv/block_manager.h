@@ -25,6 +25,9 @@ class BlockManager {
   int64_t free_blocks() const { return static_cast<int64_t>(free_plain_.size() + free_cached_.size()); }
   int64_t used_blocks() const { return n_blocks() - free_blocks(); }
   int64_t cached_free_blocks() const { return static_cast<int64_t>(free_cached_.size()); }
+  // Blocks held by more than one sequence: a prefix found in the cache while its first holder still
+  // runs (each such block is stored once however many sequences read it).
+  int64_t shared_blocks() const { return shared_; }
 
   // The published blocks holding the longest prefix of `tokens` made of full blocks, at most
   // `max_blocks` of them, each now referenced once more. hashes[i] is the chain hash ending block i.
@@ -55,6 +58,7 @@ class BlockManager {
   std::vector<int32_t> free_plain_;     // free, never published (or unpublished): taken first
   std::list<int32_t> free_cached_;      // free and published, least recently released first
   std::unordered_map<uint64_t, int32_t> by_hash_;
+  int64_t shared_ = 0;  // blocks with refs >= 2
 };
 
 }  // namespace mla
