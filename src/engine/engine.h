@@ -90,6 +90,17 @@ struct EngineMetrics {
   size_t kv_bytes_per_token = 0;
 };
 
+// One second of the engine's cache use: the largest values its steps published in that second, and
+// the last (what holds until the next step). Engine::history() keeps the last few minutes of them.
+struct EngineSecond {
+  int64_t unix_seconds = 0;
+  size_t kv_bytes_used_max = 0, kv_bytes_used_last = 0;
+  int64_t kv_blocks_used_max = 0, kv_blocks_used_last = 0;
+  int64_t kv_blocks_shared_max = 0, kv_blocks_shared_last = 0;
+  int64_t running_max = 0, running_last = 0;
+  int64_t queue_depth_max = 0, queue_depth_last = 0;
+};
+
 // submit() refuses a request because the waiting queue is full (HTTP 429).
 class QueueFull : public Error {
  public:
@@ -115,6 +126,11 @@ class Engine {
   void cancel(uint64_t id);
 
   EngineMetrics metrics() const;  // thread-safe
+  // The seconds of the last `history_seconds` (300) in which the engine ran a step, oldest first,
+  // and the latest one before them: a second missing between two entries was idle (the values
+  // stayed the earlier one's last). A burst shorter than a second shows in its maxima. Thread-safe.
+  std::vector<EngineSecond> history() const;
+  static constexpr int64_t history_seconds = 300;
   // The longest sequence (prompt + max_tokens) a request may ask for: the model's context, or the
   // whole cache budget when that holds fewer tokens.
   int64_t max_context() const;

@@ -13,7 +13,7 @@ void metric(std::ostringstream& out, const char* name, const char* type, const c
 
 }  // namespace
 
-std::string prometheus_text(const EngineMetrics& m, const HttpCounters& http) {
+std::string prometheus_text(const EngineMetrics& m, const HttpCounters& http, const CacheFacts* facts) {
   std::ostringstream out;
   metric(out, "http_requests_total", "counter", "HTTP requests answered.", http.requests.load());
   metric(out, "http_client_errors_total", "counter", "HTTP requests answered with a 4xx status.",
@@ -41,6 +41,22 @@ std::string prometheus_text(const EngineMetrics& m, const HttpCounters& http) {
   metric(out, "kv_blocks_total", "gauge", "KV cache blocks in the budget.", m.kv_blocks_total);
   metric(out, "kv_bytes_used", "gauge", "KV cache bytes holding tokens.", m.kv_bytes_used);
   metric(out, "kv_bytes_total", "gauge", "KV cache bytes in the budget.", m.kv_bytes_total);
+  metric(out, "kv_blocks_free", "gauge", "KV cache blocks free (including the cached ones).", m.kv_blocks_free);
+  metric(out, "kv_blocks_cached", "gauge", "Free KV cache blocks still holding a prefix a later request can reuse.",
+         m.kv_blocks_cached);
+  metric(out, "kv_blocks_shared", "gauge", "KV cache blocks held by more than one running sequence (shared prefix).",
+         m.kv_blocks_shared);
+  metric(out, "kv_block_tokens", "gauge", "Tokens per KV cache block.", m.kv_block_tokens);
+  metric(out, "kv_bytes_per_token", "gauge", "KV cache bytes one token takes, all layers, as stored.",
+         m.kv_bytes_per_token);
+  if (facts && facts->shape)
+    metric(out, "kv_mha_bytes_per_token", "gauge",
+           "KV cache bytes one token would take in the MHA equivalent of this model, same format.",
+           facts->mha_bytes_per_token);
+  out << "# HELP mla_kv_cache_info The KV cache's element format and the model's attention.\n"
+         "# TYPE mla_kv_cache_info gauge\nmla_kv_cache_info{kv_type=\""
+      << kv::cache_dtype_name(m.kv_type) << "\",attention=\""
+      << (facts && facts->shape ? kv::attention_kind_name(facts->shape->kind) : "unknown") << "\"} 1\n";
   return out.str();
 }
 

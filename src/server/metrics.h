@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "server/cache_stats.h"
 
 namespace mla::server {
 
@@ -16,6 +17,7 @@ struct HttpCounters {
   std::atomic<uint64_t> disconnects{0};     // clients gone before their reply finished
 };
 
-std::string prometheus_text(const EngineMetrics& m, const HttpCounters& http);
+// `facts` (may be null): the per-token bytes of the `mla kv` arithmetic, exported beside the engine's.
+std::string prometheus_text(const EngineMetrics& m, const HttpCounters& http, const CacheFacts* facts = nullptr);
 
 }  // namespace mla::server

@@ -7,6 +7,7 @@
 
 #include "server/openai_response.h"
 #include "server/reasoning_split.h"
+#include "server/web_assets.h"
 
 namespace mla::server {
 namespace {
@@ -54,6 +55,7 @@ struct ChoiceState {
 void OpenAiApi::set_ready(Engine& engine, const ServedModel& served) {
   engine_ = &engine;
   served_ = served;
+  cache_facts_ = cache_facts(served.kv_shape, engine.metrics().kv_type);
   created_ = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
                  .count();
   ready_ = true;
@@ -89,11 +91,20 @@ void OpenAiApi::route(const HttpRequest& req, Responder& out) {
   static const Route routes[] = {{"GET", "/health"},          {"GET", "/v1/models"},
                                  {"GET", "/metrics"},         {"POST", "/v1/chat/completions"},
                                  {"POST", "/v1/completions"}, {"POST", "/tokenize"},
-                                 {"POST", "/detokenize"}};
+                                 {"POST", "/detokenize"},     {"GET", "/cache"}};
   const Route* found = nullptr;
   for (const Route& r : routes)
     if (req.path == r.path) found = &r;
-  if (!found) throw ApiError(404, "no such endpoint: " + req.path, "", "not_found");
+  if (!found) {
+    // The chat page: static files holding no data, served without a key (as /health is) so a
+    // browser can open it; everything the page shows comes from the endpoints above, key and all.
+    const WebAsset* asset = find_web_asset(req.path);
+    if (!asset) throw ApiError(404, "no such endpoint: " + req.path, "", "not_found");
+    if (req.method != "GET")
+      throw ApiError(405, req.method + " is not allowed on " + req.path + " (use GET)", "", "method_not_allowed");
+    out.send(200, asset->content_type, asset->body);
+    return;
+  }
   if (req.method != found->method)
     throw ApiError(405, req.method + " is not allowed on " + req.path + " (use " + found->method + ")", "",
                    "method_not_allowed");
@@ -110,7 +121,13 @@ void OpenAiApi::route(const HttpRequest& req, Responder& out) {
                         {"owned_by", "mla"},  {"max_model_len", served_.max_context}};
     out.send(200, kJson, dump({{"object", "list"}, {"data", json::array({model})}}));
   } else if (req.path == "/metrics") {
-    out.send(200, "text/plain; version=0.0.4", prometheus_text(engine_->metrics(), counters_));
+    out.send(200, "text/plain; version=0.0.4", prometheus_text(engine_->metrics(), counters_, &cache_facts_));
+  } else if (req.path == "/cache") {
+    // History first: the snapshot taken after it is at least as recent as its last second.
+    const std::vector<EngineSecond> history = engine_->history();
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    out.send(200, kJson, cache_json(served_.name, cache_facts_, engine_->metrics(), history, now).dump());
   } else if (req.path == "/tokenize") {
     const std::vector<int32_t> ids = parse_tokenize_request(req.body, served_);
     out.send(200, kJson, dump({{"tokens", ids}, {"count", ids.size()}, {"max_model_len", served_.max_context}}));

@@ -1,6 +1,8 @@
 // The OpenAI-compatible API over the engine: routing, API-key check, and the endpoints
 //   POST /v1/chat/completions, POST /v1/completions  (streaming or not, n choices)
 //   GET /v1/models, GET /health, GET /metrics, POST /tokenize, POST /detokenize
+//   GET /cache (the chat page's cache panel, server/cache_stats.h)
+//   GET / and its files (the chat page, server/web_assets.h)
 // Errors are OpenAI error objects with a 4xx/5xx status. A client that disconnects has its
 // requests cancelled in the engine (their cache freed).
 #pragma once
@@ -8,6 +10,7 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "server/cache_stats.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
@@ -16,7 +19,8 @@ namespace mla::server {
 
 class OpenAiApi {
  public:
-  // api_key: "" for none; otherwise every endpoint except /health needs "Authorization: Bearer KEY".
+  // api_key: "" for none; otherwise every endpoint except /health and the chat page's static files
+  // needs "Authorization: Bearer KEY" (the page asks for the key and sends it with every call).
   explicit OpenAiApi(std::string api_key) : api_key_(std::move(api_key)) {}
 
   // Until this is called every endpoint answers 503 (/health: {"status": "loading"}). The engine
@@ -37,6 +41,7 @@ class OpenAiApi {
   ServedModel served_;
   int64_t created_ = 0;
   HttpCounters counters_;
+  CacheFacts cache_facts_;
 };
 
 }  // namespace mla::server

@@ -5,11 +5,13 @@
 // as the official clients send some of them.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/engine.h"
+#include "kv/kv_accounting.h"
 #include "server/api_error.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -25,6 +27,7 @@ struct ServedModel {
   int64_t max_context = 0;           // prompt + max_tokens must fit
   int32_t bos_id = -1;               // prepended to text prompts of /v1/completions; -1: none
   double timeout_seconds = 0;        // per-request timeout given to the engine (0: none)
+  std::optional<kv::KvShape> kv_shape;  // the model's cache shape (kv::shape_from_config), for GET /cache
 };
 
 enum class Endpoint { Chat, Completions };
