@@ -16,8 +16,11 @@ export CHROMIUM
 node -e "require.resolve('puppeteer-core')" 2>/dev/null ||
   die "the puppeteer-core npm package is missing (npm ci in tests/js, or NODE_PATH=DIR/node_modules)"
 
+# DeepSeek-V2-Lite's attention (16 heads; kv_lora 512 + rope 64 = 576 cached values per token and
+# layer against MHA's 16 x (128 + 128) = 4096) on 2 small layers: 8M parameters.
 M="$W/v2lite"
-make_model "$M" --variant v2-lite --dtype bf16 --max-pos 1024
+make_model "$M" --variant v2-lite --dtype bf16 --max-pos 1024 --layers 2 --hidden 256 --heads 16 --kv-lora 512 \
+  --rope 64 --nope 128 --vdim 128
 # Greedy equality between the page's stream and a later API call that finds the prompt in the
 # prefix cache needs the f32 products (docs/SERVING.md; serve_concurrency.sh does the same).
 export MLA_KERNELS=avx512-novnni

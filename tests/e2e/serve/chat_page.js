@@ -16,9 +16,10 @@ const puppeteer = require('puppeteer-core');
 const [base, key, model] = process.argv.slice(2);
 const auth = { Authorization: `Bearer ${key}` };
 const TIMEOUT = 120000;  // generous: the ASan build's server is several times slower
-// With these weights (gen_checkpoint.py's default seed) the greedy R1 reply to the first question
-// closes its reasoning after a few tokens, so the page shows both parts (the test needs only equality).
-const SYSTEM = 'Answer briefly and precisely; you are an expert on transformer inference and memory.';
+// With these weights (serve_chat_page.sh's model) the greedy R1 reply to the first question closes
+// its reasoning after a few tokens and the second does not, so the page shows both kinds (the test
+// itself needs only the equality with the API).
+const SYSTEM = 'You are a helpful assistant that explains how language models store their key-value cache.';
 
 async function api(path, body) {
   const res = await fetch(base + path, body === undefined ? { headers: auth }
