@@ -12,6 +12,7 @@ const state = {
   model: null,         // the served model's id, from /v1/models
   ready: false,
   history: [],         // [{role, content}] sent with each request (replies: their answer only)
+  conversation: 0,     // bumped by "New chat": a reply still ending belongs to the old one
   controller: null,    // AbortController of the reply streaming now
   cacheTimer: null,
 };
@@ -263,6 +264,8 @@ async function send(text) {
   if (system) messages.push({ role: 'system', content: system });
   messages.push(...state.history);
   const reply = new Reply(state.model);
+  const conversation = state.conversation;
+  const remember = (msg) => { if (state.conversation === conversation) state.history.push(msg); };
   const controller = new AbortController();
   state.controller = controller;
   updateButtons();
@@ -298,14 +301,15 @@ async function send(text) {
       }
     }
     reply.finish(usage, finishReason);
-    state.history.push({ role: 'assistant', content: reply.answer });
+    remember({ role: 'assistant', content: reply.answer });
   } catch (e) {
     if (controller.signal.aborted) {
       reply.stopped();
-      state.history.push({ role: 'assistant', content: reply.answer });
+      remember({ role: 'assistant', content: reply.answer });
     } else {
       reply.failed(e.message);
-      state.history.pop();  // the question was not answered: not part of the conversation
+      // The question was not answered: not part of the conversation.
+      if (state.conversation === conversation) state.history.pop();
       if (e.status === 401) needKey(e.message);
     }
   } finally {
@@ -458,6 +462,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('stop').addEventListener('click', () => { if (state.controller) state.controller.abort(); });
   $('new-chat').addEventListener('click', () => {
     if (state.controller) state.controller.abort();
+    ++state.conversation;
     state.history = [];
     for (const m of document.querySelectorAll('#messages .msg')) m.remove();
     $('empty').hidden = false;
