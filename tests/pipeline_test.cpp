@@ -72,7 +72,10 @@ TEST(PipelinePlan, BalancesWeightBytes) {
   EXPECT_EQ(plan[0].layer_begin, 0);
   EXPECT_EQ(plan[2].layer_end, 10);
   for (size_t r = 0; r + 1 < plan.size(); ++r) EXPECT_EQ(plan[r].layer_end, plan[r + 1].layer_begin);
-  EXPECT_EQ(plan[1].layer_end - plan[1].layer_begin, 4);  // 400 vs 250 + 300 at each end
+  // The end stages carry 250 B more each, so they take fewer layers (550 B at most; ties allowed).
+  EXPECT_LE(plan[0].layer_end, 3);
+  EXPECT_GE(plan[1].layer_end - plan[1].layer_begin, 4);
+  EXPECT_LE(plan[2].layer_end - plan[2].layer_begin, 3);
   EXPECT_EQ(max_stage(plan), 550u);
   // One rank: everything.
   const auto one = balance_layers(b, 1);

@@ -128,15 +128,21 @@ std::unique_ptr<Model> open_pipeline(const std::string& path, ThreadPool& pool, 
   const World& w = world();
   if (w.size < 2)
     fail("--split-layers '", split_layers, "': mla runs as one process; start it with mpirun -np N, one rank per stage");
-  const ModelConfig cfg = load_model_config(path);
-  const ModelBytes bytes = model_weight_bytes(path, cfg);
-  const std::vector<StagePlan> plan =
-      split_layers.empty() ? balance_layers(bytes, w.size) : parse_split_layers(split_layers, bytes, w.size);
-  if (w.rank == 0)
+  // Rank 0 plans and tells the others their layers: an error in the plan (a bad --split-layers)
+  // is then one message from one rank, and the other ranks read no tensor headers for it.
+  std::vector<int64_t> ranges(2 * w.size);
+  if (w.rank == 0) {
+    const ModelConfig cfg = load_model_config(path);
+    const ModelBytes bytes = model_weight_bytes(path, cfg);
+    const std::vector<StagePlan> plan =
+        split_layers.empty() ? balance_layers(bytes, w.size) : parse_split_layers(split_layers, bytes, w.size);
     std::fprintf(stderr, "pipeline over %d ranks:\n%s", w.size, format_plan(plan, cfg, kv::CacheDtype::F32).c_str());
+    for (int r = 0; r < w.size; ++r) ranges[2 * r] = plan[r].layer_begin, ranges[2 * r + 1] = plan[r].layer_end;
+  }
+  bcast(ranges.data(), ranges.size() * sizeof(int64_t), 0);
 
   auto link = std::make_unique<MpiLink>(w.rank);
-  const Stage mine{plan[w.rank].layer_begin, plan[w.rank].layer_end, link.get()};
+  const Stage mine{ranges[2 * w.rank], ranges[2 * w.rank + 1], link.get()};
   std::unique_ptr<Model> stage = load_model(path, pool, opts, mine);
   if (w.rank == 0) return std::make_unique<PipelineModel>(std::move(link), std::move(stage), w.size);
   serve_stage(*stage, w.rank, w.size);
