@@ -1,6 +1,7 @@
 // The `mla` command: generate, chat, eval, tokenize, inspect, kv, bench, quantize, convert, serve.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "commands.h"
 #include "core/error.h"
@@ -21,6 +22,13 @@ int main(int argc, char** argv) {
   mla::cli::register_serve(app);
   try {
     mla::dist::init(&argc, &argv);  // MPI, when started by mpirun (docs/DISTRIBUTED.md)
+    if (mla::dist::world().size > 1) {
+      // Only these run split across ranks; the others would each run whole (or fight over a port).
+      const std::string sub = argc > 1 ? argv[1] : "";
+      if (sub != "generate" && sub != "eval" && sub != "chat")
+        mla::fail("'", sub, "' does not run across MPI ranks (generate, eval and chat do; docs/DISTRIBUTED.md): "
+                  "run it without mpirun");
+    }
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
