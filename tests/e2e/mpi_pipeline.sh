@@ -5,8 +5,8 @@
 # layers each; `mla eval` over the same tokens as one process and under `mpirun -np 2` and `-np 3`
 # (oversubscribed), prefill and --decode, --attn naive and absorbed. Every logit must agree within
 # 1e-5 x max|logit| (the stages run the same kernels on the same rows: in practice bit for bit).
-# Also: --split-layers, greedy `mla generate` ids, `mla inspect --ranks`, and that a rank's error
-# ends every rank with one message instead of a hang.
+# Also: --split-layers, a GGUF file, greedy `mla generate` ids, `mla inspect --ranks`, commands
+# that do not run split refusing, and that a rank's error ends every rank instead of a hang.
 #
 # Exits 77 (CTest: skipped) when mpirun is missing or mla was built without MPI.
 # Environment: MLA_BIN (the mla binary), MLA_SOURCE_DIR (source tree), MLA_WORK (scratch dir).
@@ -113,6 +113,14 @@ out=$(compare "$W/v3.absorbed.prefill.np1.bin" "$W/split.bin" 2>&1) || fail "--s
   --json-out "$W/gen3.json" > "$W/gen3.log" 2>&1 || fail "generate -np 3: $(tail -5 "$W/gen3.log")"
 "$PYTHON" -c "import json,sys; a,b=(json.load(open(p))['ids'] for p in sys.argv[1:]); print('generate ids', a); sys.exit(a!=b or len(a)!=8)" \
   "$W/gen1.json" "$W/gen3.json" || fail "generate -np 3: ids differ from one process"
+
+# A GGUF file splits the same way (blk.N.* tensors).
+"$MLA_BIN" convert --model "$CK" --to gguf -o "$W/v3.gguf" > "$W/convert.log" 2>&1 || fail "convert: $(cat "$W/convert.log")"
+"$MLA_BIN" eval --model "$W/v3.gguf" --threads 1 --decode --tokens "$TOKENS" --logits-out "$W/gguf1.bin" 2> "$W/gguf1.err" ||
+  fail "gguf eval: $(cat "$W/gguf1.err")"
+"${MPIRUN[@]}" -np 2 "$MLA_BIN" eval --model "$W/v3.gguf" --threads 1 --decode --tokens "$TOKENS" \
+  --logits-out "$W/gguf2.bin" > "$W/gguf2.log" 2>&1 || fail "gguf -np 2: $(tail -5 "$W/gguf2.log")"
+if out=$(compare "$W/gguf1.bin" "$W/gguf2.bin" 2>&1); then echo "ok   v3 GGUF decode -np 2: $out"; else fail "gguf -np 2: $out"; fi
 
 # mla inspect --ranks: one row per rank, layers covering 0-2, without MPI.
 "$MLA_BIN" inspect --model "$CK" --ranks 3 > "$W/inspect.txt" 2>&1 || fail "inspect --ranks 3: $(cat "$W/inspect.txt")"
