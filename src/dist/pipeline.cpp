@@ -55,7 +55,7 @@ class PipelineModel : public Model {
   }
 
   const ModelConfig& config() const override { return first_->config(); }
-  const ParamCounts& params() const override { return first_->params(); }
+  const ParamCounts& params() const override { return first_->params(); }  // rank 0's stage only
   int64_t cache_row_width() const override { return first_->cache_row_width(); }
   AttnMode resolve_attn(AttnMode mode, int64_t T, int64_t p0) const override {
     return first_->resolve_attn(mode, T, p0);
