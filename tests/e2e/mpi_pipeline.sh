@@ -5,7 +5,7 @@
 # layers each; `mla eval` over the same tokens as one process and under `mpirun -np 2` and `-np 3`
 # (oversubscribed), prefill and --decode, --attn naive and absorbed. Every logit must agree within
 # 1e-5 x max|logit| (the stages run the same kernels on the same rows: in practice bit for bit).
-# Also: --split-layers, a GGUF file, greedy `mla generate` ids, `mla inspect --ranks`, commands
+# Also: --split-layers, a GGUF file, greedy `mla generate` ids, a two-turn `mla chat`, `mla inspect --ranks`, commands
 # that do not run split refusing, and that a rank's error ends every rank instead of a hang.
 #
 # Exits 77 (CTest: skipped) when mpirun is missing or mla was built without MPI.
@@ -113,6 +113,13 @@ out=$(compare "$W/v3.absorbed.prefill.np1.bin" "$W/split.bin" 2>&1) || fail "--s
   --json-out "$W/gen3.json" > "$W/gen3.log" 2>&1 || fail "generate -np 3: $(tail -5 "$W/gen3.log")"
 "$PYTHON" -c "import json,sys; a,b=(json.load(open(p))['ids'] for p in sys.argv[1:]); print('generate ids', a); sys.exit(a!=b or len(a)!=8)" \
   "$W/gen1.json" "$W/gen3.json" || fail "generate -np 3: ids differ from one process"
+
+# Chat, two turns (the second reuses the first's cache prefix): the same text as one process.
+printf 'Hi there\nHow are you\n' | "$MLA_BIN" chat --model "$CK" --threads 1 -n 8 --temperature 0 > "$W/chat1.txt" 2> "$W/chat1.err" ||
+  fail "chat: $(cat "$W/chat1.err")"
+printf 'Hi there\nHow are you\n' | "${MPIRUN[@]}" -np 3 "$MLA_BIN" chat --model "$CK" --threads 1 -n 8 --temperature 0 \
+  > "$W/chat3.txt" 2> "$W/chat3.err" || fail "chat -np 3: $(tail -5 "$W/chat3.err")"
+[ -s "$W/chat1.txt" ] && cmp -s "$W/chat1.txt" "$W/chat3.txt" || fail "chat -np 3: output differs from one process"
 
 # A GGUF file splits the same way (blk.N.* tensors).
 "$MLA_BIN" convert --model "$CK" --to gguf -o "$W/v3.gguf" > "$W/convert.log" 2>&1 || fail "convert: $(cat "$W/convert.log")"
