@@ -5,8 +5,9 @@
 # layers each; `mla eval` over the same tokens as one process and under `mpirun -np 2` and `-np 3`
 # (oversubscribed), prefill and --decode, --attn naive and absorbed. Every logit must agree within
 # 1e-5 x max|logit| (the stages run the same kernels on the same rows: in practice bit for bit).
-# Also: --split-layers, a GGUF file, greedy `mla generate` ids, a two-turn `mla chat`, `mla inspect --ranks`, commands
-# that do not run split refusing, and that a rank's error ends every rank instead of a hang.
+# Also: --split-layers, a GGUF file, greedy `mla generate` ids, a two-turn `mla chat`,
+# `mla inspect --ranks`, commands that do not run split refusing, and that a rank's error ends
+# every rank instead of a hang.
 #
 # Exits 77 (CTest: skipped) when mpirun is missing or mla was built without MPI.
 # Environment: MLA_BIN (the mla binary), MLA_SOURCE_DIR (source tree), MLA_WORK (scratch dir).
