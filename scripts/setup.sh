@@ -8,7 +8,7 @@ shift || true
 
 packages=(build-essential cmake pkg-config libpcre2-dev nlohmann-json3-dev libcli11-dev libgtest-dev
           libbenchmark-dev libboost1.81-dev gnuplot-nox python3 python3-numpy clang libclang-rt-14-dev
-          chromium)  # chromium: the headless browser of tests/e2e/serve_chat_page.sh
+          openmpi-bin libopenmpi-dev chromium)  # chromium: the headless browser of tests/e2e/serve_chat_page.sh
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # Node and npm may come from Debian or from elsewhere (NodeSource bundles npm and conflicts with

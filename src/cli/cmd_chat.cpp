@@ -25,6 +25,7 @@ void register_chat(CLI::App& app) {
   o->gen.max_tokens = 512;
   CLI::App* cmd = app.add_subcommand("chat", "interactive multi-turn chat (/reset clears, /exit or Ctrl-D ends)");
   add_model_flags(cmd, o->model);
+  add_split_flag(cmd, o->model);
   cmd->add_option("--system", o->system, "system prompt");
   cmd->add_option("--template", o->family, "use this built-in template (deepseek-v3 | deepseek-r1) whatever tokenizer_config.json says");
   cmd->add_option("-c,--context", o->context, "context length to reserve")->check(CLI::Range(int64_t{16}, int64_t{1} << 24));
@@ -38,7 +39,8 @@ void register_chat(CLI::App& app) {
     if (!o->family.empty()) force = parse_chat_family(o->family);
     const ChatTemplate chat = open_chat_template(o->model.dir, *tok, force);
     ThreadPool pool(o->model.threads);
-    auto model = open_model(o->model.dir, pool, parse_quant(o->model.quant));
+    auto model = open_model_split(o->model, pool);
+    if (!model) return;  // an MPI rank > 0: it served its pipeline stage until rank 0 finished
     Session session(*model, o->context, kv_type);
     const KvCache& cache = session.cache();
     std::fprintf(stderr, "KV cache: %s; room for %lld tokens = %s\n", describe_kv_cache(cache, model->config()).c_str(),

@@ -20,6 +20,7 @@ void register_eval(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("eval", "write the logits of every position as float32 [positions x vocab]");
   add_model_flags(cmd, o->model);
+  add_split_flag(cmd, o->model);
   auto* tok_opt = cmd->add_option("--tokens", o->tokens, "comma-separated token ids");
   cmd->add_option("--tokens-file", o->tokens_file, "file of token ids")->excludes(tok_opt);
   cmd->add_option("--logits-out", o->logits_out, "output file")->required();
@@ -31,7 +32,8 @@ void register_eval(CLI::App& app) {
         o->tokens.empty() ? read_token_file(o->tokens_file) : parse_token_list(o->tokens, "--tokens");
     const kv::CacheDtype kv_type = parse_kv_type(o->kv_type);
     ThreadPool pool(o->model.threads);
-    auto model = open_model(o->model.dir, pool, parse_quant(o->model.quant));
+    auto model = open_model_split(o->model, pool);
+    if (!model) return;  // an MPI rank > 0: it served its pipeline stage until rank 0 finished
     const int64_t V = model->config().vocab_size, T = static_cast<int64_t>(ids.size());
     check_token_ids(ids, V, o->tokens.empty() ? o->tokens_file : "--tokens");
     const AttnMode mode = parse_attn_mode(o->model.attn);

@@ -22,6 +22,7 @@ void register_generate(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("generate", "complete a prompt, streaming the text");
   add_model_flags(cmd, o->model);
+  add_split_flag(cmd, o->model);
   auto* p = cmd->add_option("-p,--prompt", o->prompt, "prompt text");
   cmd->add_option("--tokens", o->tokens, "prompt as comma-separated token ids instead of text")->excludes(p);
   cmd->add_option("-c,--context", o->context, "context length to reserve (default: prompt + max tokens)");
@@ -45,7 +46,8 @@ void register_generate(CLI::App& app) {
     } else {
       prompt = parse_token_list(o->tokens, "--tokens");
     }
-    auto model = open_model(o->model.dir, pool, parse_quant(o->model.quant));
+    auto model = open_model_split(o->model, pool);
+    if (!model) return;  // an MPI rank > 0: it served its pipeline stage until rank 0 finished
     const ModelConfig& cfg = model->config();
     if (!o->tokens.empty()) check_token_ids(prompt, cfg.vocab_size, "--tokens");
     if (o->tokens.empty() && !o->no_bos && cfg.bos_token_id) prompt.insert(prompt.begin(), *cfg.bos_token_id);

@@ -4,14 +4,37 @@
 
 #include "commands.h"
 #include "common.h"
+#include "core/error.h"
+#include "dist/pipeline_plan.h"
+#include "kv/kv_accounting.h"
 
 namespace mla::cli {
 
 void register_inspect(CLI::App& app) {
-  auto dir = std::make_shared<std::string>();
+  struct Opts {
+    std::string dir, split_layers, kv_type = kDefaultKvType;
+    int ranks = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  auto dir = std::shared_ptr<std::string>(o, &o->dir);
   CLI::App* cmd = app.add_subcommand("inspect", "architecture, parameter counts, dtypes and KV cache size of a model");
   cmd->add_option("-m,--model", *dir, "Hugging Face model directory or GGUF file")->required();
-  cmd->callback([dir] {
+  cmd->add_option("--ranks", o->ranks, "print the pipeline plan over N MPI ranks: layers, weight and KV bytes of each")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--split-layers", o->split_layers, "with --ranks: this split (0-13,14-26) instead of the balanced one");
+  add_kv_type_flag(cmd, o->kv_type, "with --ranks: the cache format of the KV column: f32 | bf16 (default) | f16 | fp8 | q8_0");
+  cmd->callback([o, dir] {
+    if (o->ranks > 0) {
+      // Tensor headers only: plans a model too big for this machine without loading it.
+      const ModelConfig cfg = load_model_config(*dir);
+      const dist::ModelBytes bytes = dist::model_weight_bytes(*dir, cfg);
+      const auto plan = o->split_layers.empty() ? dist::balance_layers(bytes, o->ranks)
+                                                : dist::parse_split_layers(o->split_layers, bytes, o->ranks);
+      std::printf("pipeline over %d ranks (%lld layers):\n%s", o->ranks, (long long)cfg.num_hidden_layers,
+                  dist::format_plan(plan, cfg, parse_kv_type(o->kv_type)).c_str());
+      return;
+    }
+    if (!o->split_layers.empty()) fail("inspect: --split-layers goes with --ranks N");
     ThreadPool pool(1);
     auto model = open_model(*dir, pool);
     const ModelConfig& c = model->config();

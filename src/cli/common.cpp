@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "dist/mpi.h"
+#include "dist/pipeline.h"
 #include "formats/gguf.h"
 #include "model/checkpoint.h"
 #include "tensor/quantize.h"
@@ -40,10 +42,10 @@ std::optional<DType> parse_quant(const std::string& quant) {
   fail("--quant: '", quant, "' is not a block type with a quantizer (", names, ")");
 }
 
-std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert) {
-  const bool tty = ::isatty(STDERR_FILENO);
-  int last = -1;
-  auto progress = [&](size_t done, size_t total) {
+namespace {
+
+LoadProgress progress_bar() {
+  return [tty = static_cast<bool>(::isatty(STDERR_FILENO)), last = -1](size_t done, size_t total) mutable {
     if (!tty || total == 0) return;
     const int pct = static_cast<int>(100.0 * done / total);
     if (pct == last) return;
@@ -53,7 +55,26 @@ std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std:
                  std::string(width - filled, ' ').c_str(), pct, human_bytes(done).c_str(), human_bytes(total).c_str());
     if (done == total) std::fprintf(stderr, "\n");
   };
-  return load_model(dir, pool, LoadOptions{progress, convert, std::nullopt});
+}
+
+}  // namespace
+
+std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert) {
+  if (dist::world().size > 1)
+    fail("this command does not run across MPI ranks (only generate, eval and chat do; docs/DISTRIBUTED.md): "
+         "run it without mpirun");
+  return load_model(dir, pool, LoadOptions{progress_bar(), convert, std::nullopt});
+}
+
+void add_split_flag(CLI::App* cmd, ModelFlags& f) {
+  cmd->add_option("--split-layers", f.split_layers,
+                  "under mpirun: the layers of each rank, e.g. 0-13,14-26 (default: balance weight bytes)");
+}
+
+std::unique_ptr<Model> open_model_split(const ModelFlags& f, ThreadPool& pool) {
+  LoadOptions opts{progress_bar(), parse_quant(f.quant), std::nullopt};
+  if (dist::world().size > 1 || !f.split_layers.empty()) return dist::open_pipeline(f.dir, pool, opts, f.split_layers);
+  return load_model(f.dir, pool, opts);
 }
 
 StoredWeights stored_weights(const std::string& model) {

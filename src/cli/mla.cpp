@@ -1,9 +1,11 @@
 // The `mla` command: generate, chat, eval, tokenize, inspect, kv, bench, quantize, convert, serve.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "commands.h"
 #include "core/error.h"
+#include "dist/mpi.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"mla: an inference engine for DeepSeek-family models built around Multi-head Latent Attention"};
@@ -19,13 +21,32 @@ int main(int argc, char** argv) {
   mla::cli::register_convert(app);
   mla::cli::register_serve(app);
   try {
+    mla::dist::init(&argc, &argv);  // MPI, when started by mpirun (docs/DISTRIBUTED.md)
+    if (mla::dist::world().size > 1) {
+      // Only these run split across ranks; the others would each run whole (or fight over a port).
+      const std::string sub = argc > 1 ? argv[1] : "";
+      if (sub != "generate" && sub != "eval" && sub != "chat")
+        mla::fail("'", sub, "' does not run across MPI ranks (generate, eval and chat do; docs/DISTRIBUTED.md): "
+                  "run it without mpirun");
+    }
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);
+    mla::dist::finalize();
+    return rc;
   } catch (const std::exception& e) {
     std::fflush(stdout);
+    const mla::dist::World& w = mla::dist::world();
+    if (w.size > 1) {
+      // One rank's error ends them all: none is left waiting for a message that will not come.
+      std::fprintf(stderr, "mla: error (rank %d of %d): %s\n", w.rank, w.size, e.what());
+      std::fflush(stderr);
+      mla::dist::abort_all(1);
+    }
     std::fprintf(stderr, "mla: error: %s\n", e.what());
+    mla::dist::finalize();
     return 1;
   }
+  mla::dist::finalize();
   return 0;
 }

@@ -41,7 +41,11 @@ void DeepseekModel::forward_rows(std::span<const int32_t> tokens, std::span<cons
     if (id < 0 || id >= cfg_.vocab_size) fail("token id ", id, " is out of range for vocab size ", cfg_.vocab_size);
   float* x = grow(ws_.x, T * D);   // residual stream [T x hidden]
   float* xn = grow(ws_.xn, T * D);
-  for (int64_t t = 0; t < T; ++t) decode_row(embed_tokens_, tokens[t], x + t * D);
+  if (stage_.first()) {
+    for (int64_t t = 0; t < T; ++t) decode_row(embed_tokens_, tokens[t], x + t * D);
+  } else {
+    stage_.link->recv_hidden(x, T * D);  // the previous stage's output rows
+  }
 
   const int64_t half = cfg_.qk_rope_head_dim / 2;
   float* cos = grow(ws_.rope_cos, T * half);
@@ -50,7 +54,8 @@ void DeepseekModel::forward_rows(std::span<const int32_t> tokens, std::span<cons
     for (int64_t i = 0; i < s.count; ++i)
       rope_.angles(s.cache->n_tokens() + i, cos + (s.begin + i) * half, sin + (s.begin + i) * half);
 
-  for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
+  // l: this stage's layer index (its cache layer); layers_[0] is stage_.layer_begin.
+  for (int64_t l = 0; l < stage_.n_layers(); ++l) {
     const LayerWeights& L = layers_[l];
     for (int64_t t = 0; t < T; ++t)
       rmsnorm(x + t * D, L.input_layernorm.data(), D, cfg_.rms_norm_eps, xn + t * D);
@@ -67,6 +72,10 @@ void DeepseekModel::forward_rows(std::span<const int32_t> tokens, std::span<cons
     }
   }
   for (const SeqRows& s : seqs) s.cache->set_n_tokens(s.cache->n_tokens() + s.count);
+  if (!stage_.last(cfg_.num_hidden_layers)) {
+    stage_.link->send_hidden(x, T * D);  // the next stage continues; the last one makes the logits
+    return;
+  }
   if (!logits) return;
 
   const int64_t first = all_logits ? 0 : T - 1, n_out = T - first;

@@ -50,7 +50,7 @@ struct LayerWeights {
 class DeepseekModel : public Model {
  public:
   DeepseekModel(ModelConfig cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
-                const LoadProgress& progress = {});
+                const LoadProgress& progress = {}, const Stage& stage = {});
 
   const ModelConfig& config() const override { return cfg_; }
   const ParamCounts& params() const override { return params_; }
@@ -76,7 +76,7 @@ class DeepseekModel : public Model {
   std::unique_ptr<WeightSource> weights_;
   ThreadPool& pool_;
   Matrix embed_tokens_;  // [vocab x hidden]
-  std::vector<LayerWeights> layers_;
+  std::vector<LayerWeights> layers_;  // this stage's layers: layers_[0] is stage_.layer_begin
   std::vector<float> norm_;  // [hidden]
   Matrix lm_head_;           // [vocab x hidden]
   Rope rope_;

@@ -7,7 +7,7 @@
 namespace mla {
 
 DeepseekModel::DeepseekModel(ModelConfig cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
-                             const LoadProgress& progress)
+                             const LoadProgress& progress, const Stage& stage)
     : cfg_(std::move(cfg)),
       weights_(std::move(weights)),
       pool_(pool),
@@ -15,11 +15,16 @@ DeepseekModel::DeepseekModel(ModelConfig cfg, std::unique_ptr<WeightSource> weig
       router_(cfg_) {
   const int64_t hidden = cfg_.hidden_size, H = cfg_.num_attention_heads, nope = cfg_.qk_nope_head_dim,
                 rope = cfg_.qk_rope_head_dim, dv = cfg_.v_head_dim, R = cfg_.kv_lora_rank;
+  stage_ = stage.resolved(cfg_.num_hidden_layers);
+  const bool last = stage_.last(cfg_.num_hidden_layers);
   WeightBinder b(*weights_, realigned_);
-  embed_tokens_ = b.matrix("model.embed_tokens", cfg_.vocab_size, hidden);
+  // A pipeline stage binds only what it computes: the embedding on the first, its own layers, the
+  // norm and head on the last; other tensors are never read, so their pages stay on disk.
+  if (stage_.first() || (last && cfg_.tie_word_embeddings))
+    embed_tokens_ = b.matrix("model.embed_tokens", cfg_.vocab_size, hidden);
   // Layers at index >= num_hidden_layers (DeepSeek-V3's multi-token-prediction module) are not
   // part of next-token inference and are never bound.
-  for (int64_t i = 0; i < cfg_.num_hidden_layers; ++i) {
+  for (int64_t i = stage_.layer_begin; i < stage_.layer_end; ++i) {
     const std::string p = "model.layers." + std::to_string(i);
     LayerWeights L;
     L.input_layernorm = b.vector(p + ".input_layernorm.weight", hidden);
@@ -54,8 +59,10 @@ DeepseekModel::DeepseekModel(ModelConfig cfg, std::unique_ptr<WeightSource> weig
     }
     layers_.push_back(std::move(L));
   }
-  norm_ = b.vector("model.norm.weight", hidden);
-  lm_head_ = cfg_.tie_word_embeddings ? embed_tokens_ : b.matrix("lm_head", cfg_.vocab_size, hidden);
+  if (last) {
+    norm_ = b.vector("model.norm.weight", hidden);
+    lm_head_ = cfg_.tie_word_embeddings ? embed_tokens_ : b.matrix("lm_head", cfg_.vocab_size, hidden);
+  }
   params_.total = b.params;
   params_.active += b.params;
   prefault(b.spans, progress);

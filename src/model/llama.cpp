@@ -52,7 +52,7 @@ std::vector<double> llama_rope_inv_freq(const ModelConfig& cfg) {
 }
 
 LlamaModel::LlamaModel(ModelConfig cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
-                       const LoadProgress& progress)
+                       const LoadProgress& progress, const Stage& stage)
     : cfg_(std::move(cfg)), weights_(std::move(weights)), pool_(pool) {
   if (!cfg_.is_llama()) fail("LlamaModel: architecture ", cfg_.architecture, " is not LlamaForCausalLM");
   const int64_t D = cfg_.hidden_size, H = cfg_.num_attention_heads, Hkv = cfg_.num_key_value_heads,
@@ -60,9 +60,13 @@ LlamaModel::LlamaModel(ModelConfig cfg, std::unique_ptr<WeightSource> weights, T
   if (H <= 0 || Hkv <= 0 || H % Hkv != 0 || hd <= 0 || hd % 2 != 0)
     fail("Llama config: ", H, " heads, ", Hkv, " kv heads, head_dim ", hd,
          " (kv heads must divide heads, head_dim must be even)");
+  stage_ = stage.resolved(cfg_.num_hidden_layers);
+  const bool last = stage_.last(cfg_.num_hidden_layers);
   WeightBinder b(*weights_, realigned_);
-  embed_tokens_ = b.matrix("model.embed_tokens", cfg_.vocab_size, D);
-  for (int64_t i = 0; i < cfg_.num_hidden_layers; ++i) {
+  // A pipeline stage binds only what it computes (embedding first, head last).
+  if (stage_.first() || (last && cfg_.tie_word_embeddings))
+    embed_tokens_ = b.matrix("model.embed_tokens", cfg_.vocab_size, D);
+  for (int64_t i = stage_.layer_begin; i < stage_.layer_end; ++i) {
     const std::string p = "model.layers." + std::to_string(i);
     LlamaLayerWeights L;
     L.input_layernorm = b.vector(p + ".input_layernorm.weight", D);
@@ -74,9 +78,11 @@ LlamaModel::LlamaModel(ModelConfig cfg, std::unique_ptr<WeightSource> weights, T
     L.mlp = b.mlp(p + ".mlp", D, cfg_.intermediate_size);
     layers_.push_back(std::move(L));
   }
-  norm_ = b.vector("model.norm.weight", D);
-  // Tied: the output projection is the embedding matrix (a stored lm_head.weight is not read).
-  lm_head_ = cfg_.tie_word_embeddings ? embed_tokens_ : b.matrix("lm_head", cfg_.vocab_size, D);
+  if (last) {
+    norm_ = b.vector("model.norm.weight", D);
+    // Tied: the output projection is the embedding matrix (a stored lm_head.weight is not read).
+    lm_head_ = cfg_.tie_word_embeddings ? embed_tokens_ : b.matrix("lm_head", cfg_.vocab_size, D);
+  }
   params_.total = params_.active = b.params;
   inv_freq_ = llama_rope_inv_freq(cfg_);
   prefault(b.spans, progress);
@@ -110,7 +116,11 @@ void LlamaModel::forward_rows(std::span<const int32_t> tokens, std::span<const S
     if (id < 0 || id >= cfg_.vocab_size) fail("token id ", id, " is out of range for vocab size ", cfg_.vocab_size);
   float* x = grow(ws_.x, T * D);  // residual stream [T x hidden]
   float* xn = grow(ws_.xn, T * D);
-  for (int64_t t = 0; t < T; ++t) decode_row(embed_tokens_, tokens[t], x + t * D);
+  if (stage_.first()) {
+    for (int64_t t = 0; t < T; ++t) decode_row(embed_tokens_, tokens[t], x + t * D);
+  } else {
+    stage_.link->recv_hidden(x, T * D);  // the previous stage's output rows
+  }
 
   float* cos = grow(ws_.rope_cos, T * half);
   float* sin = grow(ws_.rope_sin, T * half);
@@ -124,7 +134,8 @@ void LlamaModel::forward_rows(std::span<const int32_t> tokens, std::span<const S
     }
 
   float* mlp_out = grow(ws_.mlp_out, T * D);
-  for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
+  // l: this stage's layer index (its cache layer); layers_[0] is stage_.layer_begin.
+  for (int64_t l = 0; l < stage_.n_layers(); ++l) {
     const LlamaLayerWeights& L = layers_[l];
     for (int64_t t = 0; t < T; ++t) rmsnorm(x + t * D, L.input_layernorm.data(), D, eps, xn + t * D);
     attention(l, T, seqs);  // x += attn(xn)
@@ -133,6 +144,10 @@ void LlamaModel::forward_rows(std::span<const int32_t> tokens, std::span<const S
     for (int64_t i = 0; i < T * D; ++i) x[i] += mlp_out[i];
   }
   for (const SeqRows& s : seqs) s.cache->set_n_tokens(s.cache->n_tokens() + s.count);
+  if (!stage_.last(cfg_.num_hidden_layers)) {
+    stage_.link->send_hidden(x, T * D);  // the next stage continues; the last one makes the logits
+    return;
+  }
   if (!logits) return;
 
   const int64_t first = all_logits ? 0 : T - 1, n_out = T - first;

@@ -36,7 +36,7 @@ struct LlamaLayerWeights {
 class LlamaModel : public Model {
  public:
   LlamaModel(ModelConfig cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
-             const LoadProgress& progress = {});
+             const LoadProgress& progress = {}, const Stage& stage = {});
 
   const ModelConfig& config() const override { return cfg_; }
   const ParamCounts& params() const override { return params_; }
@@ -59,7 +59,7 @@ class LlamaModel : public Model {
   std::unique_ptr<WeightSource> weights_;
   ThreadPool& pool_;
   Matrix embed_tokens_;  // [vocab x hidden]
-  std::vector<LlamaLayerWeights> layers_;
+  std::vector<LlamaLayerWeights> layers_;  // this stage's layers: layers_[0] is stage_.layer_begin
   std::vector<float> norm_;  // [hidden]
   Matrix lm_head_;           // [vocab x hidden]; embed_tokens_ when tie_word_embeddings
   std::vector<double> inv_freq_;  // [head_dim / 2]

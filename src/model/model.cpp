@@ -13,15 +13,26 @@
 
 namespace mla {
 
+Stage Stage::resolved(int64_t n_layers) const {
+  Stage s = *this;
+  if (s.layer_end < 0) s.layer_end = n_layers;
+  if (s.layer_begin < 0 || s.layer_begin >= s.layer_end || s.layer_end > n_layers)
+    fail("stage layers ", s.layer_begin, "-", s.layer_end - 1, " are not a non-empty range of the model's ", n_layers,
+         " layers");
+  if ((!s.first() || !s.last(n_layers)) && !s.link) fail("a pipeline stage needs a link to its neighbours");
+  return s;
+}
+
 std::unique_ptr<Model> build_model(const ModelConfig& cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
-                                   const LoadProgress& progress) {
+                                   const LoadProgress& progress, const Stage& stage) {
   if (cfg.architecture == "DeepseekV2ForCausalLM" || cfg.architecture == "DeepseekV3ForCausalLM")
-    return std::make_unique<DeepseekModel>(cfg, std::move(weights), pool, progress);
-  if (cfg.is_llama()) return std::make_unique<LlamaModel>(cfg, std::move(weights), pool, progress);
+    return std::make_unique<DeepseekModel>(cfg, std::move(weights), pool, progress, stage);
+  if (cfg.is_llama()) return std::make_unique<LlamaModel>(cfg, std::move(weights), pool, progress, stage);
   fail("unsupported architecture '", cfg.architecture, "'");
 }
 
-std::unique_ptr<Model> load_model(const std::string& path, ThreadPool& pool, const LoadOptions& opts) {
+std::unique_ptr<Model> load_model(const std::string& path, ThreadPool& pool, const LoadOptions& opts,
+                                  const Stage& stage) {
   std::error_code ec;
   ModelConfig cfg;
   std::unique_ptr<WeightSource> weights;
@@ -44,7 +55,7 @@ std::unique_ptr<Model> load_model(const std::string& path, ThreadPool& pool, con
   } else if (opts.convert) {
     weights = std::make_unique<ConvertedWeights>(std::move(weights), *opts.convert, pool);
   }
-  return build_model(cfg, std::move(weights), pool, opts.progress);
+  return build_model(cfg, std::move(weights), pool, opts.progress, stage);
 }
 
 ModelConfig load_model_config(const std::string& path) {

@@ -26,6 +26,30 @@ struct ParamCounts {
 // Called while loading with (bytes done, bytes total).
 using LoadProgress = std::function<void(size_t, size_t)>;
 
+// Where a pipeline stage's hidden rows come from (the previous stage) and go (the next one):
+// src/dist/ implements it over MPI. The model itself never knows how they travel.
+class StageLink {
+ public:
+  virtual ~StageLink() = default;
+  virtual void recv_hidden(float* x, int64_t n) = 0;        // n floats: [T x hidden]
+  virtual void send_hidden(const float* x, int64_t n) = 0;
+};
+
+// The layers [layer_begin, layer_end) this process computes. The default is the whole model (one
+// process: embedding, every layer, final norm and head). A pipeline stage (docs/DISTRIBUTED.md)
+// binds only its own layers' weights, keeps the cache of those layers only (cache layer 0 is
+// layer_begin), receives its input rows through `link` unless it starts at layer 0 and sends its
+// output rows on unless it ends at the last layer, where the head turns them into logits.
+struct Stage {
+  int64_t layer_begin = 0, layer_end = -1;  // -1: num_hidden_layers
+  StageLink* link = nullptr;                // needed unless the stage is the whole model
+
+  Stage resolved(int64_t n_layers) const;   // layer_end filled in, checked against n_layers
+  bool first() const { return layer_begin == 0; }
+  bool last(int64_t n_layers) const { return layer_end == n_layers; }
+  int64_t n_layers() const { return layer_end - layer_begin; }
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -36,9 +60,12 @@ class Model {
   // 2 x n_head_kv x head_dim): what a KvBlockArena for this model is built with.
   virtual int64_t cache_row_width() const = 0;
   // A private cache for this model's attention with room for max_tokens tokens in `dtype`.
+  // Under a pipeline split only this stage's layers.
   KvCache make_cache(int64_t max_tokens, kv::CacheDtype dtype = kv::CacheDtype::F32) const {
-    return KvCache(config().num_hidden_layers, cache_row_width(), max_tokens, dtype);
+    return KvCache(stage_.n_layers(), cache_row_width(), max_tokens, dtype);
   }
+  // The layers this model computes (all of them unless it is a pipeline stage).
+  const Stage& stage() const { return stage_; }
   // Runs `tokens` at positions cache.n_tokens() ... and appends their keys/values to the cache.
   // logits: [T x vocab] when all_logits, else [vocab] for the last token. `mode` picks the MLA
   // attention path and is ignored by architectures without one.
@@ -59,6 +86,7 @@ class Model {
 
  protected:
   double attention_seconds_ = 0;
+  Stage stage_;  // resolved: layer_end set
 };
 
 // Rows [begin, begin + count) of a batch are consecutive tokens of one sequence, at positions
@@ -69,8 +97,9 @@ struct SeqRows {
 };
 
 // Builds the model `cfg.architecture` names from the given weights.
+// `stage`: the layers to bind and compute (default: all).
 std::unique_ptr<Model> build_model(const ModelConfig& cfg, std::unique_ptr<WeightSource> weights, ThreadPool& pool,
-                                   const LoadProgress& progress = {});
+                                   const LoadProgress& progress = {}, const Stage& stage = {});
 struct LoadOptions {
   LoadProgress progress;
   // Convert linear weights to this dtype while loading (model/converted_weights.h says which):
@@ -82,7 +111,9 @@ struct LoadOptions {
 
 // `path` is a Hugging Face directory (config.json and the checkpoint beside it) or a GGUF file
 // (model/gguf_config.h, model/gguf_weights.h).
-std::unique_ptr<Model> load_model(const std::string& path, ThreadPool& pool, const LoadOptions& opts = {});
+// `stage`: a pipeline stage's layers; other layers' tensors are never bound nor read.
+std::unique_ptr<Model> load_model(const std::string& path, ThreadPool& pool, const LoadOptions& opts = {},
+                                  const Stage& stage = {});
 // The configuration alone: DIR/config.json, a config.json file, or a GGUF file's metadata.
 ModelConfig load_model_config(const std::string& path);
 

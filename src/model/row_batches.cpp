@@ -16,7 +16,7 @@ void forward_in_chunks(std::span<const int32_t> tokens, KvCache& cache, bool all
     const int64_t n = static_cast<int64_t>(std::min<size_t>(kChunkRows, tokens.size() - c0));
     const bool last = c0 + n == tokens.size();
     const SeqRows seq{&cache, 0, n};
-    float* out = all_logits ? logits + c0 * vocab_size : (last ? logits : nullptr);
+    float* out = !logits ? nullptr : all_logits ? logits + c0 * vocab_size : (last ? logits : nullptr);
     rows(tokens.subspan(c0, n), {&seq, 1}, all_logits, out);
   }
 }

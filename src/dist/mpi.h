@@ -1,0 +1,32 @@
+// The only place that knows MPI (Open MPI through CMake's FindMPI). Everything else talks to the
+// other ranks through these few calls; a build without MPI keeps them, and they then say clearly
+// that the feature is absent. Only the main thread calls them (MPI_THREAD_FUNNELED).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mla::dist {
+
+struct World {
+  int rank = 0, size = 1;
+};
+
+// Whether this build has MPI (CMake option MLA_MPI, on when FindMPI finds it).
+bool built_with_mpi();
+// First thing in main. With MPI: MPI_Init_thread; the world is MPI_COMM_WORLD. Without MPI, a launch
+// by mpirun with more than one rank (OMPI_COMM_WORLD_SIZE, PMI_SIZE) throws mla::Error saying so,
+// so that N copies do not each run the whole model unaware of each other.
+void init(int* argc, char*** argv);
+const World& world();
+// Last thing in main on the normal path (MPI_Finalize); a no-op without MPI or before init.
+void finalize();
+// Ends every rank at once (MPI_Abort): the error path, so that no rank waits forever on one that
+// failed. Without MPI (or one rank): std::exit(code).
+[[noreturn]] void abort_all(int code);
+
+// On MPI_COMM_WORLD; each throws mla::Error when the build has no MPI.
+void bcast(void* data, size_t bytes, int root);
+void send_floats(const float* x, int64_t n, int dest, int tag);
+void recv_floats(float* x, int64_t n, int src, int tag);
+
+}  // namespace mla::dist

@@ -1,0 +1,25 @@
+// A model split by layers across MPI ranks (docs/DISTRIBUTED.md). Every rank loads only its stage
+// (model/model.h: Stage): rank 0 embeds, each stage's output rows [T x hidden] f32 go to the next
+// rank, the last rank applies the final norm and head and sends the logits back to rank 0.
+//
+// Rank 0 runs the command as usual on a Model whose forward() first broadcasts the step (tokens,
+// cache position, attention path) to the other ranks; they sit in a loop serving their stage until
+// rank 0's model is destroyed. So `generate`, `eval` and `chat` run unchanged on rank 0.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/thread_pool.h"
+#include "model/model.h"
+
+namespace mla::dist {
+
+// Loads this rank's stage of the model at `path` and prints the plan
+// (rank 0, stderr). `split_layers`: "0-13,14-26" or "" for the plan that balances weight bytes.
+// Rank 0 gets the model that drives the pipeline; the other ranks serve their stage until rank 0
+// is done and then get nullptr: the command has nothing left to do there.
+// Needs MPI and more than one rank: mla::Error otherwise.
+std::unique_ptr<Model> open_pipeline(const std::string& path, ThreadPool& pool, const LoadOptions& opts,
+                                     const std::string& split_layers);
+
+}  // namespace mla::dist

@@ -1,0 +1,228 @@
+// The pipeline split by layers (docs/DISTRIBUTED.md) without MPI: the plan that balances weight
+// bytes (checked against every possible split on small cases), --split-layers parsing, and the
+// model seam itself: stages of a model chained in one process through a queue give the logits of
+// the whole model, prefill and decode, MLA (both paths) and Llama with tied embeddings.
+#include "dist/pipeline_plan.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+#include "model/model.h"
+#include "model/random_weights.h"
+#include "testing/tiny_models.h"
+
+namespace mla {
+namespace {
+
+using dist::balance_layers;
+using dist::ModelBytes;
+using dist::parse_split_layers;
+using dist::StagePlan;
+
+uint64_t max_stage(const std::vector<StagePlan>& p) {
+  uint64_t m = 0;
+  for (const auto& s : p) m = std::max(m, s.weight_bytes);
+  return m;
+}
+
+// The smallest largest-stage bytes over every split of L layers into n non-empty stages.
+uint64_t brute_force(const ModelBytes& b, int n) {
+  const int L = static_cast<int>(b.layer.size());
+  uint64_t best = UINT64_MAX;
+  std::vector<int> cuts(n - 1);
+  // cuts: increasing split points in [1, L-1]; enumerate combinations.
+  std::function<void(int, int)> rec = [&](int i, int from) {
+    if (i == n - 1) {
+      uint64_t worst = 0;
+      int begin = 0;
+      for (int r = 0; r < n; ++r) {
+        const int end = r == n - 1 ? L : cuts[r];
+        uint64_t s = (r == 0 ? b.embed : 0) + (r == n - 1 ? b.head : 0);
+        for (int l = begin; l < end; ++l) s += b.layer[l];
+        worst = std::max(worst, s);
+        begin = end;
+      }
+      best = std::min(best, worst);
+      return;
+    }
+    for (int c = from; c <= L - (n - 1 - i); ++c) {
+      cuts[i] = c;
+      rec(i + 1, c + 1);
+    }
+  };
+  rec(0, 1);
+  return best;
+}
+
+TEST(PipelinePlan, BalancesWeightBytes) {
+  // Uniform layers, a large embedding and head: the end stages take fewer layers.
+  ModelBytes b;
+  b.layer.assign(10, 100);
+  b.embed = 250;
+  b.head = 250;
+  const auto plan = balance_layers(b, 3);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[0].layer_begin, 0);
+  EXPECT_EQ(plan[2].layer_end, 10);
+  for (size_t r = 0; r + 1 < plan.size(); ++r) EXPECT_EQ(plan[r].layer_end, plan[r + 1].layer_begin);
+  // The end stages carry 250 B more each, so they take fewer layers (550 B at most; ties allowed).
+  EXPECT_LE(plan[0].layer_end, 3);
+  EXPECT_GE(plan[1].layer_end - plan[1].layer_begin, 4);
+  EXPECT_LE(plan[2].layer_end - plan[2].layer_begin, 3);
+  EXPECT_EQ(max_stage(plan), 550u);
+  // One rank: everything.
+  const auto one = balance_layers(b, 1);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].weight_bytes, 1500u);
+  EXPECT_THROW(balance_layers(b, 11), Error);
+  EXPECT_THROW(balance_layers(b, 0), Error);
+}
+
+TEST(PipelinePlan, OptimalAgainstEverySplit) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    ModelBytes b;
+    const int L = 1 + static_cast<int>(rng() % 9);
+    for (int l = 0; l < L; ++l) b.layer.push_back(rng() % 1000);
+    b.embed = rng() % 3000;
+    b.head = rng() % 3000;
+    for (int n = 1; n <= std::min(L, 4); ++n) {
+      const auto plan = balance_layers(b, n);
+      ASSERT_EQ(static_cast<int>(plan.size()), n);
+      int64_t next = 0;
+      uint64_t total = 0;
+      for (const auto& s : plan) {
+        EXPECT_EQ(s.layer_begin, next);
+        EXPECT_LT(s.layer_begin, s.layer_end);
+        next = s.layer_end;
+        total += s.weight_bytes;
+      }
+      EXPECT_EQ(next, L);
+      uint64_t all = b.embed + b.head;
+      for (uint64_t x : b.layer) all += x;
+      EXPECT_EQ(total, all);
+      EXPECT_EQ(max_stage(plan), brute_force(b, n)) << "L=" << L << " n=" << n;
+    }
+  }
+}
+
+TEST(PipelinePlan, ParsesSplitLayers) {
+  ModelBytes b;
+  b.layer = {1, 2, 3, 4, 5};
+  b.embed = 10;
+  b.head = 20;
+  const auto plan = parse_split_layers("0-1,2,3-4", b, 3);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[0].layer_end, 2);
+  EXPECT_EQ(plan[0].weight_bytes, 13u);
+  EXPECT_EQ(plan[1].layer_begin, 2);
+  EXPECT_EQ(plan[1].layer_end, 3);
+  EXPECT_EQ(plan[1].weight_bytes, 3u);
+  EXPECT_EQ(plan[2].weight_bytes, 29u);
+  for (const char* bad : {"0-1,3-4", "0-2,2-4", "0-1,2-5", "1-4", "0-1", "0-1,x", "0-1,3-2", ""})
+    EXPECT_THROW(parse_split_layers(bad, b, bad == std::string("0-1") ? 1 : 2), Error) << bad;
+  EXPECT_THROW(parse_split_layers("0-1,2-4", b, 3), Error);  // 2 stages for 3 ranks
+}
+
+// Rows from one stage to the next, in one process: a FIFO.
+class QueueLink : public StageLink {
+ public:
+  void recv_hidden(float* x, int64_t n) override {
+    ASSERT_FALSE(q_.empty());
+    ASSERT_EQ(static_cast<int64_t>(q_.front().size()), n);
+    std::copy(q_.front().begin(), q_.front().end(), x);
+    q_.pop_front();
+  }
+  void send_hidden(const float* x, int64_t n) override { q_.emplace_back(x, x + n); }
+
+ private:
+  std::deque<std::vector<float>> q_;
+};
+
+// Stage s receives on the link into it and sends on the link out of it.
+struct StageEnds : StageLink {
+  QueueLink *in = nullptr, *out = nullptr;
+  void recv_hidden(float* x, int64_t k) override { in->recv_hidden(x, k); }
+  void send_hidden(const float* x, int64_t k) override { out->send_hidden(x, k); }
+};
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  float m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+// The whole model against the same weights split at `cuts` (stage s: layers [cuts[s], cuts[s+1])).
+void check_split(const ModelConfig& cfg, const std::vector<int64_t>& cuts, AttnMode mode) {
+  ThreadPool pool(2);
+  const int64_t V = cfg.vocab_size;
+  const std::vector<int32_t> prompt = {3, 17, 5, 42, 8, 1, 29};
+  const std::vector<int32_t> steps = {11, 4, 60};
+  auto whole = build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 3, pool), pool);
+  KvCache wc = whole->make_cache(16);
+  std::vector<float> want(prompt.size() * V), want_step(V);
+  whole->forward(prompt, wc, mode, true, want.data());
+
+  const size_t n = cuts.size() - 1;
+  std::vector<QueueLink> links(n);  // links[s]: into stage s + 1
+  std::vector<std::unique_ptr<StageEnds>> ends;  // outlive the stages that point at them
+  std::vector<std::unique_ptr<Model>> stages;
+  std::vector<KvCache> caches;
+  for (size_t s = 0; s < n; ++s) {
+    ends.push_back(std::make_unique<StageEnds>());
+    ends.back()->in = s > 0 ? &links[s - 1] : nullptr;
+    ends.back()->out = &links[s];
+    stages.push_back(build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 3, pool), pool, {},
+                                 Stage{cuts[s], cuts[s + 1], ends.back().get()}));
+    caches.push_back(stages.back()->make_cache(16));
+    EXPECT_EQ(caches.back().bytes_per_token(), wc.bytes_per_token() / cfg.num_hidden_layers * (cuts[s + 1] - cuts[s]));
+  }
+  auto run = [&](std::span<const int32_t> t, bool all, float* logits) {
+    for (size_t s = 0; s < n; ++s) stages[s]->forward(t, caches[s], mode, all, s + 1 == n ? logits : nullptr);
+  };
+  std::vector<float> got(prompt.size() * V), got_step(V);
+  run(prompt, true, got.data());
+  float scale = 0;
+  for (float x : want) scale = std::max(scale, std::fabs(x));
+  EXPECT_LE(max_abs_diff(got, want), 1e-5f * scale) << "prefill";
+  for (int32_t t : steps) {
+    whole->forward({&t, 1}, wc, mode, false, want_step.data());
+    run({&t, 1}, false, got_step.data());
+    EXPECT_LE(max_abs_diff(got_step, want_step), 1e-5f * scale) << "decode token " << t;
+  }
+}
+
+TEST(Pipeline, StagesEqualTheWholeModel) {
+  ModelConfig v3 = testing::tiny_deepseek_v3();
+  v3.num_hidden_layers = 3;
+  for (AttnMode mode : {AttnMode::Naive, AttnMode::Absorbed}) {
+    check_split(v3, {0, 1, 3}, mode);
+    check_split(v3, {0, 1, 2, 3}, mode);
+  }
+  ModelConfig llama = testing::tiny_llama(6, 2, /*tied=*/true);
+  llama.num_hidden_layers = 3;
+  check_split(llama, {0, 2, 3}, AttnMode::Auto);
+  check_split(llama, {0, 1, 2, 3}, AttnMode::Auto);
+}
+
+TEST(Pipeline, StageNeedsALinkAndARange) {
+  ThreadPool pool(1);
+  const ModelConfig cfg = testing::tiny_llama(4, 4);
+  EXPECT_THROW(build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 1, pool), pool, {}, Stage{0, 1, nullptr}),
+               Error);
+  QueueLink link;
+  EXPECT_THROW(build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 1, pool), pool, {}, Stage{1, 1, &link}),
+               Error);
+  EXPECT_THROW(build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 1, pool), pool, {}, Stage{0, 3, &link}),
+               Error);
+}
+
+}  // namespace
+}  // namespace mla
