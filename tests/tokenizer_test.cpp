@@ -21,6 +21,7 @@
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode_categories.h"
 #include "tokenizer/utf8.h"
 #include "testing/tiny_tokenizer.h"
 
@@ -269,14 +270,71 @@ TEST(TokenizerErrors, BadRegexIsReported) {
 
 // ---- pre-tokenizer regexes --------------------------------------------------------------------------
 
-TEST(Regex, WhitespaceIncludesNextLineAsInOniguruma) {
-  EXPECT_EQ(oniguruma_to_pcre2(R"(\s+(?!\S)|[^\s\p{L}])", "t"), R"([\s\x{85}]+(?![^\s\x{85}])|[^\s\x{85}\p{L}])");
-  EXPECT_EQ(oniguruma_to_pcre2(R"([\]\s]\\s)", "t"), R"([\]\s\x{85}]\\s)");
+// Whether `pattern` matches the whole of the one character `cp`.
+bool matches(const char* pattern, uint32_t cp) {
+  std::string s;
+  utf8::append(s, cp);
+  std::vector<std::pair<size_t, size_t>> m;
+  Regex(pattern, "test").find_all(s, m);
+  return m.size() == 1 && m[0] == std::pair<size_t, size_t>{0, s.size()};
+}
+
+TEST(Regex, WhitespaceIsOnigurumasWhiteSpace) {
+  // Oniguruma's \s is the White_Space property; PCRE2's lacks U+0085 NEXT LINE and (10.42) holds
+  // U+180E MONGOLIAN VOWEL SEPARATOR, which White_Space left in Unicode 6.3.
+  // (widest ranges first)
+  const std::string ws = R"(\x{2000}-\x{200A}\x{9}-\x{D}\x{2028}-\x{2029}\x{20}\x{85}\x{A0}\x{1680}\x{202F}\x{205F}\x{3000})";
+  EXPECT_EQ(oniguruma_to_pcre2(R"(\s+(?!\S))", "t"), "[" + ws + "]+(?![^" + ws + "])");
+  EXPECT_EQ(oniguruma_to_pcre2(R"([\]\s]\\s)", "t"), R"([\])" + ws + R"(]\\s)");
   Regex re(R"(\s+)", "test");
   std::vector<std::pair<size_t, size_t>> m;
   re.find_all("a \xc2\x85 b", m);  // " NEL " is one run of whitespace
   ASSERT_EQ(m.size(), 1u);
   EXPECT_EQ(m[0], (std::pair<size_t, size_t>{1, 5}));
+  EXPECT_FALSE(matches(R"(\s)", 0x180E));
+  EXPECT_TRUE(matches(R"([^\S\n])", 0x3000));  // \S inside a class: the complement, spelled out
+  EXPECT_FALSE(matches(R"([^\S\n])", '\n'));
+  EXPECT_FALSE(matches(R"([^\S\n])", 'x'));
+}
+
+TEST(Regex, UnicodeClassesFollowUnicode16) {
+  // Characters that PCRE2 10.42's tables (Unicode 14) count as unassigned: Garay (16.0) capital and
+  // small letters, digit and mark, Balinese punctuation (16.0), CJK Extension I (15.1), 🫨 (15.0).
+  EXPECT_TRUE(matches(R"(\p{Lu})", 0x10D50));
+  EXPECT_TRUE(matches(R"(\p{L})", 0x10D70));
+  EXPECT_TRUE(matches(R"(\p{N})", 0x10D40));
+  EXPECT_TRUE(matches(R"(\d)", 0x10D40));  // Oniguruma's \d is \p{Nd}
+  EXPECT_TRUE(matches(R"([\p{L}\p{M}])", 0x10D69));
+  EXPECT_TRUE(matches(R"(\p{P})", 0x1B4E));
+  EXPECT_TRUE(matches(R"(\p{Lo})", 0x2EBF0));
+  EXPECT_TRUE(matches(R"([\p{P}\p{S}])", 0x1FAE8));
+  // Negations: \P{..}, \p{^..}, [^..] and \P inside a class.
+  EXPECT_FALSE(matches(R"(\P{L})", 0x10D50));
+  EXPECT_FALSE(matches(R"(\p{^L})", 0x10D50));
+  EXPECT_FALSE(matches(R"([^\p{L}\p{N}])", 0x10D40));
+  EXPECT_TRUE(matches(R"([\P{L}])", 0x1FAE8));
+  // Still unassigned in 16.0: in no class but Cn (and C).
+  EXPECT_TRUE(matches(R"(\p{Cn})", 0x0378));
+  EXPECT_FALSE(matches(R"([\p{L}\p{M}\p{N}\p{P}\p{S}\p{Z}\s])", 0x0378));
+  // Properties other than general categories stay PCRE2's.
+  EXPECT_TRUE(matches(R"(\p{Han}+)", 0x4E00));
+  // A pattern that would spell out to megabytes is refused before PCRE2 sees it.
+  std::string many;
+  for (int i = 0; i < 200; ++i) many += R"(\p{L})";
+  EXPECT_NE(error_of([&] { Regex(many, "test"); }).find("too many Unicode classes"), std::string::npos);
+}
+
+TEST(UnicodeCategories, TableCoversEveryCodePointAndHoldsUnicode16sCharacters) {
+  const auto runs = unicode::category_runs();
+  ASSERT_EQ(runs.front().first, 0u);
+  size_t characters = 0;  // what the Unicode Consortium counts: graphic and format characters
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const char32_t end = i + 1 < runs.size() ? runs[i + 1].first : 0x110000;
+    ASSERT_LT(runs[i].first, end);
+    const std::string_view name = unicode::kCategoryNames[static_cast<size_t>(runs[i].category)];
+    if (name != "Cc" && name != "Cs" && name != "Co" && name != "Cn") characters += end - runs[i].first;
+  }
+  EXPECT_EQ(characters, 154998u);  // "Unicode 16.0 adds 5,185 characters, for a total of 154,998"
 }
 
 TEST(Regex, SplitSequenceIsolatesMatchesAndGaps) {
@@ -314,6 +372,23 @@ TEST(Regex, Llama3AndGpt2PatternsSplitAsHuggingFace) {
   EXPECT_EQ(pieces(gpt2, a), (Pieces{"Hello", " world", "'s", " 12345", " !!", "\n\n ", " x"}));
   EXPECT_EQ(pieces(gpt2, b),
             (Pieces{"I", "'", "M", " HE", "'", "LL", " we", "'", "Re", "\xc2\x85", " x", " ", "\xc2\xa0", "y"}));
+}
+
+TEST(Regex, O200kPatternFitsAndSplitsAsHuggingFace) {
+  // GPT-4o's pattern has the most Unicode classes of the published ones: spelled out as ranges they
+  // must still fit PCRE2's compiled-pattern limit (64 KiB with the default link size). Expected pieces
+  // from Hugging Face tokenizers 0.23.
+  const std::string o200k =
+      R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+      R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+      R"(\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  const PreTokenizer pre = PreTokenizer::from_json(
+      {{"type", "Split"}, {"pattern", {{"Regex", o200k}}}, {"behavior", "Isolated"}, {"invert", false}}, "o200k");
+  std::vector<std::string_view> pieces;
+  pre.split("HelloWorld's \U00010D50\U00010D70x \U0001FAE8\U0001FAE8 12345 \u0391\u0392\u03B3", pieces);
+  EXPECT_EQ(std::vector<std::string>(pieces.begin(), pieces.end()),
+            (std::vector<std::string>{"Hello", "World's", " \U00010D50\U00010D70x", " \U0001FAE8\U0001FAE8", " ", "123",
+                                      "45", " \u0391\u0392\u03B3"}));
 }
 
 // ---- decoding ---------------------------------------------------------------------------------------
@@ -379,6 +454,12 @@ TEST_F(DeepSeekV3, KnownIds) {
   EXPECT_EQ(tok_->encode("hello world"), (Ids{33310, 2058}));
   EXPECT_EQ(tok_->encode("<｜User｜>hi<｜begin▁of▁sentence｜>"), (Ids{128803, 6366, 0}));
   EXPECT_EQ(tok_->encode(" \xc2\x85"), (Ids{1203, 230}));  // " NEL" is one pre-token, as in Oniguruma
+  // After a space, characters newer than PCRE2 10.42's Unicode 14: 🫨 (15.0), CJK Extension I (15.1),
+  // a Garay letter and digit (16.0).
+  EXPECT_EQ(tok_->encode(" \U0001FAE8"), (Ids{7351, 107, 104}));
+  EXPECT_EQ(tok_->encode(" \U0002EBF0"), (Ids{86387, 109, 110, 111}));
+  EXPECT_EQ(tok_->encode(" \U00010D50"), (Ids{86387, 241, 116, 241}));
+  EXPECT_EQ(tok_->encode(" \U00010D40"), (Ids{223, 120577, 116, 225}));
   EXPECT_EQ(tok_->vocab_size(), 128815);
   EXPECT_EQ(tok_->token_id("<｜end▁of▁sentence｜>"), 1);
   EXPECT_EQ(tok_->decode({0}), "<｜begin▁of▁sentence｜>");

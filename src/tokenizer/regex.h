@@ -2,9 +2,13 @@
 // platform has it) and matched read-only from any thread.
 //
 // Hugging Face tokenizers matches these patterns with Oniguruma. The two engines agree on the syntax
-// the published tokenizers use (\p{..} classes, lookahead, (?i:..)), but not on \s: Oniguruma's
-// is Unicode White_Space, PCRE2's (with UCP) lacks U+0085 NEXT LINE. The pattern is rewritten so
-// that " \u0085" splits as Hugging Face splits it.
+// the published tokenizers use (\p{..} classes, lookahead, (?i:..)), but not on what the classes
+// hold: PCRE2's tables follow the Unicode version it was built with (14.0 for Debian 12's 10.42),
+// Oniguruma 6.9.10's follow 16.0, and PCRE2's \s lacks U+0085 NEXT LINE (and 10.42's holds U+180E).
+// So the pattern is rewritten: \p{X} / \P{X} for a general category X, \s, \S, \d and \D become
+// explicit code point ranges from unicode_categories.h (Unicode 16.0.0) and White_Space. PCRE2's own
+// tables still decide what the published patterns do not use: scripts (\p{Han}), \w, and the case
+// folding of (?i:..), which agrees with Oniguruma's on the contractions they spell ('s ... 'd).
 #pragma once
 #include <cstddef>
 #include <string>
@@ -33,7 +37,8 @@ class Regex {
   pcre2_real_code_8* code_ = nullptr;
 };
 
-// The PCRE2 spelling of an Oniguruma pattern: \s gains U+0085 (exposed for tests).
+// The PCRE2 spelling of an Oniguruma pattern, its Unicode classes spelled out as ranges (exposed for
+// tests).
 std::string oniguruma_to_pcre2(std::string_view pattern, const std::string& where);
 
 }  // namespace mla
