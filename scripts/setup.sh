@@ -37,4 +37,5 @@ if [ ! -d bench/peer/node_modules/@node-llama-cpp/linux-x64 ]; then
 fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-cmake --build "$build" -j"$(nproc)"
+# MLA_TARGETS: only these targets (the sanitizer build of scripts/test.sh needs mla and mla_tests).
+cmake --build "$build" -j"$(nproc)" ${MLA_TARGETS:+--target $MLA_TARGETS}

@@ -7,7 +7,7 @@ jobs=$(nproc)
 scripts/setup.sh build
 (cd build && ctest --output-on-failure -j"$jobs")
 
-scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLA_SANITIZE=ON
+MLA_TARGETS="mla mla_tests" scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLA_SANITIZE=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j"$jobs")
 # A short fuzz run of each parser of untrusted input (libFuzzer + ASan + UBSan): safetensors, GGUF,

@@ -47,8 +47,20 @@ bool built_with_mpi() {
 #endif
 }
 
+// The world size an MPI launcher (mpirun / mpiexec: Open MPI, PMI, PMIx) put in the environment;
+// 0 when none started this process.
+int launcher_world_size() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"})
+    if (const char* v = std::getenv(var)) return std::max(1, std::atoi(v));
+  return 0;
+}
+
 void init(int* argc, char*** argv) {
+  const int launched = launcher_world_size();
 #ifdef MLA_HAVE_MPI
+  // A plain run (no launcher) never touches libmpi: nothing changes without mpirun, no start-up
+  // cost, and none of Open MPI's own allocations kept until exit (LeakSanitizer would report them).
+  if (launched == 0) return;
   int provided = 0;
   check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   g_initialized = true;
@@ -57,12 +69,9 @@ void init(int* argc, char*** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &g_world.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &g_world.size);
 #else
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
-    const char* v = std::getenv(var);
-    if (v && std::atoi(v) > 1)
-      fail("started as one of ", v, " MPI ranks (", var, "), but this mla was built without MPI: install "
-           "libopenmpi-dev (scripts/setup.sh) and rebuild, or run it without mpirun (docs/DISTRIBUTED.md)");
-  }
+  if (launched > 1)
+    fail("started as one of ", launched, " MPI ranks, but this mla was built without MPI: install "
+         "libopenmpi-dev (scripts/setup.sh) and rebuild, or run it without mpirun (docs/DISTRIBUTED.md)");
 #endif
 }
 

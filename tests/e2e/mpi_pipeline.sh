@@ -26,10 +26,13 @@ if ! command -v mpirun > /dev/null; then
   exit 77
 fi
 # Open MPI refuses root without these; containers often lack ptrace for the shared-memory
-# single-copy path; the ASan build's ranks need Open MPI's own leaks suppressed.
+# single-copy path. In the ASan build, leak checking is off here (memory errors are still caught):
+# Open MPI keeps allocations until exit and unloads its plugins at MPI_Finalize, so LeakSanitizer
+# reports them from "<unknown module>" frames that no suppression can name. Every command run
+# without mpirun never initializes MPI and is leak-checked by the other tests.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
-export LSAN_OPTIONS="suppressions=$MLA_SOURCE_DIR/tests/e2e/lsan_mpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 MPIRUN=(timeout 120 mpirun --oversubscribe)
 
 failed=0
