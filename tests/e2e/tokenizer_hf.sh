@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tokenizer vs Hugging Face: tests/js/hf_tokenize.js encodes every sample of tests/tokenizer/corpus.json
 # and every Unicode code point with Hugging Face tokenizers (its Rust library through the Node
-# bindings) and with `mla tokenize --json`, on the real DeepSeek-V3 tokenizer.json. The ids must be
+# bindings) and with one `mla tokenize --jsonl` run, on the real DeepSeek-V3 tokenizer.json. The ids must be
 # identical for every sample and decode back to the text byte for byte; any difference is printed.
 # Env (set by CTest): MLA_BIN (the mla binary), MLA_SOURCE_DIR, MLA_WORK.
 set -euo pipefail

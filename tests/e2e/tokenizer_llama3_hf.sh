@@ -3,7 +3,7 @@
 # its own pre-tokenizer regex with case-insensitive contractions and 1-3 digit groups, 256 special
 # tokens): tests/js/hf_tokenize.js encodes every sample of tests/tokenizer/corpus.json and
 # corpus_llama3.json and every Unicode code point with Hugging Face tokenizers and with
-# `mla tokenize --json`. The ids must be identical and decode back to the text byte for byte.
+# one `mla tokenize --jsonl` run. The ids must be identical and decode back to the text byte for byte.
 # tokenizer_hf.sh does the same for DeepSeek-V3.
 # Env (set by CTest): MLA_BIN (the mla binary), MLA_SOURCE_DIR, MLA_WORK.
 set -euo pipefail

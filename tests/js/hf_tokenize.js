@@ -52,16 +52,20 @@ async function main() {
   const samples = corpus.concat(codePointSamples());
   fs.mkdirSync(args.work, { recursive: true });
 
+  // One `mla tokenize --jsonl` run for all samples: the tokenizer loads once (loading a 128k-token
+  // tokenizer.json costs about a second, several under the sanitizers).
+  const input = path.join(args.work, 'samples.jsonl');
+  fs.writeFileSync(input, samples.map((s) => JSON.stringify(s.text)).join('\n') + '\n', 'utf8');
+  const lines = execFileSync(args.mla, ['tokenize', '--tokenizer', args.tokenizer, '--jsonl', input], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  }).trimEnd().split('\n');
+  if (lines.length !== samples.length) throw new Error(`mla printed ${lines.length} lines for ${samples.length} samples`);
+
   let failures = 0;
   for (const [index, sample] of samples.entries()) {
-    const file = path.join(args.work, `${String(index).padStart(3, '0')}_${sample.name}.txt`);
-    fs.writeFileSync(file, sample.text, 'utf8');
     const hf = (await tok.encode(sample.text, null, { addSpecialTokens: false })).getIds();
-    const out = execFileSync(args.mla, ['tokenize', '--tokenizer', args.tokenizer, '--file', file, '--json'], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 28,
-    });
-    const mla = JSON.parse(out);
+    const mla = JSON.parse(lines[index]);
     const problems = [];
     if (mla.length !== hf.length || firstDifference(mla, hf) !== hf.length) {
       const at = firstDifference(mla, hf);
@@ -78,6 +82,9 @@ async function main() {
     }
     if (problems.length > 0) {
       ++failures;
+      // The text as a file, to rerun by hand: mla tokenize --tokenizer ... --file FILE --json
+      const file = path.join(args.work, `${String(index).padStart(3, '0')}_${sample.name}.txt`);
+      fs.writeFileSync(file, sample.text, 'utf8');
       console.log(`FAIL ${sample.name} (${file})`);
       for (const p of problems) console.log(`  ${p}`);
     } else {
