@@ -24,11 +24,6 @@ using testing::cols_for;
 
 class MatmulTest : public ::testing::TestWithParam<DType> {};
 
-// The bound for row r of the product matmul(pool, W, X, n, Y) computes on this machine (x: row r's input).
-double allowed_error(const Matrix& W, int64_t r, const float* x, int64_t n, double ref) {
-  return testing::allowed_error(matmul_rounding(W), W, r, x, ref);
-}
-
 TEST_P(MatmulTest, MatchesReferenceForBatchesAndThreads) {
   std::mt19937 rng(std::random_device{}());
   // Sizes that are not multiples of the vector width, the tile or the fp8 block.
@@ -41,8 +36,8 @@ TEST_P(MatmulTest, MatchesReferenceForBatchesAndThreads) {
       for (float& v : X) v = dist(rng);
       matmul(pool, W.view, X.data(), n, Y.data());
       ref::matmul(W.view, X.data(), n, R.data());
-      for (size_t i = 0; i < Y.size(); ++i)
-        ASSERT_NEAR(Y[i], R[i], allowed_error(W.view, i % W.view.rows, X.data() + i / W.view.rows * W.view.cols, n, R[i])) << "n=" << n << " i=" << i;
+      const auto allowed = testing::allowed_errors(matmul_rounding(W.view), W.view, X.data(), n, R.data());
+      for (size_t i = 0; i < Y.size(); ++i) ASSERT_NEAR(Y[i], R[i], allowed[i]) << "n=" << n << " i=" << i;
     }
   }
 }
@@ -65,8 +60,9 @@ TEST_P(MatmulTest, EveryPathShapeAndBatchMatchesReference) {
         for (float& v : X) v = dist(rng);
         matmul(pool, W.view, X.data(), n, Y.data());
         ref::matmul(W.view, X.data(), n, R.data());
+        const auto allowed = testing::allowed_errors(matmul_rounding(W.view), W.view, X.data(), n, R.data());
         for (size_t i = 0; i < Y.size(); ++i)
-          ASSERT_NEAR(Y[i], R[i], allowed_error(W.view, i % rows, X.data() + i / rows * cols, n, R[i]))
+          ASSERT_NEAR(Y[i], R[i], allowed[i])
               << "path=" << static_cast<int>(path) << " rows=" << rows << " cols=" << cols << " n=" << n;
       }
       std::vector<float> x(cols);
@@ -133,7 +129,7 @@ TEST(VnniDecode, MatchesReferenceOnQuantizedActivation) {
           double mag = 1e-6;
           for (int64_t c = 0; c < cols; ++c) mag += std::fabs(ref::weight_at(W.view, i, c) * xq[c]);
           ASSERT_NEAR(y[i], r_quant[i], 1e-5 * mag) << dtype_name(t) << " rows=" << rows << " cols=" << cols << " i=" << i;
-          ASSERT_NEAR(y[i], r_exact[i], allowed_error(W.view, i, x.data(), 1, r_exact[i]))
+          ASSERT_NEAR(y[i], r_exact[i], testing::allowed_error(matmul_rounding(W.view), W.view, i, x.data(), r_exact[i]))
               << dtype_name(t) << " rows=" << rows << " cols=" << cols << " i=" << i;
         }
       }

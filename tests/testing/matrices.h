@@ -77,19 +77,40 @@ inline std::vector<float> activation_q8(const std::vector<float>& x, std::vector
 // Allowed |y - ref| for row r of y = W x when x is rounded as `rounding` before the products.
 // Exact f32: 1e-4 relative. Int8 blocks: each value moves by at most d_x / 2, so |err| <= sum_c
 // |W[r][c]| * d_x(c) / 2. Bf16: each by at most 2^-9 |x_c|. Plus f32 rounding of the accumulation
-// (1e-5 of sum |W[r][c] x_c|).
-inline double allowed_error(ActivationRounding rounding, const Matrix& W, int64_t r, const float* x, double ref) {
+// (1e-5 of sum |W[r][c] x_c|). `row` is W's row r as values, `d` x's int8 block scales per value
+// (activation_q8; unused unless Int8Blocks).
+inline double row_error_bound(ActivationRounding rounding, const std::vector<float>& row, const float* x,
+                              const std::vector<float>& d, double ref) {
   if (rounding == ActivationRounding::None) return 1e-4 * (1.0 + std::fabs(ref));
-  std::vector<float> d;
-  if (rounding == ActivationRounding::Int8Blocks) activation_q8(std::vector<float>(x, x + W.cols), &d);
   double bound = 1e-6, mag = 0;
-  const std::vector<float> row = ref::row_values(W, r);
-  for (int64_t c = 0; c < W.cols; ++c) {
+  for (size_t c = 0; c < row.size(); ++c) {
     const double w = std::fabs(row[c]);
     bound += rounding == ActivationRounding::Bf16 ? w * std::fabs(x[c]) * 0x1p-9 : w * d[c] / 2;
     mag += w * std::fabs(x[c]);
   }
   return bound + 1e-5 * mag;
+}
+
+inline double allowed_error(ActivationRounding rounding, const Matrix& W, int64_t r, const float* x, double ref) {
+  std::vector<float> d;
+  if (rounding == ActivationRounding::Int8Blocks) activation_q8(std::vector<float>(x, x + W.cols), &d);
+  return row_error_bound(rounding, ref::row_values(W, r), x, d, ref);
+}
+
+// allowed_error for every element of Y[n][rows] = X[n][cols] W^T (R the reference Y), each row of W
+// dequantized and each row of X rounded once.
+inline std::vector<double> allowed_errors(ActivationRounding rounding, const Matrix& W, const float* X, int64_t n,
+                                          const float* R) {
+  std::vector<std::vector<float>> rows(W.rows);
+  for (int64_t r = 0; r < W.rows; ++r) rows[r] = ref::row_values(W, r);
+  std::vector<double> out(n * W.rows);
+  std::vector<float> d;
+  for (int64_t t = 0; t < n; ++t) {
+    const float* x = X + t * W.cols;
+    if (rounding == ActivationRounding::Int8Blocks) activation_q8(std::vector<float>(x, x + W.cols), &d);
+    for (int64_t r = 0; r < W.rows; ++r) out[t * W.rows + r] = row_error_bound(rounding, rows[r], x, d, R[t * W.rows + r]);
+  }
+  return out;
 }
 
 // Block formats need whole blocks per row: their column counts are rounded up to 32 or 256.
