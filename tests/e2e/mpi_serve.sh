@@ -21,7 +21,9 @@ fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-MPIRUN=(mpirun --oversubscribe -np 2)
+# Open MPI pins each of two ranks to one core by default: unpinned, they share the cores with the
+# clients and the rest of the test (docs/DISTRIBUTED.md).
+MPIRUN=(mpirun --oversubscribe --bind-to none -np 2)
 if "${MPIRUN[@]}" "$MLA_BIN" serve --help > "$W/probe.log" 2>&1; then :; else
   grep -q "built without MPI" "$W/probe.log" && { echo "SKIP: $MLA_BIN was built without MPI"; exit 77; }
   die "mpirun -np 2 mla serve --help: $(cat "$W/probe.log")"
