@@ -86,7 +86,7 @@ struct Engine::Impl {
            blocks->n_blocks());
     static_cast<void>(Sampler(p.sampling));  // throws on invalid sampling parameters here, not on the engine thread
     std::unique_lock lock(mu);
-    if (stopping) throw EngineStopped("the server is shutting down");
+    if (stopping) throw EngineStopped("the engine has stopped: the server is shutting down");
     if (static_cast<int64_t>(waiting.size()) >= opts.max_queue) {
       ++rejected;
       fail_queue_full();
