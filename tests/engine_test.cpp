@@ -1,5 +1,8 @@
 // The serving engine against the single-sequence generation loop: whatever the batching, paging,
-// prefix sharing and preemption do, each request must get exactly the tokens it gets alone.
+// prefix sharing and preemption do, each request must get exactly the tokens it gets alone. Every
+// test runs twice: on the whole model, and on the model split by layers into a pipeline of two
+// stages in one process (testing/chained_pipeline.h: the other stage follows rank 0's cache through
+// the block tables of each step, as the MPI ranks of `mpirun mla serve` do).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -13,6 +16,7 @@
 #include "engine/generate.h"
 #include "model/random_weights.h"
 #include "testing/byte_tokenizer.h"
+#include "testing/chained_pipeline.h"
 #include "testing/tiny_models.h"
 
 namespace mla {
@@ -67,16 +71,21 @@ class Collector {
   std::map<int, Outcome> out_;
 };
 
-class EngineTest : public ::testing::Test {
+// The parameter: "whole", or "pipeline" (layer 0 | layer 1).
+class EngineTest : public ::testing::TestWithParam<std::string> {
  protected:
   EngineTest() : pool(2), cfg(testing::tiny_deepseek_v3()) {
     cfg.eos_token_id = 5;  // ends the sampled requests that do not ignore it
-    model = build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 11, pool), pool);
+    auto build = [&](const Stage& stage) {
+      return build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 11, pool), pool, {}, stage);
+    };
+    whole = build(Stage{});
+    model = GetParam() == "whole" ? build(Stage{}) : testing::chained_pipeline({0, 1, 2}, build);
   }
 
   // What the request gets alone, from the plain generation loop over a contiguous f32 cache.
   GenerateResult alone(const std::vector<int32_t>& prompt, int64_t max_tokens, std::vector<std::string> stop = {}) {
-    Session session(*model, cfg.max_position_embeddings);
+    Session session(*whole, cfg.max_position_embeddings);
     GenerateOptions o;
     o.max_tokens = max_tokens;
     o.ignore_eos = true;
@@ -114,11 +123,15 @@ class EngineTest : public ::testing::Test {
 
   ThreadPool pool;
   ModelConfig cfg;
-  std::unique_ptr<Model> model;
+  std::unique_ptr<Model> whole;  // the reference
+  std::unique_ptr<Model> model;  // what the engine serves
   ByteTokenizer tok;
 };
 
-TEST_F(EngineTest, ConcurrentRequestsGetExactlyTheirSequentialTokensUnderPreemption) {
+INSTANTIATE_TEST_SUITE_P(WholeAndSplit, EngineTest, ::testing::Values("whole", "pipeline"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(EngineTest, ConcurrentRequestsGetExactlyTheirSequentialTokensUnderPreemption) {
   std::vector<std::vector<int32_t>> prompts;
   for (int r = 0; r < 12; ++r) {
     std::vector<int32_t> p = {1, 2, 3, 4, 5};  // a shared first block for most
@@ -149,7 +162,7 @@ TEST_F(EngineTest, ConcurrentRequestsGetExactlyTheirSequentialTokensUnderPreempt
   EXPECT_EQ(m.generated_tokens, uint64_t(12 * 10 + 3 * (0 + 1 + 2 + 3)));
 }
 
-TEST_F(EngineTest, SampledRequestsWithPenaltiesStopStringsAndEosMatchTheirSequentialRuns) {
+TEST_P(EngineTest, SampledRequestsWithPenaltiesStopStringsAndEosMatchTheirSequentialRuns) {
   std::vector<RequestParams> reqs;
   reqs.push_back(request({7, 8, 9, 10, 11}, 20));
   reqs.push_back(request({1}, 12));
@@ -175,7 +188,7 @@ TEST_F(EngineTest, SampledRequestsWithPenaltiesStopStringsAndEosMatchTheirSequen
   for (size_t i = 0; i < reqs.size(); ++i) engine.submit(reqs[i], c.sink(static_cast<int>(i)));
   const auto out = c.wait(reqs.size());
   for (size_t i = 0; i < reqs.size(); ++i) {
-    Session session(*model, cfg.max_position_embeddings);
+    Session session(*whole, cfg.max_position_embeddings);
     GenerateOptions g;
     g.max_tokens = reqs[i].max_tokens;
     g.sampling = reqs[i].sampling;
@@ -189,7 +202,7 @@ TEST_F(EngineTest, SampledRequestsWithPenaltiesStopStringsAndEosMatchTheirSequen
   EXPECT_EQ(out.at(4).finish_reason, "stop");
 }
 
-TEST_F(EngineTest, ARepeatedPromptReusesItsCachedBlocks) {
+TEST_P(EngineTest, ARepeatedPromptReusesItsCachedBlocks) {
   const std::vector<int32_t> prompt = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};  // 13 tokens
   Engine engine(*model, tok, options(32));
   Collector first, second;
@@ -213,7 +226,7 @@ TEST_F(EngineTest, ARepeatedPromptReusesItsCachedBlocks) {
   EXPECT_EQ(m.kv_bytes_total, static_cast<size_t>(m.kv_blocks_total) * 4 * m.kv_bytes_per_token);
 }
 
-TEST_F(EngineTest, APrefixReadByTwoRunningSequencesIsOneSetOfSharedBlocks) {
+TEST_P(EngineTest, APrefixReadByTwoRunningSequencesIsOneSetOfSharedBlocks) {
   const std::vector<int32_t> prompt = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};  // 3 full blocks + 1
   Engine engine(*model, tok, options(32));
   std::mutex mu;
@@ -251,7 +264,7 @@ TEST_F(EngineTest, APrefixReadByTwoRunningSequencesIsOneSetOfSharedBlocks) {
   EXPECT_EQ(m.kv_blocks_used, 0);
 }
 
-TEST_F(EngineTest, CancellingARunningRequestFreesItsBlocks) {
+TEST_P(EngineTest, CancellingARunningRequestFreesItsBlocks) {
   Engine engine(*model, tok, options(32));
   std::mutex mu;
   std::condition_variable cv;
@@ -296,7 +309,7 @@ TEST_F(EngineTest, CancellingARunningRequestFreesItsBlocks) {
   EXPECT_EQ(settled(engine).kv_blocks_used, 0);
 }
 
-TEST_F(EngineTest, StopStringsCutTheTextAndLogprobsDescribeTheChoice) {
+TEST_P(EngineTest, StopStringsCutTheTextAndLogprobsDescribeTheChoice) {
   const std::vector<int32_t> prompt = {3, 1, 4, 1, 5};
   const GenerateResult full = alone(prompt, 12);
   const std::string stop = full.text.substr(4, 2);
@@ -312,9 +325,9 @@ TEST_F(EngineTest, StopStringsCutTheTextAndLogprobsDescribeTheChoice) {
   EXPECT_EQ(o.finish_reason, "stop");
   ASSERT_FALSE(o.infos.empty());
   // The first token's log-probabilities, recomputed in double from a fresh prefill.
-  KvCache cache = model->make_cache(8);
+  KvCache cache = whole->make_cache(8);
   std::vector<float> logits(cfg.vocab_size);
-  model->forward(prompt, cache, AttnMode::Auto, false, logits.data());
+  whole->forward(prompt, cache, AttnMode::Auto, false, logits.data());
   double mx = logits[0], sum = 0;
   for (float v : logits) mx = std::max<double>(mx, v);
   for (float v : logits) sum += std::exp(v - mx);
@@ -330,7 +343,7 @@ TEST_F(EngineTest, StopStringsCutTheTextAndLogprobsDescribeTheChoice) {
   }
 }
 
-TEST_F(EngineTest, RefusesRequestsThatCanNeverRunAndAFullQueue) {
+TEST_P(EngineTest, RefusesRequestsThatCanNeverRunAndAFullQueue) {
   Engine engine(*model, tok, options(8));
   Collector c;
   EXPECT_THROW(engine.submit(request({}, 4), c.sink(0)), Error);

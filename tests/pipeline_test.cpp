@@ -1,21 +1,24 @@
 // The pipeline split by layers (docs/DISTRIBUTED.md) without MPI: the plan that balances weight
 // bytes (checked against every possible split on small cases), --split-layers parsing, and the
-// model seam itself: stages of a model chained in one process through a queue give the logits of
-// the whole model, prefill and decode, MLA (both paths) and Llama with tied embeddings.
+// model seam itself: stages of a model chained in one process through a queue, driven by rank 0's
+// step descriptions (encoded and decoded), give the logits of the whole model, prefill and decode,
+// MLA (both paths) and Llama with tied embeddings; the step codec refuses malformed messages.
+// (engine_test runs the serving engine over such a pipeline too.)
 #include "dist/pipeline_plan.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <functional>
 #include <random>
 #include <vector>
 
 #include "core/error.h"
+#include "dist/pipeline_step.h"
 #include "model/model.h"
 #include "model/random_weights.h"
+#include "testing/chained_pipeline.h"
 #include "testing/tiny_models.h"
 
 namespace mla {
@@ -25,6 +28,7 @@ using dist::balance_layers;
 using dist::ModelBytes;
 using dist::parse_split_layers;
 using dist::StagePlan;
+using testing::QueueLink;
 
 uint64_t max_stage(const std::vector<StagePlan>& p) {
   uint64_t m = 0;
@@ -131,70 +135,39 @@ TEST(PipelinePlan, ParsesSplitLayers) {
   EXPECT_THROW(parse_split_layers("0-1,2-4", b, 3), Error);  // 2 stages for 3 ranks
 }
 
-// Rows from one stage to the next, in one process: a FIFO.
-class QueueLink : public StageLink {
- public:
-  void recv_hidden(float* x, int64_t n) override {
-    ASSERT_FALSE(q_.empty());
-    ASSERT_EQ(static_cast<int64_t>(q_.front().size()), n);
-    std::copy(q_.front().begin(), q_.front().end(), x);
-    q_.pop_front();
-  }
-  void send_hidden(const float* x, int64_t n) override { q_.emplace_back(x, x + n); }
-
- private:
-  std::deque<std::vector<float>> q_;
-};
-
-// Stage s receives on the link into it and sends on the link out of it.
-struct StageEnds : StageLink {
-  QueueLink *in = nullptr, *out = nullptr;
-  void recv_hidden(float* x, int64_t k) override { in->recv_hidden(x, k); }
-  void send_hidden(const float* x, int64_t k) override { out->send_hidden(x, k); }
-};
-
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   float m = 0;
   for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
   return m;
 }
 
-// The whole model against the same weights split at `cuts` (stage s: layers [cuts[s], cuts[s+1])).
+// The whole model against the same weights split at `cuts` (stage s: layers [cuts[s], cuts[s+1])),
+// driven as rank 0 drives the ranks: each step described to the other stages, which run it on
+// their mirrored caches.
 void check_split(const ModelConfig& cfg, const std::vector<int64_t>& cuts, AttnMode mode) {
   ThreadPool pool(2);
   const int64_t V = cfg.vocab_size;
   const std::vector<int32_t> prompt = {3, 17, 5, 42, 8, 1, 29};
   const std::vector<int32_t> steps = {11, 4, 60};
-  auto whole = build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 3, pool), pool);
+  auto build = [&](const Stage& stage) {
+    return build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 3, pool), pool, {}, stage);
+  };
+  auto whole = build(Stage{});
   KvCache wc = whole->make_cache(16);
   std::vector<float> want(prompt.size() * V), want_step(V);
   whole->forward(prompt, wc, mode, true, want.data());
 
-  const size_t n = cuts.size() - 1;
-  std::vector<QueueLink> links(n);  // links[s]: into stage s + 1
-  std::vector<std::unique_ptr<StageEnds>> ends;  // outlive the stages that point at them
-  std::vector<std::unique_ptr<Model>> stages;
-  std::vector<KvCache> caches;
-  for (size_t s = 0; s < n; ++s) {
-    ends.push_back(std::make_unique<StageEnds>());
-    ends.back()->in = s > 0 ? &links[s - 1] : nullptr;
-    ends.back()->out = &links[s];
-    stages.push_back(build_model(cfg, std::make_unique<RandomWeights>(DType::F32, 3, pool), pool, {},
-                                 Stage{cuts[s], cuts[s + 1], ends.back().get()}));
-    caches.push_back(stages.back()->make_cache(16));
-    EXPECT_EQ(caches.back().bytes_per_token(), wc.bytes_per_token() / cfg.num_hidden_layers * (cuts[s + 1] - cuts[s]));
-  }
-  auto run = [&](std::span<const int32_t> t, bool all, float* logits) {
-    for (size_t s = 0; s < n; ++s) stages[s]->forward(t, caches[s], mode, all, s + 1 == n ? logits : nullptr);
-  };
+  auto split = testing::chained_pipeline(cuts, build);
+  KvCache cache = split->make_cache(16);  // rank 0's: its own layers only
+  EXPECT_EQ(cache.bytes_per_token(), wc.bytes_per_token() / cfg.num_hidden_layers * cuts[1]);
   std::vector<float> got(prompt.size() * V), got_step(V);
-  run(prompt, true, got.data());
+  split->forward(prompt, cache, mode, true, got.data());
   float scale = 0;
   for (float x : want) scale = std::max(scale, std::fabs(x));
   EXPECT_LE(max_abs_diff(got, want), 1e-5f * scale) << "prefill";
   for (int32_t t : steps) {
     whole->forward({&t, 1}, wc, mode, false, want_step.data());
-    run({&t, 1}, false, got_step.data());
+    split->forward({&t, 1}, cache, mode, false, got_step.data());
     EXPECT_LE(max_abs_diff(got_step, want_step), 1e-5f * scale) << "decode token " << t;
   }
 }
@@ -210,6 +183,57 @@ TEST(Pipeline, StagesEqualTheWholeModel) {
   llama.num_hidden_layers = 3;
   check_split(llama, {0, 2, 3}, AttnMode::Auto);
   check_split(llama, {0, 1, 2, 3}, AttnMode::Auto);
+}
+
+TEST(PipelineStep, RoundTripsAndRefusesMalformedMessages) {
+  // Two sequences of a paged arena: one sharing the other's first block.
+  auto arena = std::make_shared<KvBlockArena>(1, 8, 6, 4, kv::CacheDtype::BF16);
+  KvCache a(arena, 20), b(arena, 12);
+  a.block_table() = {2, 0, 5};
+  a.set_n_tokens(9);
+  b.block_table() = {2, 4};
+  b.set_n_tokens(4);
+  const std::vector<int32_t> tokens = {7, 90};
+  const std::vector<KvCache*> caches = {&a, &b};
+  const dist::Step step = dist::describe_decode(tokens, caches, AttnMode::Absorbed);
+  const std::vector<int64_t> msg = dist::encode_step(step);
+  const dist::Step back = dist::decode_step(msg);
+  EXPECT_EQ(back.op, dist::StepOp::DecodeBatch);
+  EXPECT_EQ(back.mode, AttnMode::Absorbed);
+  EXPECT_EQ(back.arena, (dist::ArenaShape{6, 4, kv::CacheDtype::BF16}));
+  EXPECT_EQ(back.tokens, tokens);
+  ASSERT_EQ(back.seqs.size(), 2u);
+  EXPECT_EQ(back.seqs[0].n_tokens, 9);
+  EXPECT_EQ(back.seqs[0].max_tokens, 20);
+  EXPECT_EQ(back.seqs[0].block_table, a.block_table());
+  EXPECT_EQ(back.seqs[1].block_table, b.block_table());
+  EXPECT_EQ(dist::step_logits(back, 97), 2 * 97);
+  EXPECT_EQ(dist::encode_step(back), msg);
+
+  const dist::Step fwd = dist::decode_step(dist::encode_step(dist::describe_forward(tokens, a, AttnMode::Naive, false, true)));
+  EXPECT_EQ(dist::step_logits(fwd, 97), 97);  // the last row's only
+  EXPECT_EQ(dist::decode_step(dist::encode_step(dist::quit_step())).op, dist::StepOp::Quit);
+
+  // Caches of two arenas cannot be mirrored by one.
+  KvCache other = KvCache(1, 8, 16);
+  const std::vector<KvCache*> mixed = {&a, &other};
+  EXPECT_THROW(dist::describe_decode(tokens, mixed, AttnMode::Auto), Error);
+
+  auto broken = [&](size_t i, int64_t v) {
+    std::vector<int64_t> m = msg;
+    m[i] = v;
+    return m;
+  };
+  for (size_t cut = 0; cut < msg.size(); ++cut)
+    EXPECT_THROW(dist::decode_step(std::span(msg).first(cut)), Error) << "cut at " << cut;
+  std::vector<int64_t> longer = msg;
+  longer.push_back(0);
+  EXPECT_THROW(dist::decode_step(longer), Error);
+  EXPECT_THROW(dist::decode_step(broken(0, 7)), Error);             // no such operation
+  EXPECT_THROW(dist::decode_step(broken(6, 99)), Error);            // no such cache format
+  EXPECT_THROW(dist::decode_step(broken(7, int64_t{1} << 40)), Error);  // more tokens than values
+  EXPECT_THROW(dist::decode_step(broken(8, -3)), Error);            // a negative token id
+  EXPECT_THROW(dist::decode_step(broken(10, 1)), Error);            // a sequence count that does not fit the rest
 }
 
 TEST(Pipeline, StageNeedsALinkAndARange) {

@@ -1,7 +1,13 @@
 // mla serve: the OpenAI-compatible HTTP server (src/server) over the serving engine. It listens
 // first and loads second, so /health answers 503 {"status":"loading"} while the model loads.
+// SIGINT or SIGTERM stops it: requests in flight end "cancelled", then the process exits 0.
+//
+// Under mpirun with N ranks (docs/DISTRIBUTED.md) rank 0 is the server and runs the engine over the
+// first stage of a pipeline split by layers; the other ranks only serve their stages' steps, until
+// rank 0 stops.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -9,6 +15,8 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "core/stop_signal.h"
+#include "dist/mpi.h"
 #include "engine/engine.h"
 #include "kv/kv_accounting.h"
 #include "server/openai_api.h"
@@ -27,6 +35,7 @@ void register_serve(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (chat, completions, streaming)");
   add_model_flags(cmd, o->model);
+  add_split_flag(cmd, o->model);
   cmd->add_option("--host", o->host, "address to listen on (default 127.0.0.1: this machine only)");
   cmd->add_option("--port", o->port, "TCP port (0: any free port, printed on stderr)");
   cmd->add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' on every endpoint but /health")
@@ -43,6 +52,14 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--timeout", o->timeout, "seconds a request may run (0: no limit)")->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--max-body", o->max_body, "largest request body accepted (e.g. 4MiB)");
   cmd->callback([o] {
+    if (dist::world().rank > 0) {
+      // A pipeline stage: no port, no tokenizer. It ends when rank 0 says so; mpirun's SIGINT or
+      // SIGTERM reaches every rank at once, and only rank 0 acts on it.
+      ignore_stop_signals();
+      ThreadPool pool(o->model.threads);
+      open_model_split(o->model, pool);  // serves rank 0's steps, returns when rank 0 stops
+      return;
+    }
     EngineOptions eo;
     eo.attn = parse_attn_mode(o->model.attn);
     eo.kv_mem_bytes = kv::parse_mem(o->kv_mem);
@@ -79,7 +96,7 @@ void register_serve(CLI::App& app) {
       std::fprintf(stderr, "mla serve: /v1/chat/completions disabled: %s\n", e.what());
     }
     ThreadPool pool(o->model.threads);
-    auto model = open_model(o->model.dir, pool);
+    std::unique_ptr<Model> model = open_model_split(o->model, pool);
     Engine engine(*model, *tok, eo);
 
     server::ServedModel served;
@@ -96,11 +113,21 @@ void register_serve(CLI::App& app) {
       std::fprintf(stderr, "mla serve: no MHA comparison on /cache: %s\n", e.what());
     }
     api->set_ready(engine, served);
+    catch_stop_signals();
     std::fprintf(stderr, "mla serve: ready, serving '%s' (context %lld tokens, KV budget %s)\n", name.c_str(),
                  static_cast<long long>(served.max_context), human_bytes(eo.kv_mem_bytes).c_str());
     std::fflush(stderr);
-    // Until a signal ends the process: what the API serves (locals above) must never be destroyed.
-    for (;;) std::this_thread::sleep_for(std::chrono::hours(24));
+
+    const int sig = wait_for_stop_signal();
+    std::fprintf(stderr, "mla serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    engine.stop();  // after its step in progress; the model is idle from here on
+    model.reset();  // under a pipeline: the other ranks leave their loop
+    dist::finalize();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    // The connection threads still hold the engine, tokenizer and template (locals above): the
+    // process ends here, without running destructors under them.
+    std::_Exit(0);
   });
 }
 

@@ -61,7 +61,7 @@ LoadProgress progress_bar() {
 
 std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert) {
   if (dist::world().size > 1)
-    fail("this command does not run across MPI ranks (only generate, eval and chat do; docs/DISTRIBUTED.md): "
+    fail("this command does not run across MPI ranks (only generate, eval, chat and serve do; docs/DISTRIBUTED.md): "
          "run it without mpirun");
   return load_model(dir, pool, LoadOptions{progress_bar(), convert, std::nullopt});
 }

@@ -25,8 +25,8 @@ int main(int argc, char** argv) {
     if (mla::dist::world().size > 1) {
       // Only these run split across ranks; the others would each run whole (or fight over a port).
       const std::string sub = argc > 1 ? argv[1] : "";
-      if (sub != "generate" && sub != "eval" && sub != "chat")
-        mla::fail("'", sub, "' does not run across MPI ranks (generate, eval and chat do; docs/DISTRIBUTED.md): "
+      if (sub != "generate" && sub != "eval" && sub != "chat" && sub != "serve")
+        mla::fail("'", sub, "' does not run across MPI ranks (generate, eval, chat and serve do; docs/DISTRIBUTED.md): "
                   "run it without mpirun");
     }
     app.parse(argc, argv);
@@ -35,14 +35,9 @@ int main(int argc, char** argv) {
     mla::dist::finalize();
     return rc;
   } catch (const std::exception& e) {
+    // One rank's error ends them all: none is left waiting for a message that will not come.
+    if (mla::dist::world().size > 1) mla::dist::fail_all_ranks(e.what());
     std::fflush(stdout);
-    const mla::dist::World& w = mla::dist::world();
-    if (w.size > 1) {
-      // One rank's error ends them all: none is left waiting for a message that will not come.
-      std::fprintf(stderr, "mla: error (rank %d of %d): %s\n", w.rank, w.size, e.what());
-      std::fflush(stderr);
-      mla::dist::abort_all(1);
-    }
     std::fprintf(stderr, "mla: error: %s\n", e.what());
     mla::dist::finalize();
     return 1;

@@ -1,9 +1,12 @@
 #include "dist/mpi.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "core/error.h"
 
@@ -35,6 +38,27 @@ void check(int rc, const char* what) {
   MPI_Error_string(rc, msg, &len);
   fail(what, ": ", std::string(msg, len));
 }
+
+// Waits for a non-blocking operation by polling, sleeping between polls. Open MPI's blocking calls
+// spin a core while they wait: a rank waiting for the next step of an idle `mla serve` (or for the
+// rank computing now) would burn a whole core doing nothing, and on a machine shared by several
+// ranks take it from the rank that computes. Polls at once for the first few microseconds (a
+// message already on its way), then backs off to `kMaxSleep`: at most that much latency per
+// message after a long wait, and about a thousand wake-ups a second when idle.
+void wait(MPI_Request& req, const char* what) {
+  using namespace std::chrono;
+  constexpr auto kSpin = microseconds(20), kMaxSleep = microseconds(500);
+  const auto start = steady_clock::now();
+  auto sleep = microseconds(10);
+  for (;;) {
+    int done = 0;
+    check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), what);
+    if (done) return;
+    if (steady_clock::now() - start < kSpin) continue;
+    std::this_thread::sleep_for(sleep);
+    sleep = std::min(kMaxSleep, sleep * 2);
+  }
+}
 #endif
 
 }  // namespace
@@ -61,13 +85,18 @@ void init(int* argc, char*** argv) {
   // A plain run (no launcher) never touches libmpi: nothing changes without mpirun, no start-up
   // cost, and none of Open MPI's own allocations kept until exit (LeakSanitizer would report them).
   if (launched == 0) return;
+  // `mla serve` calls MPI from its engine thread, other commands from the main thread; never two
+  // threads at once (mpi.h).
   int provided = 0;
-  check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  check(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
   g_initialized = true;
   // Errors come back as codes (then mla::Error and one MPI_Abort) instead of MPI's own abort.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &g_world.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &g_world.size);
+  if (provided < MPI_THREAD_SERIALIZED && g_world.size > 1)
+    fail("this MPI library gives thread support level ", provided, "; mla needs MPI_THREAD_SERIALIZED (",
+         MPI_THREAD_SERIALIZED, "): use Open MPI 4 or later");
 #else
   if (launched > 1)
     fail("started as one of ", launched, " MPI ranks, but this mla was built without MPI: install "
@@ -91,12 +120,21 @@ void abort_all(int code) {
   std::exit(code);
 }
 
+void fail_all_ranks(const char* what) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "mla: error (rank %d of %d): %s\n", g_world.rank, g_world.size, what);
+  std::fflush(stderr);
+  abort_all(1);
+}
+
 void bcast(void* data, size_t bytes, int root) {
 #ifdef MLA_HAVE_MPI
   auto* p = static_cast<char*>(data);
   for (size_t done = 0; done < bytes;) {
     const int n = static_cast<int>(std::min<size_t>(kMaxCount, bytes - done));
-    check(MPI_Bcast(p + done, n, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+    MPI_Request req;
+    check(MPI_Ibcast(p + done, n, MPI_BYTE, root, MPI_COMM_WORLD, &req), "MPI_Ibcast");
+    wait(req, "MPI_Ibcast");
     done += n;
   }
 #else
@@ -108,7 +146,9 @@ void send_floats(const float* x, int64_t n, int dest, int tag) {
 #ifdef MLA_HAVE_MPI
   for (int64_t done = 0; done < n;) {
     const int c = static_cast<int>(std::min(kMaxCount, n - done));
-    check(MPI_Send(x + done, c, MPI_FLOAT, dest, tag, MPI_COMM_WORLD), "MPI_Send");
+    MPI_Request req;
+    check(MPI_Isend(x + done, c, MPI_FLOAT, dest, tag, MPI_COMM_WORLD, &req), "MPI_Isend");
+    wait(req, "MPI_Isend");
     done += c;
   }
 #else
@@ -120,7 +160,9 @@ void recv_floats(float* x, int64_t n, int src, int tag) {
 #ifdef MLA_HAVE_MPI
   for (int64_t done = 0; done < n;) {
     const int c = static_cast<int>(std::min(kMaxCount, n - done));
-    check(MPI_Recv(x + done, c, MPI_FLOAT, src, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+    MPI_Request req;
+    check(MPI_Irecv(x + done, c, MPI_FLOAT, src, tag, MPI_COMM_WORLD, &req), "MPI_Irecv");
+    wait(req, "MPI_Irecv");
     done += c;
   }
 #else

@@ -1,6 +1,8 @@
 // The only place that knows MPI (Open MPI through CMake's FindMPI). Everything else talks to the
 // other ranks through these few calls; a build without MPI keeps them, and they then say clearly
-// that the feature is absent. Only the main thread calls them (MPI_THREAD_FUNNELED).
+// that the feature is absent. One thread at a time calls them (MPI_THREAD_SERIALIZED): the main
+// thread, or `mla serve`'s engine thread while it runs. A rank waiting for a message sleeps
+// between polls instead of spinning a core.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +25,8 @@ void finalize();
 // Ends every rank at once (MPI_Abort): the error path, so that no rank waits forever on one that
 // failed. Without MPI (or one rank): std::exit(code).
 [[noreturn]] void abort_all(int code);
+// The error path of a rank: "mla: error (rank R of N): what" on stderr, then abort_all(1).
+[[noreturn]] void fail_all_ranks(const char* what);
 
 // On MPI_COMM_WORLD; each throws mla::Error when the build has no MPI.
 void bcast(void* data, size_t bytes, int root);

@@ -2,9 +2,10 @@
 // (model/model.h: Stage): rank 0 embeds, each stage's output rows [T x hidden] f32 go to the next
 // rank, the last rank applies the final norm and head and sends the logits back to rank 0.
 //
-// Rank 0 runs the command as usual on a Model whose forward() first broadcasts the step (tokens,
-// cache position, attention path) to the other ranks; they sit in a loop serving their stage until
-// rank 0's model is destroyed. So `generate`, `eval` and `chat` run unchanged on rank 0.
+// Rank 0 runs the command as usual on a Model (pipeline_model.h) whose forward() and decode_batch()
+// first broadcast the step (pipeline_step.h: tokens, cache positions and block tables, attention
+// path) to the other ranks; they sit in a loop serving their stage until rank 0's model is
+// destroyed. So `generate`, `eval`, `chat` and `serve` run unchanged on rank 0.
 #pragma once
 #include <memory>
 #include <string>

@@ -37,13 +37,17 @@ struct Engine::Impl {
     if (opts.max_context <= 0) opts.max_context = cfg.max_position_embeddings;
     if (opts.block_tokens <= 0 || opts.max_running <= 0 || opts.max_queue < 0 || opts.prefill_chunk <= 0)
       fail("serving engine: block_tokens, max_running and prefill_chunk must be >= 1 and max_queue >= 0");
+    // The budget is for the whole cache, every layer. Under a pipeline split (docs/DISTRIBUTED.md)
+    // this process stores only its stage's layers of each block and the other ranks the rest, under
+    // the same block ids: the blocks, and so the scheduling, are those of one process.
     const int64_t n_layers = cfg.num_hidden_layers, row_width = model.cache_row_width();
     const int64_t n_blocks =
         KvBlockArena::blocks_for_budget(opts.kv_mem_bytes, n_layers, row_width, opts.block_tokens, opts.kv_type);
     if (n_blocks < 1)
       fail("--kv-mem ", opts.kv_mem_bytes, " bytes holds no cache block of ", opts.block_tokens,
            " tokens for this model");
-    arena = std::make_shared<KvBlockArena>(n_layers, row_width, n_blocks, opts.block_tokens, opts.kv_type);
+    arena = std::make_shared<KvBlockArena>(model.stage().n_layers(), row_width, n_blocks, opts.block_tokens, opts.kv_type);
+    block_bytes = static_cast<size_t>(n_layers) * arena->block_stride();
     blocks = std::make_unique<BlockManager>(n_blocks, opts.block_tokens);
     eos.assign(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
     if (cfg.eos_token_id) eos.push_back(*cfg.eos_token_id);
@@ -52,13 +56,15 @@ struct Engine::Impl {
     worker = std::thread([this] { run(); });
   }
 
-  ~Impl() {
+  ~Impl() { stop(); }
+
+  void stop() {
     {
       std::lock_guard lock(mu);
       stopping = true;
     }
     cv.notify_all();
-    worker.join();
+    if (worker.joinable()) worker.join();
   }
 
   // ---- called from any thread
@@ -80,6 +86,7 @@ struct Engine::Impl {
            blocks->n_blocks());
     static_cast<void>(Sampler(p.sampling));  // throws on invalid sampling parameters here, not on the engine thread
     std::unique_lock lock(mu);
+    if (stopping) throw EngineStopped("the engine has stopped: the server is shutting down");
     if (static_cast<int64_t>(waiting.size()) >= opts.max_queue) {
       ++rejected;
       fail_queue_full();
@@ -397,11 +404,11 @@ struct Engine::Impl {
     m.kv_blocks_free = blocks->free_blocks();
     m.kv_blocks_cached = blocks->cached_free_blocks();
     m.kv_blocks_shared = blocks->shared_blocks();
-    m.kv_bytes_total = arena->total_bytes();
-    m.kv_bytes_used = static_cast<size_t>(m.kv_blocks_used) * arena->bytes_per_block();
+    m.kv_bytes_total = static_cast<size_t>(m.kv_blocks_total) * block_bytes;
+    m.kv_bytes_used = static_cast<size_t>(m.kv_blocks_used) * block_bytes;
     m.kv_type = arena->dtype();
     m.kv_block_tokens = arena->block_tokens();
-    m.kv_bytes_per_token = static_cast<size_t>(arena->n_layers()) * arena->row_bytes();
+    m.kv_bytes_per_token = block_bytes / static_cast<size_t>(arena->block_tokens());
     // Generation rate over a window of at least a second.
     const double dt = std::chrono::duration<double>(now - rate_since).count();
     if (dt >= 1.0) {
@@ -434,7 +441,8 @@ struct Engine::Impl {
   Model& model;
   const Tokenizer& tok;
   EngineOptions opts;
-  std::shared_ptr<KvBlockArena> arena;
+  std::shared_ptr<KvBlockArena> arena;  // this process's layers (all of them unless a pipeline stage)
+  size_t block_bytes = 0;               // one block id, every layer (every rank's share together)
   std::unique_ptr<BlockManager> blocks;
   std::vector<int32_t> eos;
   std::vector<float> logits, batch_logits, raw_logits;
@@ -464,6 +472,7 @@ struct Engine::Impl {
 Engine::Engine(Model& model, const Tokenizer& tokenizer, const EngineOptions& opts)
     : impl_(std::make_unique<Impl>(model, tokenizer, opts)) {}
 Engine::~Engine() = default;
+void Engine::stop() { impl_->stop(); }
 uint64_t Engine::submit(RequestParams params, EventSink sink) { return impl_->submit(std::move(params), std::move(sink)); }
 void Engine::cancel(uint64_t id) { impl_->cancel(id); }
 EngineMetrics Engine::metrics() const { return impl_->metrics(); }

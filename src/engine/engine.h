@@ -82,6 +82,7 @@ struct EngineMetrics {
   int64_t kv_blocks_free = 0;    // total - used; includes the cached ones
   int64_t kv_blocks_cached = 0;  // free, but still holding a published prefix (found by a later request)
   int64_t kv_blocks_shared = 0;  // used by more than one running sequence (a shared prefix, stored once)
+  // The whole cache, every layer (under a pipeline split: every rank's share together).
   size_t kv_bytes_used = 0, kv_bytes_total = 0;
   // The cache's fixed layout: element format, tokens per block, bytes per token (all layers, as
   // stored: n_layers x kv::row_bytes(row width, kv_type)).
@@ -106,14 +107,25 @@ class QueueFull : public Error {
  public:
   using Error::Error;
 };
+// submit() refuses a request because the engine has stopped (HTTP 503).
+class EngineStopped : public Error {
+ public:
+  using Error::Error;
+};
 
 class Engine {
  public:
   // Starts the engine thread. The model and tokenizer must outlive the engine.
   Engine(Model& model, const Tokenizer& tokenizer, const EngineOptions& opts);
-  ~Engine();  // cancels everything still queued or running, joins the thread
+  ~Engine();  // stop()
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
+
+  // Cancels everything still queued or running and joins the engine thread once its step in
+  // progress is done: the model is not used any more (it may be destroyed first), while the engine
+  // still answers metrics() and history(), and submit() throws EngineStopped. For a clean shutdown
+  // with clients still connected. Idempotent; call it from one thread.
+  void stop();
 
   // Queues a request and returns its id. Throws mla::Error with a message fit for the client when
   // the request can never run (empty prompt, out-of-vocabulary id, prompt + max_tokens beyond the

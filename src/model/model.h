@@ -72,7 +72,8 @@ class Model {
   virtual void forward(std::span<const int32_t> tokens, KvCache& cache, AttnMode mode, bool all_logits,
                        float* logits) = 0;
   // One decoding step for B sequences at once: tokens[b] is appended to *caches[b] at its next
-  // position. Every weight matrix is read once for the whole batch. logits: [B x vocab].
+  // position. Every weight matrix is read once for the whole batch. logits: [B x vocab] (may be
+  // null on a pipeline stage before the last, which has none).
   virtual void decode_batch(std::span<const int32_t> tokens, std::span<KvCache* const> caches, AttnMode mode,
                             float* logits) = 0;
   // The attention path `mode` takes for T queries at positions [p0, p0 + T) (Auto resolved; the

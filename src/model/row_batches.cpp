@@ -34,7 +34,7 @@ void decode_in_batches(std::span<const int32_t> tokens, std::span<KvCache* const
     const size_t n = std::min<size_t>(kChunkRows, tokens.size() - c0);
     std::vector<SeqRows> chunk(seqs.begin() + c0, seqs.begin() + c0 + n);
     for (auto& s : chunk) s.begin -= static_cast<int64_t>(c0);
-    rows(tokens.subspan(c0, n), chunk, true, logits + c0 * vocab_size);
+    rows(tokens.subspan(c0, n), chunk, true, logits ? logits + c0 * vocab_size : nullptr);
   }
 }
 

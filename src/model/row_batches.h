@@ -27,7 +27,8 @@ using ForwardRows = std::function<void(std::span<const int32_t> tokens, std::spa
 // Model::forward: checks the context has room, then runs `tokens` in chunks.
 void forward_in_chunks(std::span<const int32_t> tokens, KvCache& cache, bool all_logits, float* logits,
                        int64_t vocab_size, const ForwardRows& rows);
-// Model::decode_batch: tokens[b] appended to *caches[b]; logits [B x vocab].
+// Model::decode_batch: tokens[b] appended to *caches[b]; logits [B x vocab], or null for none (a
+// pipeline stage before the last).
 void decode_in_batches(std::span<const int32_t> tokens, std::span<KvCache* const> caches, float* logits,
                        int64_t vocab_size, const ForwardRows& rows);
 

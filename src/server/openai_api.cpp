@@ -162,6 +162,9 @@ void OpenAiApi::generate(Endpoint endpoint, const HttpRequest& req, Responder& o
   } catch (const QueueFull& e) {
     cancel_all();
     throw ApiError(429, e.what(), "", "queue_full", "server_error");
+  } catch (const EngineStopped& e) {
+    cancel_all();
+    throw ApiError(503, e.what(), "", "shutting_down", "server_error");
   } catch (const Error& e) {
     cancel_all();
     throw ApiError(400, e.what());

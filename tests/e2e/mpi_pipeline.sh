@@ -147,10 +147,10 @@ rc=$?
 [ "$(grep -c "mla: error (rank 0 of 2): --split-layers" "$W/bad.log")" = 1 ] && [ "$(grep -c "mla: error" "$W/bad.log")" = 1 ] ||
   fail "bad --split-layers: not one message: $(cat "$W/bad.log")"
 # Commands that do not run split refuse to start under more than one rank.
-"${MPIRUN[@]}" -np 2 "$MLA_BIN" serve --model "$CK" --port 1 > "$W/serve.log" 2>&1
+"${MPIRUN[@]}" -np 2 "$MLA_BIN" bench --model "$CK" > "$W/bench.log" 2>&1
 rc=$?
-[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "'serve' does not run across MPI ranks" "$W/serve.log" ||
-  fail "serve under mpirun -np 2: exit $rc: $(cat "$W/serve.log")"
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "'bench' does not run across MPI ranks" "$W/bench.log" ||
+  fail "bench under mpirun -np 2: exit $rc: $(cat "$W/bench.log")"
 # A rank that cannot map its weights (a truncated shard is found by every rank; the first to see
 # it ends all).
 cp -r "$CK" "$W/broken"

@@ -1,13 +1,13 @@
 // 64 concurrent streaming clients with greedy decoding must each receive exactly the text (and
 // token count) that the same request gives when it runs alone: no token lost, duplicated or
-// crossed between requests. Usage: node concurrency.js BASE_URL MODEL [CLIENTS]
+// crossed between requests. Usage: node concurrency.js BASE_URL MODEL [CLIENTS [API_KEY]]
 'use strict';
 const OpenAI = require('openai');
 const assert = require('assert/strict');
 
-const [base, model, clientsArg] = process.argv.slice(2);
+const [base, model, clientsArg, apiKey] = process.argv.slice(2);
 const clients = Number(clientsArg ?? 64);
-const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'none', maxRetries: 0 });
+const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: apiKey ?? 'none', maxRetries: 0 });
 
 // Distinct prompts and lengths, half chat and half completions.
 function request(i) {

@@ -46,13 +46,17 @@ stop_servers() {
 }
 trap stop_servers EXIT
 
+# Words put before `mla serve` by start_server: mpi_serve.sh sets (mpirun -np 2); SERVER_PID is
+# then the launcher's.
+SERVE_LAUNCHER=()
+
 # start_server LOG MODEL_DIR ARGS...: starts `mla serve`, waits until /health answers 200 and sets
 # BASE (http://127.0.0.1:PORT) and SERVER_PID.
 start_server() {
   local log=$1 model=$2
   shift 2
   : > "$log"  # exists before the server's own redirect opens it: the loop below reads it at once
-  "$MLA_BIN" serve -m "$model" --port 0 "$@" > "$log" 2>&1 &
+  "${SERVE_LAUNCHER[@]}" "$MLA_BIN" serve -m "$model" --port 0 "$@" > "$log" 2>&1 &
   SERVER_PID=$!
   SERVER_PIDS+=("$SERVER_PID")
   local port="" i
