@@ -12,15 +12,7 @@
 # Exits 77 (CTest: skipped) when mpirun is missing or mla was built without MPI.
 source "$(dirname "$0")/serve/lib.bash"
 work_dir mpi_serve
-if ! command -v mpirun > /dev/null; then
-  echo "SKIP: mpirun not found (apt-get install openmpi-bin libopenmpi-dev)"
-  exit 77
-fi
-# As in mpi_pipeline.sh: root, containers without ptrace, and no leak checking under ASan for the
-# MPI runs (Open MPI's own allocations; every run without mpirun is leak-checked elsewhere).
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+source "$(dirname "$0")/mpi_env.bash"
 # Open MPI pins each of two ranks to one core by default: unpinned, they share the cores with the
 # clients and the rest of the test (docs/DISTRIBUTED.md).
 MPIRUN=(mpirun --oversubscribe --bind-to none -np 2)
