@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "dist/expert_plan.h"
 #include "dist/pipeline_plan.h"
 #include "kv/kv_accounting.h"
 
@@ -12,7 +13,7 @@ namespace mla::cli {
 
 void register_inspect(CLI::App& app) {
   struct Opts {
-    std::string dir, split_layers, kv_type = kDefaultKvType;
+    std::string dir, split = "layers", split_layers, kv_type = kDefaultKvType;
     int ranks = 0;
   };
   auto o = std::make_shared<Opts>();
@@ -21,6 +22,8 @@ void register_inspect(CLI::App& app) {
   cmd->add_option("-m,--model", *dir, "Hugging Face model directory or GGUF file")->required();
   cmd->add_option("--ranks", o->ranks, "print the pipeline plan over N MPI ranks: layers, weight and KV bytes of each")
       ->check(CLI::Range(1, 4096));
+  cmd->add_option("--split", o->split, "with --ranks: layers (a pipeline) | experts (routed experts over the ranks)")
+      ->check(CLI::IsMember({"layers", "experts"}));
   cmd->add_option("--split-layers", o->split_layers, "with --ranks: this split (0-13,14-26) instead of the balanced one");
   add_kv_type_flag(cmd, o->kv_type, "with --ranks: the cache format of the KV column: f32 | bf16 (default) | f16 | fp8 | q8_0");
   cmd->callback([o, dir] {
@@ -28,13 +31,21 @@ void register_inspect(CLI::App& app) {
       // Tensor headers only: plans a model too big for this machine without loading it.
       const ModelConfig cfg = load_model_config(*dir);
       const dist::ModelBytes bytes = dist::model_weight_bytes(*dir, cfg);
+      if (o->split == "experts") {
+        if (!o->split_layers.empty()) fail("inspect: --split-layers goes with --split layers");
+        std::printf("expert split over %d ranks (%lld routed experts per MoE layer):\n%s", o->ranks,
+                    (long long)cfg.n_routed_experts.value_or(0),
+                    dist::format_expert_plan(dist::balance_experts(bytes, cfg, o->ranks), cfg,
+                                             parse_kv_type(o->kv_type)).c_str());
+        return;
+      }
       const auto plan = o->split_layers.empty() ? dist::balance_layers(bytes, o->ranks)
                                                 : dist::parse_split_layers(o->split_layers, bytes, o->ranks);
       std::printf("pipeline over %d ranks (%lld layers):\n%s", o->ranks, (long long)cfg.num_hidden_layers,
                   dist::format_plan(plan, cfg, parse_kv_type(o->kv_type)).c_str());
       return;
     }
-    if (!o->split_layers.empty()) fail("inspect: --split-layers goes with --ranks N");
+    if (!o->split_layers.empty() || o->split != "layers") fail("inspect: --split and --split-layers go with --ranks N");
     ThreadPool pool(1);
     auto model = open_model(*dir, pool);
     const ModelConfig& c = model->config();

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "dist/expert_split.h"
 #include "dist/mpi.h"
 #include "dist/pipeline.h"
 #include "formats/gguf.h"
@@ -67,12 +68,19 @@ std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std:
 }
 
 void add_split_flag(CLI::App* cmd, ModelFlags& f) {
+  cmd->add_option("--split", f.split,
+                  "under mpirun: layers (a pipeline, the default) | experts (MoE routed experts over the ranks)")
+      ->check(CLI::IsMember({"layers", "experts"}));
   cmd->add_option("--split-layers", f.split_layers,
                   "under mpirun: the layers of each rank, e.g. 0-13,14-26 (default: balance weight bytes)");
 }
 
 std::unique_ptr<Model> open_model_split(const ModelFlags& f, ThreadPool& pool) {
   LoadOptions opts{progress_bar(), parse_quant(f.quant), std::nullopt};
+  if (f.split == "experts") {
+    if (!f.split_layers.empty()) fail("--split-layers goes with --split layers, not --split experts");
+    return dist::open_expert_split(f.dir, pool, opts);
+  }
   if (dist::world().size > 1 || !f.split_layers.empty()) return dist::open_pipeline(f.dir, pool, opts, f.split_layers);
   return load_model(f.dir, pool, opts);
 }

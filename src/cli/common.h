@@ -23,6 +23,7 @@ struct ModelFlags {
   int threads = ThreadPool::default_threads();
   std::string attn = "auto";
   std::string quant;  // "", "q8_0" or "q4_0"
+  std::string split = "layers";  // under mpirun: "layers" (pipeline) or "experts" (docs/DISTRIBUTED.md)
   std::string split_layers;  // "--split-layers 0-13,14-26" (MPI pipeline); "" = balance weight bytes
 };
 void add_model_flags(CLI::App* cmd, ModelFlags& f);
@@ -34,12 +35,13 @@ std::optional<DType> parse_quant(const std::string& quant);
 // Loads the model, converting its weights when `convert` is set; a progress bar goes to stderr
 // when it is a terminal.
 std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert = {});
-// The same for commands that run split across MPI ranks (generate, eval, chat; docs/DISTRIBUTED.md):
-// under mpirun with more than one rank (or with --split-layers) each rank loads its pipeline stage,
-// and every rank but 0 gets nullptr once rank 0 is done: the command then returns at once there.
-// The plain open_model refuses to run under more than one rank.
+// The same for commands that run split across MPI ranks (generate, eval, chat, serve, bench;
+// docs/DISTRIBUTED.md): under mpirun with more than one rank (or with --split-layers) each rank
+// loads its part (a pipeline stage, or its routed experts with --split experts), and every rank but
+// 0 gets nullptr once rank 0 is done: the command then returns at once there. The plain open_model
+// refuses to run under more than one rank.
 std::unique_ptr<Model> open_model_split(const ModelFlags& f, ThreadPool& pool);
-// `--split-layers` for the commands that take it.
+// `--split layers|experts` and `--split-layers` for the commands that take them.
 void add_split_flag(CLI::App* cmd, ModelFlags& f);
 
 // What a model's files store: bytes per dtype name ("BF16" -> bytes), how many files and their format.

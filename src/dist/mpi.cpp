@@ -142,12 +142,13 @@ void bcast(void* data, size_t bytes, int root) {
 #endif
 }
 
-void send_floats(const float* x, int64_t n, int dest, int tag) {
+void send_bytes(const void* data, size_t bytes, int dest, int tag) {
 #ifdef MLA_HAVE_MPI
-  for (int64_t done = 0; done < n;) {
-    const int c = static_cast<int>(std::min(kMaxCount, n - done));
+  const auto* p = static_cast<const char*>(data);
+  for (size_t done = 0; done < bytes;) {
+    const int c = static_cast<int>(std::min<size_t>(kMaxCount, bytes - done));
     MPI_Request req;
-    check(MPI_Isend(x + done, c, MPI_FLOAT, dest, tag, MPI_COMM_WORLD, &req), "MPI_Isend");
+    check(MPI_Isend(p + done, c, MPI_BYTE, dest, tag, MPI_COMM_WORLD, &req), "MPI_Isend");
     wait(req, "MPI_Isend");
     done += c;
   }
@@ -156,12 +157,13 @@ void send_floats(const float* x, int64_t n, int dest, int tag) {
 #endif
 }
 
-void recv_floats(float* x, int64_t n, int src, int tag) {
+void recv_bytes(void* data, size_t bytes, int src, int tag) {
 #ifdef MLA_HAVE_MPI
-  for (int64_t done = 0; done < n;) {
-    const int c = static_cast<int>(std::min(kMaxCount, n - done));
+  auto* p = static_cast<char*>(data);
+  for (size_t done = 0; done < bytes;) {
+    const int c = static_cast<int>(std::min<size_t>(kMaxCount, bytes - done));
     MPI_Request req;
-    check(MPI_Irecv(x + done, c, MPI_FLOAT, src, tag, MPI_COMM_WORLD, &req), "MPI_Irecv");
+    check(MPI_Irecv(p + done, c, MPI_BYTE, src, tag, MPI_COMM_WORLD, &req), "MPI_Irecv");
     wait(req, "MPI_Irecv");
     done += c;
   }
@@ -169,5 +171,10 @@ void recv_floats(float* x, int64_t n, int src, int tag) {
   no_mpi();
 #endif
 }
+
+// Floats travel as their bytes: both ends are the same build on the same kind of machine.
+void send_floats(const float* x, int64_t n, int dest, int tag) { send_bytes(x, n * sizeof(float), dest, tag); }
+
+void recv_floats(float* x, int64_t n, int src, int tag) { recv_bytes(x, n * sizeof(float), src, tag); }
 
 }  // namespace mla::dist

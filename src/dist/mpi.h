@@ -32,5 +32,7 @@ void finalize();
 void bcast(void* data, size_t bytes, int root);
 void send_floats(const float* x, int64_t n, int dest, int tag);
 void recv_floats(float* x, int64_t n, int src, int tag);
+void send_bytes(const void* data, size_t bytes, int dest, int tag);
+void recv_bytes(void* data, size_t bytes, int src, int tag);
 
 }  // namespace mla::dist

@@ -30,7 +30,10 @@ int64_t layer_of(const std::string& name) {
 void add_tensor(ModelBytes& b, const std::string& name, uint64_t bytes, int64_t n_layers) {
   const int64_t l = layer_of(name);
   if (l >= 0) {
-    if (l < n_layers) b.layer[l] += bytes;  // beyond: the MTP module, never loaded
+    if (l >= n_layers) return;  // the MTP module, never loaded
+    b.layer[l] += bytes;
+    if (name.find(".mlp.experts.") != std::string::npos || name.find("_exps.") != std::string::npos)
+      b.routed_experts += bytes;
   } else if (name.rfind("model.embed_tokens.", 0) == 0 || name.rfind("token_embd.", 0) == 0) {
     b.embed += bytes;
   } else {

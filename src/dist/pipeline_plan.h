@@ -18,6 +18,7 @@ struct ModelBytes {
   uint64_t embed = 0;           // model.embed_tokens (GGUF token_embd): the first stage
   uint64_t head = 0;            // model.norm + lm_head (GGUF output_norm, output): the last stage;
                                 // with tied embeddings, the embedding again
+  uint64_t routed_experts = 0;  // the routed experts' part of `layer` (mlp.experts.*, GGUF ffn_*_exps)
 };
 // From a Hugging Face directory or a GGUF file (tensor headers only; no tensor data is read).
 // Layers at index >= num_hidden_layers (V3's multi-token-prediction module) are never loaded and

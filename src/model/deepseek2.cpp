@@ -64,7 +64,7 @@ void DeepseekModel::forward_rows(std::span<const int32_t> tokens, std::span<cons
     for (int64_t t = 0; t < T; ++t)
       rmsnorm(x + t * D, L.post_attention_layernorm.data(), D, cfg_.rms_norm_eps, xn + t * D);
     if (L.moe) {
-      moe(*L.moe, T);  // x += moe(xn)
+      moe(stage_.layer_begin + l, *L.moe, T);  // x += moe(xn)
     } else {
       float* out = grow(ws_.mlp_out, T * D);
       mlp(*L.mlp, xn, T, out);
@@ -136,9 +136,11 @@ void DeepseekModel::mlp(const MlpWeights& w, const float* x, int64_t T, float* o
   swiglu(pool_, w, x, T, ws_.mlp, out);
 }
 
-// DeepSeekMoE: x += shared_experts(xn) + sum_k w_k expert_k(xn). Tokens are grouped by expert so each
-// selected expert's weights are read once per chunk; unselected experts are not read at all.
-void DeepseekModel::moe(const MoeWeights& w, int64_t T) {
+// DeepSeekMoE: x += shared_experts(xn) + sum_k w_k expert_k(xn). Each held expert runs once over the
+// rows routed to it; unselected experts are not read at all. Under an expert split the rows routed to
+// other ranks' experts go there first, those ranks compute while this one runs its own experts and
+// the shared ones, and their weighted sums come back last.
+void DeepseekModel::moe(int64_t layer, const MoeWeights& w, int64_t T) {
   const int64_t D = cfg_.hidden_size, E = *cfg_.n_routed_experts, K = cfg_.num_experts_per_tok;
   const float* xn = ws_.xn.data();
   float* x = ws_.x.data();
@@ -149,23 +151,14 @@ void DeepseekModel::moe(const MoeWeights& w, int64_t T) {
   for (int64_t t = 0; t < T; ++t)
     router_.route(logits + t * E, w.score_bias.empty() ? nullptr : w.score_bias.data(), ids + t * K, weights + t * K);
 
-  float* in = grow(ws_.moe_in, T * D);
-  float* out = grow(ws_.moe_out, T * D);
-  std::vector<int64_t>& rows = ws_.expert_rows;  // (token, slot) pairs routed to the current expert
-  for (int64_t e = 0; e < E; ++e) {
-    rows.clear();
-    for (int64_t i = 0; i < T * K; ++i)
-      if (ids[i] == e) rows.push_back(i);
-    if (rows.empty()) continue;
-    const int64_t n = rows.size();
-    for (int64_t r = 0; r < n; ++r) std::copy_n(xn + (rows[r] / K) * D, D, in + r * D);
-    mlp(w.experts[e], in, n, out);
-    for (int64_t r = 0; r < n; ++r) axpy_f32(weights[rows[r]], out + r * D, x + (rows[r] / K) * D, D);
-  }
+  if (stage_.experts) stage_.experts->dispatch(layer, xn, T, ids, weights);
+  run_routed_experts(pool_, w.routed, xn, T, D, K, ids, weights, ws_.routed, x);
   if (w.shared_experts) {
+    float* out = grow(ws_.mlp_out, T * D);
     mlp(*w.shared_experts, xn, T, out);
     for (int64_t i = 0; i < T * D; ++i) x[i] += out[i];
   }
+  if (stage_.experts) stage_.experts->combine(x, T);
 }
 
 }  // namespace mla

@@ -18,6 +18,7 @@
 #include "model/mla_attention.h"
 #include "model/moe_router.h"
 #include "model/rope.h"
+#include "model/routed_experts.h"
 #include "model/swiglu.h"
 
 namespace mla {
@@ -25,7 +26,7 @@ namespace mla {
 struct MoeWeights {
   Matrix gate;                      // router [n_routed_experts x hidden]
   std::vector<float> score_bias;    // e_score_correction_bias [n_routed_experts] (V3), else empty
-  std::vector<MlpWeights> experts;  // n_routed_experts, each moe_intermediate_size wide
+  RoutedExperts routed;             // all n_routed_experts, or this rank's share under an expert split
   std::optional<MlpWeights> shared_experts;  // moe_intermediate_size * n_shared_experts wide
 };
 
@@ -70,7 +71,7 @@ class DeepseekModel : public Model {
                     float* logits);
   void attention(int64_t layer, int64_t T, std::span<const SeqRows> seqs, AttnMode mode);
   void mlp(const MlpWeights& w, const float* x, int64_t T, float* out);
-  void moe(const MoeWeights& w, int64_t T);
+  void moe(int64_t layer, const MoeWeights& w, int64_t T);  // layer: absolute index
 
   ModelConfig cfg_;
   std::unique_ptr<WeightSource> weights_;
@@ -87,11 +88,11 @@ class DeepseekModel : public Model {
 
   // Activations for one chunk of T tokens, grown on demand and reused.
   struct Workspace {
-    std::vector<float> x, xn, q_a, q, kv_a, attn_out, proj, mlp_out, router_logits, moe_in, moe_out;
+    std::vector<float> x, xn, q_a, q, kv_a, attn_out, proj, mlp_out, router_logits;
     SwigluScratch mlp;
+    RoutedScratch routed;
     std::vector<float> rope_cos, rope_sin;  // [T x rope/2] for each row's position
     std::vector<int32_t> expert_ids;
-    std::vector<int64_t> expert_rows;
     std::vector<float> expert_weights;
   } ws_;
 };

@@ -1,5 +1,7 @@
 // Binds a DeepSeek checkpoint's tensors (Hugging Face names) to the model's weight views, checking
 // every shape against the config. Weights stay in the memory map in their stored dtype.
+#include <algorithm>
+
 #include "core/error.h"
 #include "model/deepseek2.h"
 #include "model/weight_binder.h"
@@ -15,7 +17,7 @@ DeepseekModel::DeepseekModel(ModelConfig cfg, std::unique_ptr<WeightSource> weig
       router_(cfg_) {
   const int64_t hidden = cfg_.hidden_size, H = cfg_.num_attention_heads, nope = cfg_.qk_nope_head_dim,
                 rope = cfg_.qk_rope_head_dim, dv = cfg_.v_head_dim, R = cfg_.kv_lora_rank;
-  stage_ = stage.resolved(cfg_.num_hidden_layers);
+  stage_ = stage.resolved(cfg_.num_hidden_layers, cfg_.n_routed_experts.value_or(0));
   const bool last = stage_.last(cfg_.num_hidden_layers);
   WeightBinder b(*weights_, realigned_);
   // A pipeline stage binds only what it computes: the embedding on the first, its own layers, the
@@ -47,10 +49,10 @@ DeepseekModel::DeepseekModel(ModelConfig cfg, std::unique_ptr<WeightSource> weig
       m.gate = b.matrix(p + ".mlp.gate", E, hidden);
       if (cfg_.topk_method == TopkMethod::NoauxTc)
         m.score_bias = b.vector(p + ".mlp.gate.e_score_correction_bias", E);
-      const int64_t before = b.params;
-      for (int64_t e = 0; e < E; ++e) m.experts.push_back(b.mlp(p + ".mlp.experts." + std::to_string(e), hidden, inter));
-      const int64_t per_expert = (b.params - before) / E;
-      params_.active -= per_expert * (E - cfg_.num_experts_per_tok);
+      m.routed = bind_routed_experts(b, p, stage_.expert_begin, stage_.expert_end, hidden, inter);
+      // A token visits num_experts_per_tok of them (under an expert split, of those held here at most).
+      const int64_t held = stage_.expert_end - stage_.expert_begin;
+      params_.active -= 3 * hidden * inter * std::max<int64_t>(0, held - cfg_.num_experts_per_tok);
       if (cfg_.n_shared_experts > 0)
         m.shared_experts = b.mlp(p + ".mlp.shared_experts", hidden, inter * cfg_.n_shared_experts);
       L.moe = std::move(m);

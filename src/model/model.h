@@ -35,6 +35,20 @@ class StageLink {
   virtual void send_hidden(const float* x, int64_t n) = 0;
 };
 
+// Where the rows routed to experts this process does not hold go (an expert split,
+// docs/DISTRIBUTED.md): src/dist/ implements it over MPI. Called once per MoE layer and chunk of rows,
+// dispatch before this process runs its own experts and combine after, so the others work meanwhile.
+class ExpertLink {
+ public:
+  virtual ~ExpertLink() = default;
+  // The rows of MoE layer `layer` (absolute index) routed to experts held elsewhere, to where they
+  // are: x [T x hidden] (the normalised input of the layer's experts), ids and weights
+  // [T x num_experts_per_tok] (the router's choice).
+  virtual void dispatch(int64_t layer, const float* x, int64_t T, const int32_t* ids, const float* weights) = 0;
+  // out [T x hidden] += the weighted outputs of those experts, for the rows of the last dispatch.
+  virtual void combine(float* out, int64_t T) = 0;
+};
+
 // The layers [layer_begin, layer_end) this process computes. The default is the whole model (one
 // process: embedding, every layer, final norm and head). A pipeline stage (docs/DISTRIBUTED.md)
 // binds only its own layers' weights, keeps the cache of those layers only (cache layer 0 is
@@ -43,8 +57,13 @@ class StageLink {
 struct Stage {
   int64_t layer_begin = 0, layer_end = -1;  // -1: num_hidden_layers
   StageLink* link = nullptr;                // needed unless the stage is the whole model
+  // An expert split: the routed experts [expert_begin, expert_end) of every MoE layer are held and
+  // run here (-1: all of them), the rest elsewhere through `experts`.
+  int64_t expert_begin = 0, expert_end = -1;
+  ExpertLink* experts = nullptr;            // needed unless every routed expert is held here
 
-  Stage resolved(int64_t n_layers) const;   // layer_end filled in, checked against n_layers
+  // layer_end and expert_end filled in, checked against the model's layers and routed experts.
+  Stage resolved(int64_t n_layers, int64_t n_experts = 0) const;
   bool first() const { return layer_begin == 0; }
   bool last(int64_t n_layers) const { return layer_end == n_layers; }
   int64_t n_layers() const { return layer_end - layer_begin; }
@@ -109,6 +128,14 @@ struct LoadOptions {
   // Or convert them by a preset's per-tensor mix (model/quant_presets.h); takes precedence.
   std::optional<QuantChoice> convert_mix;
 };
+
+// A model's configuration and weights as load_model opens them (converted as `opts` says), before
+// any tensor is bound: what a process that runs only part of a model binds its part from.
+struct OpenedWeights {
+  ModelConfig cfg;
+  std::unique_ptr<WeightSource> weights;
+};
+OpenedWeights open_weights(const std::string& path, ThreadPool& pool, const LoadOptions& opts);
 
 // `path` is a Hugging Face directory (config.json and the checkpoint beside it) or a GGUF file
 // (model/gguf_config.h, model/gguf_weights.h).

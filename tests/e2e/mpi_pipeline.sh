@@ -33,20 +33,6 @@ fail() {
 N_TOKENS=24
 TOKENS=$("$PYTHON" -c "print(','.join(str((i * 37 + 11) % 200) for i in range($N_TOKENS)))")
 
-# Compares two logit files: same size, max |a - b| <= 1e-5 x max |a|.
-compare() {
-  "$PYTHON" - "$1" "$2" <<'PY'
-import sys
-import numpy as np
-a, b = (np.fromfile(p, dtype=np.float32).astype(np.float64) for p in sys.argv[1:3])
-if a.size == 0 or a.size != b.size:
-    sys.exit(f"sizes differ: {a.size} vs {b.size}")
-d, scale = np.abs(a - b).max(), np.abs(a).max()
-print(f"max|d| {d:.3e} (max|logit| {scale:.3f})")
-sys.exit(0 if d <= 1e-5 * scale else 1)
-PY
-}
-
 first=1
 # name | attention paths | generator arguments
 for spec in "v2lite|naive absorbed|--variant v2-lite --dtype bf16 --seed 3" \
@@ -82,7 +68,7 @@ for spec in "v2lite|naive absorbed|--variant v2-lite --dtype bf16 --seed 3" \
           fail "$name $attn $mode -np $np: exit $rc: $(tail -5 "$base.np$np.log")"
           continue
         fi
-        if out=$(compare "$base.np1.bin" "$base.np$np.bin" 2>&1); then
+        if out=$(compare_logits "$base.np1.bin" "$base.np$np.bin" 2>&1); then
           echo "ok   $name $attn $mode -np $np: $out"
         else
           fail "$name $attn $mode -np $np: $out"
@@ -97,7 +83,7 @@ CK="$W/v3"
 "${MPIRUN[@]}" -np 2 "$MLA_BIN" eval --model "$CK" --threads 1 --attn absorbed --tokens "$TOKENS" \
   --split-layers 0-1,2 --logits-out "$W/split.bin" > "$W/split.log" 2>&1 || fail "--split-layers 0-1,2: $(tail -5 "$W/split.log")"
 grep -Eq "^1 +2-2 " "$W/split.log" || fail "--split-layers 0-1,2: plan not printed as asked: $(cat "$W/split.log")"
-out=$(compare "$W/v3.absorbed.prefill.np1.bin" "$W/split.bin" 2>&1) || fail "--split-layers 0-1,2: $out"
+out=$(compare_logits "$W/v3.absorbed.prefill.np1.bin" "$W/split.bin" 2>&1) || fail "--split-layers 0-1,2: $out"
 
 # Greedy generation: the same ids as one process.
 "$MLA_BIN" generate --model "$CK" --threads 1 --tokens 5,6,7 -n 8 --temperature 0 --ignore-eos \
@@ -120,7 +106,7 @@ printf 'Hi there\nHow are you\n' | "${MPIRUN[@]}" -np 3 "$MLA_BIN" chat --model 
   fail "gguf eval: $(cat "$W/gguf1.err")"
 "${MPIRUN[@]}" -np 2 "$MLA_BIN" eval --model "$W/v3.gguf" --threads 1 --decode --tokens "$TOKENS" \
   --logits-out "$W/gguf2.bin" > "$W/gguf2.log" 2>&1 || fail "gguf -np 2: $(tail -5 "$W/gguf2.log")"
-if out=$(compare "$W/gguf1.bin" "$W/gguf2.bin" 2>&1); then echo "ok   v3 GGUF decode -np 2: $out"; else fail "gguf -np 2: $out"; fi
+if out=$(compare_logits "$W/gguf1.bin" "$W/gguf2.bin" 2>&1); then echo "ok   v3 GGUF decode -np 2: $out"; else fail "gguf -np 2: $out"; fi
 
 # mla inspect --ranks: one row per rank, layers covering 0-2, without MPI.
 "$MLA_BIN" inspect --model "$CK" --ranks 3 > "$W/inspect.txt" 2>&1 || fail "inspect --ranks 3: $(cat "$W/inspect.txt")"
