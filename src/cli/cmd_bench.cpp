@@ -13,6 +13,7 @@
 #include "bench/gemv_bench.h"
 #include "bench/model_bench.h"
 #include "bench/report.h"
+#include "dist/mpi.h"
 #include "bench/runner.h"
 #include "commands.h"
 #include "common.h"
@@ -48,7 +49,7 @@ class StderrProgress {
 
 // `mla bench --model`'s flags, spelled as llama-bench spells them.
 struct ModelBenchFlags {
-  std::string model, attn = "auto";
+  std::string model, attn = "auto", split = "layers", split_layers;
   bench::ModelBenchOptions bench;
 };
 
@@ -77,6 +78,11 @@ void add_model_bench_flags(CLI::App* cmd, ModelBenchFlags& f) {
   cmd->add_option("--attn", f.attn, "with --model: MLA attention path: naive | absorbed | auto (default)")
       ->check(CLI::IsMember({"naive", "absorbed", "auto"}))
       ->needs(model);
+  cmd->add_option("--split", f.split, "with --model under mpirun: layers (a pipeline, the default) | experts")
+      ->check(CLI::IsMember({"layers", "experts"}))
+      ->needs(model);
+  cmd->add_option("--split-layers", f.split_layers, "with --model under mpirun: the layers of each rank, e.g. 0-13,14-26")
+      ->needs(model);
 }
 
 // "BF16, F32" as stored; "BF16, F32 -> Q8_0" when --quant converts the linear weights at load.
@@ -96,8 +102,13 @@ void bench_model(const ModelBenchFlags& f, int threads, const std::string& quant
   bench::check_model_bench_options(r.options, load_model_config(f.model).max_position_embeddings);
   r.quant = parse_quant(quant);
   ThreadPool pool(threads);
-  const std::unique_ptr<Model> model = open_model(f.model, pool, r.quant);
-  r.model = f.model;
+  // Under mpirun the model is split (docs/DISTRIBUTED.md): rank 0 measures, the other ranks serve
+  // their part until it is done.
+  const std::unique_ptr<Model> model =
+      open_model_split(ModelFlags{f.model, threads, f.attn, quant, f.split, f.split_layers}, pool);
+  if (!model) return;
+  const bool split = dist::world().size > 1;
+  r.model = split ? f.model + " (" + std::to_string(dist::world().size) + " ranks, split by " + f.split + ")" : f.model;
   r.architecture = model->config().architecture;
   r.n_params = model->params().total;
   r.weights = weight_dtypes(f.model, r.quant);
@@ -105,8 +116,9 @@ void bench_model(const ModelBenchFlags& f, int threads, const std::string& quant
   const StderrProgress progress;
   // Decode streams the weights: a read probe (512 MiB, passes between the tg repetitions) says
   // what share of the machine's read bandwidth a token's weight bytes reach.
+  // Split across ranks, this rank reads only part of a token's weights: no probe, no share.
   std::optional<bench::ReadProbe> probe;
-  if (r.options.decode_tokens > 0) probe.emplace(pool, size_t{512} << 20);
+  if (r.options.decode_tokens > 0 && !split) probe.emplace(pool, size_t{512} << 20);
   r.results = bench::run_model_bench(*model, r.options, progress.callback(), probe ? &*probe : nullptr);
   progress.end();
   std::printf("%s", bench::format_model_bench_table(r).c_str());
@@ -170,6 +182,7 @@ void register_bench(CLI::App& app) {
   gemv->add_option("--passes", go->g.passes, "timed passes (best kept)")->check(CLI::Range(1, 1000));
   gemv->add_option("--formats", go->formats, "comma-separated: bf16,f16,f32,q8_0,q4_0,q4_1,q5_0,q5_1,iq4_nl,q2_k,q3_k,q4_k,q5_k,q6_k,iq4_xs");
   gemv->callback([go, o] {
+    require_one_process("'bench gemv'");
     go->g.formats = parse_weight_formats(go->formats, "--formats");
     ThreadPool pool(o->threads);
     const bench::GemvReport r = bench::run_gemv_bench(go->g, pool, [](const std::string& line) {
@@ -195,6 +208,7 @@ void register_bench(CLI::App& app) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 22));
   attention->add_option("--rounds", ao->a.rounds, "timed rounds (best kept)")->check(CLI::Range(1, 1000));
   attention->callback([ao, o] {
+    require_one_process("'bench attention'");
     ao->a.dtypes.clear();
     for (const std::string& t : split_list(ao->kv_types)) ao->a.dtypes.push_back(kv::parse_cache_dtype(t));
     ThreadPool pool(o->threads);
@@ -207,6 +221,7 @@ void register_bench(CLI::App& app) {
   cmd->callback([o, mo, cmd] {
     if (!cmd->get_subcommands().empty()) return;  // a subcommand (gemv, gemm, attention) ran instead
     if (!mo->model.empty()) return bench_model(*mo, o->threads, o->quant, o->kv_type, o->json);
+    require_one_process("'bench' without --model");
     bench::BenchOptions& b = o->bench;
     b.preset = o->preset;
     b.quant = parse_quant(o->quant);

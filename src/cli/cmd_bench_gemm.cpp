@@ -23,6 +23,7 @@ void register_bench_gemm(CLI::App* bench, const int& threads) {
   cmd->add_option("--passes", o->g.passes, "timed rounds (best kept)")->check(CLI::Range(1, 1000));
   cmd->add_option("--formats", o->formats, "comma-separated: bf16,q8_0,q4_0");
   cmd->callback([o, &threads] {
+    require_one_process("'bench gemm'");
     o->g.formats = parse_weight_formats(o->formats, "--formats");
     ThreadPool pool(threads);
     const bench::GemmReport r = bench::run_gemm_bench(o->g, pool, [](const std::string& line) {

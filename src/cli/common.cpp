@@ -60,10 +60,14 @@ LoadProgress progress_bar() {
 
 }  // namespace
 
-std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert) {
+void require_one_process(const std::string& what) {
   if (dist::world().size > 1)
-    fail("this command does not run across MPI ranks (only generate, eval, chat and serve do; docs/DISTRIBUTED.md): "
-         "run it without mpirun");
+    fail(what, " does not run across MPI ranks (generate, eval, chat, serve and bench --model do; "
+         "docs/DISTRIBUTED.md): run it without mpirun");
+}
+
+std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert) {
+  require_one_process("this command");
   return load_model(dir, pool, LoadOptions{progress_bar(), convert, std::nullopt});
 }
 

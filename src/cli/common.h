@@ -35,6 +35,8 @@ std::optional<DType> parse_quant(const std::string& quant);
 // Loads the model, converting its weights when `convert` is set; a progress bar goes to stderr
 // when it is a terminal.
 std::unique_ptr<Model> open_model(const std::string& dir, ThreadPool& pool, std::optional<DType> convert = {});
+// Refuses (mla::Error) under mpirun with more than one rank: `what` would run whole on every rank.
+void require_one_process(const std::string& what);
 // The same for commands that run split across MPI ranks (generate, eval, chat, serve, bench;
 // docs/DISTRIBUTED.md): under mpirun with more than one rank (or with --split-layers) each rank
 // loads its part (a pipeline stage, or its routed experts with --split experts), and every rank but

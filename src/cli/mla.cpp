@@ -25,9 +25,9 @@ int main(int argc, char** argv) {
     if (mla::dist::world().size > 1) {
       // Only these run split across ranks; the others would each run whole (or fight over a port).
       const std::string sub = argc > 1 ? argv[1] : "";
-      if (sub != "generate" && sub != "eval" && sub != "chat" && sub != "serve")
-        mla::fail("'", sub, "' does not run across MPI ranks (generate, eval, chat and serve do; docs/DISTRIBUTED.md): "
-                  "run it without mpirun");
+      if (sub != "generate" && sub != "eval" && sub != "chat" && sub != "serve" && sub != "bench")
+        mla::fail("'", sub, "' does not run across MPI ranks (generate, eval, chat, serve and bench --model do; "
+                  "docs/DISTRIBUTED.md): run it without mpirun");
     }
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -121,11 +121,14 @@ rc=$?
 # Rank 0 plans, so the plan's error is one message from one rank.
 [ "$(grep -c "mla: error (rank 0 of 2): --split-layers" "$W/bad.log")" = 1 ] && [ "$(grep -c "mla: error" "$W/bad.log")" = 1 ] ||
   fail "bad --split-layers: not one message: $(cat "$W/bad.log")"
-# Commands that do not run split refuse to start under more than one rank.
-"${MPIRUN[@]}" -np 2 "$MLA_BIN" bench --model "$CK" > "$W/bench.log" 2>&1
+# Commands that do not run split refuse to start under more than one rank; `bench --model` runs.
+"${MPIRUN[@]}" -np 2 "$MLA_BIN" bench > "$W/bench.log" 2>&1
 rc=$?
-[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "'bench' does not run across MPI ranks" "$W/bench.log" ||
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "'bench' without --model does not run across MPI ranks" "$W/bench.log" ||
   fail "bench under mpirun -np 2: exit $rc: $(cat "$W/bench.log")"
+"${MPIRUN[@]}" -np 2 "$MLA_BIN" bench --model "$CK" -p 16 -n 4 -r 1 -t 1 > "$W/bench_model.log" 2>&1 &&
+  grep -Eq "^\| tg4 +\| +0 \|" "$W/bench_model.log" && grep -q "2 ranks, split by layers" "$W/bench_model.log" ||
+  fail "bench --model under mpirun -np 2: $(tail -5 "$W/bench_model.log")"
 # A rank that cannot map its weights (a truncated shard is found by every rank; the first to see
 # it ends all).
 cp -r "$CK" "$W/broken"
