@@ -19,6 +19,9 @@ namespace {
 
 World g_world;
 bool g_initialized = false;
+// What this rank sent: point-to-point messages, and broadcasts as rank 0 sent them (one copy to
+// each other rank, whatever tree MPI uses underneath).
+uint64_t g_sent_bytes = 0, g_sent_messages = 0;
 
 // Messages go in pieces of at most this many elements: MPI counts are int.
 constexpr int64_t kMaxCount = int64_t{1} << 30;
@@ -40,21 +43,26 @@ void check(int rc, const char* what) {
 }
 
 // Waits for a non-blocking operation by polling, sleeping between polls. Open MPI's blocking calls
-// spin a core while they wait: a rank waiting for the next step of an idle `mla serve` (or for the
-// rank computing now) would burn a whole core doing nothing, and on a machine shared by several
-// ranks take it from the rank that computes. Polls at once for the first few microseconds (a
-// message already on its way), then backs off to `kMaxSleep`: at most that much latency per
-// message after a long wait, and about a thousand wake-ups a second when idle.
+// spin a core while they wait: a rank waiting for the next step of an idle `mla serve` would burn a
+// whole core doing nothing, and on a machine shared by several ranks take it from the rank that
+// computes. So: for the first `kSpin` it polls, yielding the core between polls (a message due
+// within a layer's compute time: the expert split waits for rows and sums once per MoE layer, and
+// sleeping there cost half its decode speed, docs/DISTRIBUTED.md); then it sleeps, backing off to
+// `kMaxSleep`: at most that much latency after a long wait, about a thousand wake-ups a second when
+// idle.
 void wait(MPI_Request& req, const char* what) {
   using namespace std::chrono;
-  constexpr auto kSpin = microseconds(20), kMaxSleep = microseconds(500);
+  constexpr auto kSpin = microseconds(2000), kMaxSleep = microseconds(500);
   const auto start = steady_clock::now();
   auto sleep = microseconds(10);
   for (;;) {
     int done = 0;
     check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), what);
     if (done) return;
-    if (steady_clock::now() - start < kSpin) continue;
+    if (steady_clock::now() - start < kSpin) {
+      std::this_thread::yield();
+      continue;
+    }
     std::this_thread::sleep_for(sleep);
     sleep = std::min(kMaxSleep, sleep * 2);
   }
@@ -108,6 +116,12 @@ const World& world() { return g_world; }
 
 void finalize() {
 #ifdef MLA_HAVE_MPI
+  if (g_initialized && g_world.size > 1) {
+    uint64_t mine[2] = {g_sent_bytes, g_sent_messages}, all[2] = {0, 0};
+    if (MPI_Reduce(mine, all, 2, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD) == MPI_SUCCESS && g_world.rank == 0)
+      std::fprintf(stderr, "mpi: %d ranks sent %llu bytes in %llu messages\n", g_world.size,
+                   static_cast<unsigned long long>(all[0]), static_cast<unsigned long long>(all[1]));
+  }
   if (g_initialized) MPI_Finalize();
   g_initialized = false;
 #endif
@@ -129,6 +143,7 @@ void fail_all_ranks(const char* what) {
 
 void bcast(void* data, size_t bytes, int root) {
 #ifdef MLA_HAVE_MPI
+  if (g_world.rank == root) g_sent_bytes += bytes * (g_world.size - 1), g_sent_messages += g_world.size - 1;
   auto* p = static_cast<char*>(data);
   for (size_t done = 0; done < bytes;) {
     const int n = static_cast<int>(std::min<size_t>(kMaxCount, bytes - done));
@@ -144,6 +159,8 @@ void bcast(void* data, size_t bytes, int root) {
 
 void send_bytes(const void* data, size_t bytes, int dest, int tag) {
 #ifdef MLA_HAVE_MPI
+  g_sent_bytes += bytes;
+  ++g_sent_messages;
   const auto* p = static_cast<const char*>(data);
   for (size_t done = 0; done < bytes;) {
     const int c = static_cast<int>(std::min<size_t>(kMaxCount, bytes - done));
