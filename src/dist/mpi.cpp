@@ -7,11 +7,14 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/error.h"
+#include "core/human_bytes.h"
 
 #ifdef MLA_HAVE_MPI
 #include <mpi.h>
+#include <sys/resource.h>
 #endif
 
 namespace mla::dist {
@@ -67,6 +70,28 @@ void wait(MPI_Request& req, const char* what) {
     sleep = std::min(kMaxSleep, sleep * 2);
   }
 }
+
+// Rank 0 prints what all ranks sent and each rank's peak resident memory (mapped weight pages
+// included): what a split saves each machine, measured.
+void report_ranks() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  const uint64_t mine[3] = {g_sent_bytes, g_sent_messages, static_cast<uint64_t>(ru.ru_maxrss) * 1024};
+  std::vector<uint64_t> all(3 * g_world.size);
+  if (MPI_Gather(mine, 3, MPI_UINT64_T, all.data(), 3, MPI_UINT64_T, 0, MPI_COMM_WORLD) != MPI_SUCCESS ||
+      g_world.rank != 0)
+    return;
+  uint64_t bytes = 0, messages = 0;
+  std::string resident;
+  for (int r = 0; r < g_world.size; ++r) {
+    bytes += all[3 * r];
+    messages += all[3 * r + 1];
+    resident += (r ? ", " : "") + human_bytes(all[3 * r + 2]);
+  }
+  std::fprintf(stderr, "mpi: %d ranks sent %llu bytes in %llu messages; peak resident memory by rank: %s\n",
+               g_world.size, static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(messages),
+               resident.c_str());
+}
 #endif
 
 }  // namespace
@@ -116,12 +141,7 @@ const World& world() { return g_world; }
 
 void finalize() {
 #ifdef MLA_HAVE_MPI
-  if (g_initialized && g_world.size > 1) {
-    uint64_t mine[2] = {g_sent_bytes, g_sent_messages}, all[2] = {0, 0};
-    if (MPI_Reduce(mine, all, 2, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD) == MPI_SUCCESS && g_world.rank == 0)
-      std::fprintf(stderr, "mpi: %d ranks sent %llu bytes in %llu messages\n", g_world.size,
-                   static_cast<unsigned long long>(all[0]), static_cast<unsigned long long>(all[1]));
-  }
+  if (g_initialized && g_world.size > 1) report_ranks();
   if (g_initialized) MPI_Finalize();
   g_initialized = false;
 #endif
