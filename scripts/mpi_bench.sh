@@ -10,9 +10,14 @@
 # prefill's bytes, the difference to the full run the decode steps'. The last column is each rank's
 # peak resident memory (mapped weight pages included) as mla measures it.
 #
+# With SERVE_LEVELS (e.g. "1,8,32"), then `mla serve` under that many concurrent streams
+# (tools/serve_bench.js: greedy, PROMPT_TOKENS-token prompts, GEN_TOKENS tokens each, 2 requests per
+# stream, output tok/s): one process, and each rank count of RANKS above 1 split by layers with
+# micro-batching off (--micro-batches 1) and on (each of MICRO_BATCHES, default: the rank count).
+#
 # Usage: scripts/mpi_bench.sh MODEL [PROMPT_TOKENS=128] [GEN_TOKENS=64] [THREADS_PER_RANK=1] [RANKS="1 2 3"] [SPLITS="layers experts"]
 # MODEL: a Hugging Face directory or a GGUF file. Environment: MLA_BIN (default build/mla), REPS
-# (default 3), MPIRUN_ARGS (default: --oversubscribe --bind-to none).
+# (default 3), MPIRUN_ARGS (default: --oversubscribe --bind-to none), SERVE_LEVELS, MICRO_BATCHES.
 set -euo pipefail
 MODEL=${1:?usage: scripts/mpi_bench.sh MODEL [PROMPT_TOKENS] [GEN_TOKENS] [THREADS_PER_RANK] [RANKS] [SPLITS]}
 P=${2:-128}
@@ -21,7 +26,8 @@ THREADS=${4:-1}
 RANKS=${5:-1 2 3}
 SPLITS=${6:-layers experts}
 REPS=${REPS:-3}
-MLA_BIN=${MLA_BIN:-$(dirname "$0")/../build/mla}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MLA_BIN=${MLA_BIN:-$ROOT/build/mla}
 read -r -a MPIRUN_ARGS <<< "${MPIRUN_ARGS:---oversubscribe --bind-to none}"
 [ "$G" -ge 2 ] || { echo "mpi_bench.sh: GEN_TOKENS must be 2 or more" >&2; exit 1; }
 TOKENS=$(seq -s, 1 "$P")
@@ -75,4 +81,43 @@ for c in "${CONFIGS[@]}"; do
   read -r n split threads <<< "$c"
   printf "%-5s %-8s %7s %14s %14s %20s %20s  %s\n" "$n" "$split" "$threads" "$(median "${PREFILL[$c]}")" \
     "$(median "${DECODE[$c]}")" "${PBYTES[$c]:-0}" "${DBYTES[$c]:-0}" "${RESIDENT[$c]:--}"
+done
+
+[ -n "${SERVE_LEVELS:-}" ] || exit 0
+# serve_tok_s MICRO_BATCHES LAUNCHER...: starts `mla serve` under the launcher (with --micro-batches
+# unless "-"), prints the output tok/s of each level of SERVE_LEVELS, stops it.
+serve_tok_s() {
+  local log json pid port="" i flags=()
+  [ "$1" = - ] || flags=(--micro-batches "$1")
+  shift
+  log=$(mktemp)
+  json=$(mktemp)
+  "$@" "$MLA_BIN" serve -m "$MODEL" --served-model-name bench --port 0 --threads "$THREADS" --kv-mem 1GiB \
+    "${flags[@]}" > "$log" 2>&1 &
+  pid=$!
+  for i in $(seq 1 600); do
+    port=$(sed -n 's/^mla serve: listening on http:\/\/[^ ]*:\([0-9][0-9]*\)$/\1/p' "$log")
+    [ -n "$port" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ] && break
+    kill -0 "$pid" 2> /dev/null || { echo "mpi_bench.sh: mla serve exited:" >&2; cat "$log" >&2; exit 1; }
+    sleep 0.1
+  done
+  node "$ROOT/tools/serve_bench.js" --url "http://127.0.0.1:$port" --model bench --levels "$SERVE_LEVELS" \
+    --prompt-tokens "$P" --max-tokens "$G" --requests-per-client 2 --json "$json" > /dev/null
+  kill -TERM "$pid"
+  wait "$pid" || true  # mpirun exits 1 when signalled
+  python3 -c "import json,sys; print(' '.join(f\"{l['throughput_tok_s']:12.0f}\" for l in json.load(open(sys.argv[1]))['levels']))" "$json"
+  rm -f "$log" "$json"
+}
+
+echo
+echo "mla serve, output tok/s at $SERVE_LEVELS concurrent streams (prompt $P tokens, $G generated):"
+printf "%-5s %-14s %s\n" ranks micro-batches "$(tr , '\n' <<< "$SERVE_LEVELS" | xargs printf '%12s ')"
+for n in $RANKS; do
+  if [ "$n" = 1 ]; then
+    printf "%-5s %-14s %s\n" 1 - "$(serve_tok_s -)"
+    continue
+  fi
+  for m in 1 ${MICRO_BATCHES:-$n}; do
+    printf "%-5s %-14s %s\n" "$n" "$m" "$(serve_tok_s "$m" mpirun "${MPIRUN_ARGS[@]}" -np "$n")"
+  done
 done

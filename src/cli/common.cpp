@@ -77,15 +77,21 @@ void add_split_flag(CLI::App* cmd, ModelFlags& f) {
       ->check(CLI::IsMember({"layers", "experts"}));
   cmd->add_option("--split-layers", f.split_layers,
                   "under mpirun: the layers of each rank, e.g. 0-13,14-26 (default: balance weight bytes)");
+  cmd->add_option("--micro-batches", f.micro_batches,
+                  "under mpirun, --split layers: split each batched decode step into up to M groups in flight at once, "
+                  "so that the ranks compute together (default 1: off; docs/DISTRIBUTED.md says when it pays)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
 }
 
 std::unique_ptr<Model> open_model_split(const ModelFlags& f, ThreadPool& pool) {
   LoadOptions opts{progress_bar(), parse_quant(f.quant), std::nullopt};
   if (f.split == "experts") {
     if (!f.split_layers.empty()) fail("--split-layers goes with --split layers, not --split experts");
+    if (f.micro_batches != 0) fail("--micro-batches goes with --split layers, not --split experts");
     return dist::open_expert_split(f.dir, pool, opts);
   }
-  if (dist::world().size > 1 || !f.split_layers.empty()) return dist::open_pipeline(f.dir, pool, opts, f.split_layers);
+  if (dist::world().size > 1 || !f.split_layers.empty() || f.micro_batches != 0)
+    return dist::open_pipeline(f.dir, pool, opts, f.split_layers, f.micro_batches);
   return load_model(f.dir, pool, opts);
 }
 

@@ -25,6 +25,7 @@ struct ModelFlags {
   std::string quant;  // "", "q8_0" or "q4_0"
   std::string split = "layers";  // under mpirun: "layers" (pipeline) or "experts" (docs/DISTRIBUTED.md)
   std::string split_layers;  // "--split-layers 0-13,14-26" (MPI pipeline); "" = balance weight bytes
+  int64_t micro_batches = 0;  // "--micro-batches M" (MPI pipeline); 0 = not given: 1, off
 };
 void add_model_flags(CLI::App* cmd, ModelFlags& f);
 // `--quant <block type>` (any with a quantizer: q8_0, q4_k, ...): quantize linear weights at load (model/converted_weights.h says which).
@@ -43,7 +44,7 @@ void require_one_process(const std::string& what);
 // 0 gets nullptr once rank 0 is done: the command then returns at once there. The plain open_model
 // refuses to run under more than one rank.
 std::unique_ptr<Model> open_model_split(const ModelFlags& f, ThreadPool& pool);
-// `--split layers|experts` and `--split-layers` for the commands that take them.
+// `--split layers|experts`, `--split-layers` and `--micro-batches` for the commands that take them.
 void add_split_flag(CLI::App* cmd, ModelFlags& f);
 
 // What a model's files store: bytes per dtype name ("BF16" -> bytes), how many files and their format.

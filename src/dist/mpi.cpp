@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,23 +46,21 @@ void check(int rc, const char* what) {
   fail(what, ": ", std::string(msg, len));
 }
 
-// Waits for a non-blocking operation by polling, sleeping between polls. Open MPI's blocking calls
-// spin a core while they wait: a rank waiting for the next step of an idle `mla serve` would burn a
-// whole core doing nothing, and on a machine shared by several ranks take it from the rank that
-// computes. So: for the first `kSpin` it polls, yielding the core between polls (a message due
-// within a layer's compute time: the expert split waits for rows and sums once per MoE layer, and
-// sleeping there cost half its decode speed, docs/DISTRIBUTED.md); then it sleeps, backing off to
-// `kMaxSleep`: at most that much latency after a long wait, about a thousand wake-ups a second when
-// idle.
-void wait(MPI_Request& req, const char* what) {
+// Polls `is_done` until it says true. Open MPI's blocking calls spin a core while they wait: a rank
+// waiting for the next step of an idle `mla serve` would burn a whole core doing nothing, and on a
+// machine shared by several ranks take it from the rank that computes. So: for the first `kSpin`
+// it polls, yielding the core between polls (a message due within a layer's compute time: the
+// expert split waits for rows and sums once per MoE layer, and sleeping there cost half its decode
+// speed, docs/DISTRIBUTED.md); then it sleeps, backing off to `kMaxSleep`: at most that much
+// latency after a long wait, about a thousand wake-ups a second when idle.
+template <class IsDone>
+void poll(IsDone is_done) {
   using namespace std::chrono;
   constexpr auto kSpin = microseconds(2000), kMaxSleep = microseconds(500);
   const auto start = steady_clock::now();
   auto sleep = microseconds(10);
   for (;;) {
-    int done = 0;
-    check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), what);
-    if (done) return;
+    if (is_done()) return;
     if (steady_clock::now() - start < kSpin) {
       std::this_thread::yield();
       continue;
@@ -69,6 +68,15 @@ void wait(MPI_Request& req, const char* what) {
     std::this_thread::sleep_for(sleep);
     sleep = std::min(kMaxSleep, sleep * 2);
   }
+}
+
+// Waits for a non-blocking operation (poll).
+void wait(MPI_Request& req, const char* what) {
+  poll([&] {
+    int done = 0;
+    check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), what);
+    return done != 0;
+  });
 }
 
 // Rank 0 prints what all ranks sent and each rank's peak resident memory (mapped weight pages
@@ -213,5 +221,110 @@ void recv_bytes(void* data, size_t bytes, int src, int tag) {
 void send_floats(const float* x, int64_t n, int dest, int tag) { send_bytes(x, n * sizeof(float), dest, tag); }
 
 void recv_floats(float* x, int64_t n, int src, int tag) { recv_bytes(x, n * sizeof(float), src, tag); }
+
+struct Request::Parts {
+#ifdef MLA_HAVE_MPI
+  std::vector<MPI_Request> reqs;
+#endif
+};
+
+Request::Request() = default;
+Request::Request(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+Request::Request(Request&& o) noexcept = default;
+Request& Request::operator=(Request&& o) noexcept {
+  Request old(std::move(o));
+  std::swap(parts_, old.parts_);
+  return *this;  // `old` now holds what this held, and waits for it
+}
+
+Request::~Request() {
+  if (!parts_ || std::uncaught_exceptions() > 0) return;
+  try {
+    wait();
+  } catch (const std::exception& e) {
+    fail_all_ranks(e.what());
+  }
+}
+
+bool Request::done() {
+  if (!parts_) return true;
+#ifdef MLA_HAVE_MPI
+  int done = 0;
+  check(MPI_Testall(static_cast<int>(parts_->reqs.size()), parts_->reqs.data(), &done, MPI_STATUSES_IGNORE),
+        "MPI_Testall");
+  if (!done) return false;
+#endif
+  parts_.reset();
+  return true;
+}
+
+void Request::wait() {
+#ifdef MLA_HAVE_MPI
+  poll([&] { return done(); });
+#endif
+}
+
+#ifdef MLA_HAVE_MPI
+namespace {
+
+// One request per piece of at most kMaxCount bytes; `post` is MPI_Isend or MPI_Irecv's call.
+template <class Post>
+std::unique_ptr<Request::Parts> post_pieces(size_t bytes, Post post) {
+  auto parts = std::make_unique<Request::Parts>();
+  size_t done = 0;
+  do {
+    const int n = static_cast<int>(std::min<size_t>(kMaxCount, bytes - done));
+    post(done, n, parts->reqs.emplace_back());
+    done += n;
+  } while (done < bytes);
+  return parts;
+}
+
+}  // namespace
+#endif
+
+Request isend_bytes(const void* data, size_t bytes, int dest, int tag) {
+#ifdef MLA_HAVE_MPI
+  g_sent_bytes += bytes;
+  ++g_sent_messages;
+  const auto* p = static_cast<const char*>(data);
+  return Request(post_pieces(bytes, [&](size_t at, int n, MPI_Request& req) {
+    check(MPI_Isend(p + at, n, MPI_BYTE, dest, tag, MPI_COMM_WORLD, &req), "MPI_Isend");
+  }));
+#else
+  no_mpi();
+#endif
+}
+
+Request irecv_bytes(void* data, size_t bytes, int src, int tag) {
+#ifdef MLA_HAVE_MPI
+  auto* p = static_cast<char*>(data);
+  return Request(post_pieces(bytes, [&](size_t at, int n, MPI_Request& req) {
+    check(MPI_Irecv(p + at, n, MPI_BYTE, src, tag, MPI_COMM_WORLD, &req), "MPI_Irecv");
+  }));
+#else
+  no_mpi();
+#endif
+}
+
+std::vector<std::byte> recv_message(int src, int tag) {
+#ifdef MLA_HAVE_MPI
+  // Matched probe (MPI-3): the message found is the one received, whatever else arrives meanwhile.
+  MPI_Message msg;
+  MPI_Status status;
+  poll([&] {
+    int found = 0;
+    check(MPI_Improbe(src, tag, MPI_COMM_WORLD, &found, &msg, &status), "MPI_Improbe");
+    return found != 0;
+  });
+  int n = 0;
+  check(MPI_Get_count(&status, MPI_BYTE, &n), "MPI_Get_count");
+  std::vector<std::byte> out(static_cast<size_t>(n));
+  check(MPI_Mrecv(out.data(), n, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  return out;
+#else
+  no_mpi();
+#endif
+}
 
 }  // namespace mla::dist

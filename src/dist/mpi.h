@@ -6,6 +6,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 namespace mla::dist {
 
@@ -37,5 +39,33 @@ void send_floats(const float* x, int64_t n, int dest, int tag);
 void recv_floats(float* x, int64_t n, int src, int tag);
 void send_bytes(const void* data, size_t bytes, int dest, int tag);
 void recv_bytes(void* data, size_t bytes, int src, int tag);
+
+// Non-blocking point-to-point messages, so that a rank can post a message and go on computing while
+// its receiver is still busy (a pipeline with several steps in flight: pipeline.cpp). MPI moves the
+// data whenever either rank calls into it. Raw bytes: every rank runs the same build.
+class Request {
+ public:
+  Request();  // empty: already done
+  Request(Request&&) noexcept;
+  Request& operator=(Request&&) noexcept;
+  // Waits for a request still under way, since MPI may still read or write its buffer; not while an
+  // exception unwinds (that path ends every rank through fail_all_ranks and must not hang here).
+  ~Request();
+  bool done();  // true once complete; lets MPI progress
+  void wait();  // polls and sleeps as the blocking calls do
+  struct Parts;  // the MPI requests (one per piece of at most 2^30 bytes)
+
+ private:
+  std::unique_ptr<Parts> parts_;
+  explicit Request(std::unique_ptr<Parts> parts);
+  friend Request isend_bytes(const void*, size_t, int, int);
+  friend Request irecv_bytes(void*, size_t, int, int);
+};
+// The buffer must stay as it is until the request is done.
+Request isend_bytes(const void* data, size_t bytes, int dest, int tag);
+Request irecv_bytes(void* data, size_t bytes, int src, int tag);
+// Waits for the next message from `src` with `tag`, of any length up to 2^30 bytes (one piece of
+// isend_bytes), and returns it.
+std::vector<std::byte> recv_message(int src, int tag);
 
 }  // namespace mla::dist

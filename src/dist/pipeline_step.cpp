@@ -1,5 +1,6 @@
 #include "dist/pipeline_step.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "core/error.h"
@@ -72,6 +73,21 @@ Step describe_decode(std::span<const int32_t> tokens, std::span<KvCache* const> 
 }
 
 Step quit_step() { return {}; }
+
+std::vector<Step> split_decode(const Step& step, int64_t groups) {
+  if (step.op != StepOp::DecodeBatch) fail("split_decode: not a decode step");
+  if (groups < 1) fail("split_decode: ", groups, " groups");
+  const int64_t B = static_cast<int64_t>(step.seqs.size()), G = std::max<int64_t>(1, std::min(groups, B));
+  std::vector<Step> out;
+  for (int64_t g = 0, b0 = 0; g < G; ++g) {
+    const int64_t n = B / G + (g < B % G ? 1 : 0);
+    Step& part = out.emplace_back(Step{step.op, step.mode, step.all_logits, step.want_logits, step.arena, {}, {}});
+    part.tokens.assign(step.tokens.begin() + b0, step.tokens.begin() + b0 + n);
+    part.seqs.assign(step.seqs.begin() + b0, step.seqs.begin() + b0 + n);
+    b0 += n;
+  }
+  return out;
+}
 
 std::vector<int64_t> encode_step(const Step& s) {
   std::vector<int64_t> m = {static_cast<int64_t>(s.op),

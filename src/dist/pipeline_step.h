@@ -54,6 +54,9 @@ Step describe_forward(std::span<const int32_t> tokens, const KvCache& cache, Att
                       bool want_logits);
 Step describe_decode(std::span<const int32_t> tokens, std::span<KvCache* const> caches, AttnMode mode);
 Step quit_step();
+// A DecodeBatch step as min(groups, B) steps over consecutive groups of its sequences, sizes
+// differing by one at most (the micro-batches of pipeline_model.h); `groups` >= 1.
+std::vector<Step> split_decode(const Step& step, int64_t groups);
 
 // The step as a flat array of int64 for the transport, and back. decode_step checks every length
 // and value against the array (mla::Error naming what is wrong).

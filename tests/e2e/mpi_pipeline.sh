@@ -5,9 +5,11 @@
 # layers each; `mla eval` over the same tokens as one process and under `mpirun -np 2` and `-np 3`
 # (oversubscribed), prefill and --decode, --attn naive and absorbed. Every logit must agree within
 # 1e-5 x max|logit| (the stages run the same kernels on the same rows: in practice bit for bit).
-# Also: --split-layers, a GGUF file, greedy `mla generate` ids, a two-turn `mla chat`,
-# `mla inspect --ranks`, commands that do not run split refusing, and that a rank's error ends
-# every rank instead of a hang.
+# Also: --split-layers, a GGUF file, greedy `mla generate` ids, a two-turn `mla chat`, a prompt of
+# three prefill chunks (in flight down the pipeline at once), `mla inspect --ranks`, commands that
+# do not run split refusing, --micro-batches refused where it cannot apply, and that a rank's error
+# ends every rank instead of a hang. (--micro-batches splits the serving engine's batched decode
+# steps: tests/e2e/mpi_serve.sh checks them.)
 #
 # Exits 77 (CTest: skipped) when mpirun is missing or mla was built without MPI.
 # Environment: MLA_BIN (the mla binary), MLA_SOURCE_DIR (source tree), MLA_WORK (scratch dir).
@@ -37,7 +39,7 @@ first=1
 # name | attention paths | generator arguments
 for spec in "v2lite|naive absorbed|--variant v2-lite --dtype bf16 --seed 3" \
             "v3|naive absorbed|--variant v3 --dtype bf16 --seed 4" \
-            "llama_gqa|auto|--variant llama-gqa --dtype bf16 --layers 3 --seed 5"; do
+            "llama_gqa|auto|--variant llama-gqa --dtype bf16 --layers 3 --seed 5 --max-pos 4096"; do
   name=${spec%%|*}
   rest=${spec#*|}
   attns=${rest%%|*}
@@ -108,6 +110,15 @@ printf 'Hi there\nHow are you\n' | "${MPIRUN[@]}" -np 3 "$MLA_BIN" chat --model 
   --logits-out "$W/gguf2.bin" > "$W/gguf2.log" 2>&1 || fail "gguf -np 2: $(tail -5 "$W/gguf2.log")"
 if out=$(compare_logits "$W/gguf1.bin" "$W/gguf2.bin" 2>&1); then echo "ok   v3 GGUF decode -np 2: $out"; else fail "gguf -np 2: $out"; fi
 
+# A prompt of three prefill chunks (model/row_batches.h: 1024 rows): each stage sends a chunk's rows
+# on without waiting for the next stage to take them, so several are in flight.
+LONG=$("$PYTHON" -c "print(','.join(str((i * 37 + 11) % 200) for i in range(2100)))")
+"$MLA_BIN" eval --model "$W/llama_gqa" --threads 1 --tokens "$LONG" --logits-out "$W/long1.bin" 2> "$W/long1.err" ||
+  fail "long prompt: $(cat "$W/long1.err")"
+"${MPIRUN[@]}" -np 2 "$MLA_BIN" eval --model "$W/llama_gqa" --threads 1 --tokens "$LONG" --micro-batches 3 \
+  --logits-out "$W/long2.bin" > "$W/long2.log" 2>&1 || fail "long prompt -np 2: $(tail -5 "$W/long2.log")"
+if out=$(compare_logits "$W/long1.bin" "$W/long2.bin" 2>&1); then echo "ok   llama_gqa 2100-token prompt -np 2: $out"; else fail "long prompt -np 2: $out"; fi
+
 # mla inspect --ranks: one row per rank, layers covering 0-2, without MPI.
 "$MLA_BIN" inspect --model "$CK" --ranks 3 > "$W/inspect.txt" 2>&1 || fail "inspect --ranks 3: $(cat "$W/inspect.txt")"
 cat "$W/inspect.txt"
@@ -129,6 +140,15 @@ rc=$?
 "${MPIRUN[@]}" -np 2 "$MLA_BIN" bench --model "$CK" -p 16 -n 4 -r 1 -t 1 > "$W/bench_model.log" 2>&1 &&
   grep -Eq "^\| tg4 +\| +0 \|" "$W/bench_model.log" && grep -q "2 ranks, split by layers" "$W/bench_model.log" ||
   fail "bench --model under mpirun -np 2: $(tail -5 "$W/bench_model.log")"
+# --micro-batches: at least 1, and only for a split model.
+"${MPIRUN[@]}" -np 2 "$MLA_BIN" eval --model "$CK" --threads 1 --tokens "$TOKENS" --micro-batches 0 \
+  --logits-out "$W/mb0.bin" > "$W/mb0.log" 2>&1
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q -- "--micro-batches" "$W/mb0.log" || fail "--micro-batches 0: exit $rc: $(cat "$W/mb0.log")"
+"$MLA_BIN" eval --model "$CK" --threads 1 --tokens "$TOKENS" --micro-batches 2 --logits-out "$W/mb1.bin" > "$W/mb1.log" 2>&1 &&
+  fail "--micro-batches without mpirun: exit 0"
+grep -q "^mla: error: --micro-batches 2: mla runs as one process" "$W/mb1.log" ||
+  fail "--micro-batches without mpirun: $(cat "$W/mb1.log")"
 # A rank that cannot map its weights (a truncated shard is found by every rank; the first to see
 # it ends all).
 cp -r "$CK" "$W/broken"

@@ -3,9 +3,11 @@
 # engine over the first layers, rank 1 the rest. On a tiny V2-Lite-like checkpoint (3 layers:
 # 0-1 | 2):
 #   - a set of requests (greedy and seeded sampling, a prompt prefilled in two chunks, logprobs,
-#     n = 2, chat) answers exactly what the single-process server answers;
+#     n = 2, chat) answers exactly what the single-process server answers, with decode steps split
+#     into up to 3 micro-batches in flight at once (--micro-batches 3) and without (1);
 #   - the official openai client's checks (serve/openai_client.js) and 64 concurrent streams each
-#     equal to its sequential text (serve/concurrency.js) pass against the split server;
+#     equal to its sequential text (serve/concurrency.js) pass against the split server (3
+#     micro-batches);
 #   - SIGTERM to rank 0 stops every rank cleanly (mpirun exits 0); SIGTERM to mpirun ends every
 #     rank; an error while starting (a bad --split-layers) ends every rank with one message.
 #
@@ -58,11 +60,11 @@ ask "$W/one.jsonl" || die "requests to the single-process server failed"
 stop_servers
 
 SERVE_LAUNCHER=("${MPIRUN[@]}")
-start_server "$W/mpi.log" "$M" "${SERVE_ARGS[@]}"
+start_server "$W/mpi.log" "$M" "${SERVE_ARGS[@]}" --micro-batches 3
 grep -Eq "^1 +2-2 " "$W/mpi.log" || die "no two-rank plan in the log: $(cat "$W/mpi.log")"
 ask "$W/mpi.jsonl" || die "requests to the split server failed"
 cmp -s "$W/one.jsonl" "$W/mpi.jsonl" || die "the split server answers differently: $(diff "$W/one.jsonl" "$W/mpi.jsonl")"
-echo "ok   $(wc -l < "$W/mpi.jsonl") requests: the same answers as one process"
+echo "ok   $(wc -l < "$W/mpi.jsonl") requests: the same answers as one process (3 micro-batches)"
 node "$SERVE_DIR/openai_client.js" "$BASE" "$KEY" v2lite || die "openai client checks failed against the split server"
 node "$SERVE_DIR/concurrency.js" "$BASE" v2lite 64 "$KEY" || die "concurrent streams differ from sequential runs (split server)"
 
@@ -113,8 +115,13 @@ grep -q "mla serve: SIGTERM, stopping" "$W/mpi.log" || die "rank 0 did not say i
 echo "ok   SIGTERM to rank 0: every rank stopped, mpirun exited 0"
 
 # SIGTERM to mpirun (Ctrl-C or a service manager): mpirun signals every rank; rank 0 stops the
-# others, which ignore the signal themselves. mpirun itself reports the signal (non-zero).
-start_server "$W/mpi2.log" "$M" "${SERVE_ARGS[@]}"
+# others, which ignore the signal themselves. mpirun itself reports the signal (non-zero). This
+# server runs without micro-batches and answers as one process too.
+start_server "$W/mpi2.log" "$M" "${SERVE_ARGS[@]}" --micro-batches 1
+ask "$W/mpi2.jsonl" || die "requests to the split server (--micro-batches 1) failed"
+cmp -s "$W/one.jsonl" "$W/mpi2.jsonl" ||
+  die "the split server (--micro-batches 1) answers differently: $(diff "$W/one.jsonl" "$W/mpi2.jsonl")"
+echo "ok   $(wc -l < "$W/mpi2.jsonl") requests: the same answers as one process (no micro-batches)"
 find_ranks
 kill -TERM "$SERVER_PID"
 wait_gone 15 "$SERVER_PID" "${RANKS[@]}" || die "the ranks did not end within 15 s of SIGTERM to mpirun"

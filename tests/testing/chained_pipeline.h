@@ -1,7 +1,9 @@
 // A pipeline split by layers in one process, without MPI (docs/DISTRIBUTED.md): stages of one
 // model chained through in-memory queues of hidden rows. chained_pipeline() gives rank 0's model
 // (dist/pipeline_model.h) over them: every step is described, encoded and decoded as it would go
-// to the other ranks, which run it on their mirrored caches (dist/pipeline_step.h).
+// to the other ranks, which run it on their mirrored caches (dist/pipeline_step.h). Several steps
+// may be in flight (micro-batches): stage 0 has run them all, their rows wait in the queue, and the
+// other stages run each in order when rank 0 asks for its logits.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -9,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "dist/pipeline_model.h"
@@ -56,10 +59,15 @@ class ChainedStages : public dist::StepTransport {
   }
   StageLink* first_link() { return ends_[0].get(); }
 
-  void send_step(const dist::Step& step) override { pending_ = dist::decode_step(dist::encode_step(step)); }
-  void finish_step(const dist::Step&, float* logits) override {
+  void send_step(const dist::Step& step, float* logits) override {
+    in_flight_.push_back({dist::decode_step(dist::encode_step(step)), logits});
+  }
+  void finish_step() override {
+    ASSERT_FALSE(in_flight_.empty());
+    const auto [step, logits] = std::move(in_flight_.front());
+    in_flight_.pop_front();
     for (size_t s = 0; s < stages_.size(); ++s)
-      mirrors_[s].run(*stages_[s], pending_, s + 1 == stages_.size() ? logits : nullptr);
+      mirrors_[s].run(*stages_[s], step, s + 1 == stages_.size() ? logits : nullptr);
   }
   void step_failed(const char*) override {}
 
@@ -68,14 +76,17 @@ class ChainedStages : public dist::StepTransport {
   std::vector<std::unique_ptr<StageEnds>> ends_;  // outlive the stages that point at them
   std::vector<std::unique_ptr<Model>> stages_;    // stages 1..
   std::vector<dist::MirrorCache> mirrors_;
-  dist::Step pending_;
+  std::deque<std::pair<dist::Step, float*>> in_flight_;  // sent, logits not yet asked for
 };
 
-// Rank 0's model of the stages [cuts[s], cuts[s + 1]).
-inline std::unique_ptr<Model> chained_pipeline(const std::vector<int64_t>& cuts, const BuildStage& build) {
+// Rank 0's model of the stages [cuts[s], cuts[s + 1]); `micro_batches` 0: one per stage, as mla's
+// default is one per rank.
+inline std::unique_ptr<Model> chained_pipeline(const std::vector<int64_t>& cuts, const BuildStage& build,
+                                               int64_t micro_batches = 0) {
   auto rest = std::make_unique<ChainedStages>(cuts, build);
   auto first = build(Stage{cuts[0], cuts[1], rest->first_link()});
-  return dist::make_pipeline_model(std::move(first), std::move(rest));
+  const int64_t groups = micro_batches ? micro_batches : static_cast<int64_t>(cuts.size()) - 1;
+  return dist::make_pipeline_model(std::move(first), std::move(rest), groups);
 }
 
 }  // namespace mla::testing
