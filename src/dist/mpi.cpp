@@ -50,8 +50,8 @@ void check(int rc, const char* what) {
 // waiting for the next step of an idle `mla serve` would burn a whole core doing nothing, and on a
 // machine shared by several ranks take it from the rank that computes. So: for the first `kSpin`
 // it polls, yielding the core between polls (a message due within a layer's compute time: the
-// expert split waits for rows and sums once per MoE layer, and sleeping there cost half its decode
-// speed, docs/DISTRIBUTED.md); then it sleeps, backing off to `kMaxSleep`: at most that much
+// expert split waits for rows and sums once per MoE layer, and sleeping there cost about a quarter
+// of its decode speed, docs/DISTRIBUTED.md); then it sleeps, backing off to `kMaxSleep`: at most that much
 // latency after a long wait, about a thousand wake-ups a second when idle.
 template <class IsDone>
 void poll(IsDone is_done) {
