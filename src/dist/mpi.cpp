@@ -22,10 +22,12 @@ namespace mla::dist {
 namespace {
 
 World g_world;
-bool g_initialized = false;
+[[maybe_unused]] bool g_initialized = false;  // used only with MPI
+#ifdef MLA_HAVE_MPI
 // What this rank sent: point-to-point messages, and broadcasts as rank 0 sent them (one copy to
 // each other rank, whatever tree MPI uses underneath).
 uint64_t g_sent_bytes = 0, g_sent_messages = 0;
+#endif
 
 // Messages go in pieces of at most this many elements: MPI counts are int.
 constexpr int64_t kMaxCount = int64_t{1} << 30;
