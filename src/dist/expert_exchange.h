@@ -32,6 +32,8 @@ struct ExpertRows {
 class ExpertTransport {
  public:
   virtual ~ExpertTransport() = default;
+  // `rows` stays as it is until that rank's sums are received (a stop message: only its header
+  // is read, at once), so the transport may send it without waiting.
   virtual void send_rows(int rank, const ExpertRows& rows) = 0;
   // rows.n rows of sums [n x hidden] from `rank`, for its last message of rows.
   virtual void recv_sums(int rank, float* sums, int64_t n) = 0;

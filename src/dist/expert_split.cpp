@@ -1,5 +1,6 @@
 #include "dist/expert_split.h"
 
+#include <array>
 #include <cstdio>
 #include <exception>
 #include <vector>
@@ -14,22 +15,27 @@ namespace {
 
 enum Tag : int { kTagRowsHeader = 11, kTagRows = 12, kTagSums = 13 };
 
-// A message of rows: {layer, n}, then if n > 0 the rows, their expert ids and weights.
+// A message of rows: {layer, n}, then if n > 0 the rows, their expert ids and weights. Posted
+// without waiting, so that every rank gets its rows at once rather than one after the other.
 class MpiExpertTransport : public ExpertTransport {
  public:
-  explicit MpiExpertTransport(int64_t hidden) : hidden_(hidden) {}
+  MpiExpertTransport(int n_ranks, int64_t hidden) : hidden_(hidden), headers_(n_ranks), sending_(n_ranks) {}
   void send_rows(int rank, const ExpertRows& m) override {
-    const int64_t header[2] = {m.layer, m.n};
-    send_bytes(header, sizeof header, rank, kTagRowsHeader);
+    std::vector<Request>& sends = sending_[rank];
+    sends.clear();  // the last message's sends are done (their sums came back): nothing waits here
+    headers_[rank] = {m.layer, m.n};
+    sends.push_back(isend_bytes(headers_[rank].data(), sizeof(int64_t) * 2, rank, kTagRowsHeader));
     if (m.n == 0) return;
-    send_floats(m.x.data(), static_cast<int64_t>(m.x.size()), rank, kTagRows);
-    send_bytes(m.ids.data(), m.ids.size() * sizeof(int32_t), rank, kTagRows);
-    send_floats(m.weights.data(), static_cast<int64_t>(m.weights.size()), rank, kTagRows);
+    sends.push_back(isend_bytes(m.x.data(), m.x.size() * sizeof(float), rank, kTagRows));
+    sends.push_back(isend_bytes(m.ids.data(), m.ids.size() * sizeof(int32_t), rank, kTagRows));
+    sends.push_back(isend_bytes(m.weights.data(), m.weights.size() * sizeof(float), rank, kTagRows));
   }
   void recv_sums(int rank, float* sums, int64_t n) override { recv_floats(sums, n * hidden_, rank, kTagSums); }
 
  private:
   int64_t hidden_;
+  std::vector<std::array<int64_t, 2>> headers_;  // [rank]: the header in flight
+  std::vector<std::vector<Request>> sending_;    // [rank]: destroying a Request waits for it
 };
 
 // Ranks 1..N-1: answer rank 0's rows until it says stop.
@@ -129,7 +135,8 @@ std::unique_ptr<Model> open_expert_split(const std::string& path, ThreadPool& po
     serve_experts(shard, cfg, pool);
     return nullptr;
   }
-  auto link = std::make_unique<ExpertDispatcher>(plan, opened.cfg, std::make_unique<MpiExpertTransport>(opened.cfg.hidden_size));
+  auto link = std::make_unique<ExpertDispatcher>(plan, opened.cfg,
+                                                 std::make_unique<MpiExpertTransport>(w.size, opened.cfg.hidden_size));
   Stage stage;
   stage.expert_begin = plan[0].expert_begin;
   stage.expert_end = plan[0].expert_end;
