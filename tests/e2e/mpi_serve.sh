@@ -169,6 +169,7 @@ for i, (a, b) in enumerate(zip(one, split)):
     same(json.loads(a), json.loads(b), f"request {i}")
 PY
 echo "ok   $(wc -l < "$W/experts.jsonl") requests: the same answers as one process (expert split)"
+node "$SERVE_DIR/openai_client.js" "$BASE" "$KEY" v2lite || die "openai client checks failed against the expert-split server"
 node "$SERVE_DIR/concurrency.js" "$BASE" v2lite 64 "$KEY" || die "concurrent streams differ from sequential runs (expert split)"
 find_ranks
 kill -TERM "$RANK0"
