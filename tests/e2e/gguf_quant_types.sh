@@ -32,7 +32,9 @@
 # attn_k_b rows (qk_nope 128) are whole 32-value blocks only: quantized for the 32-value formats, F32
 # for the super-block ones, as llama.cpp leaves such tensors unquantized.
 # Needs llama.cpp's prebuilt libggml-base.so (bench/peer, installed by scripts/setup.sh); exits 0 with
-# "skipped" when it is absent. Environment: MLA_BIN, MLA_SOURCE_DIR, MLA_WORK; MLA_PEER_LIB_DIR.
+# "skipped" when it is absent. Environment: MLA_BIN, MLA_SOURCE_DIR, MLA_WORK; MLA_PEER_LIB_DIR;
+# MLA_E2E_PEER_CHECKS=0 leaves out checks 1 and 4, which test other programs against mla's numbers
+# (scripts/test.sh: in the sanitizer pass, after the release pass ran them).
 set -u
 : "${MLA_BIN:?MLA_BIN must point at the mla binary}"
 MLA_SOURCE_DIR=${MLA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -63,12 +65,15 @@ F32_KERNELS=avx512-novnni
 row() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$SUMMARY"; printf '%-8s %s: %s\n' "$2" "$1" "$3"; }
 fail_log() { row "$1" FAIL "$(tail -n 1 "$2" | cut -c1-200)"; }
 
-if "$PYTHON" "$REF/check_dequant_peer.py" --blocks 500 > "$W/dequant_peer.log" 2>&1; then
+PEER_CHECKS=${MLA_E2E_PEER_CHECKS:-1}
+if [ "$PEER_CHECKS" = 0 ]; then
+  echo "checks 1 and 4 (llama.cpp against the numpy dequantizer and mla) left out: MLA_E2E_PEER_CHECKS=0"
+elif "$PYTHON" "$REF/check_dequant_peer.py" --blocks 500 > "$W/dequant_peer.log" 2>&1; then
   row "numpy-dequantizer/peer" PASS "ggml_dequant.py equals libggml's dequantize_row_* on random blocks of every format"
 else
   row "numpy-dequantizer/peer" FAIL "$(grep -c FAIL "$W/dequant_peer.log") types differ: see $W/dequant_peer.log"
 fi
-cat "$W/dequant_peer.log"
+[ "$PEER_CHECKS" = 0 ] || cat "$W/dequant_peer.log"
 
 MODEL="$W/model"
 if ! "$PYTHON" "$MLA_SOURCE_DIR/tools/gen_checkpoint.py" --variant v2 --dtype f32 --seed 31 --layers 2 --first-dense 1 \
@@ -171,7 +176,7 @@ one_case() {  # name
       { fail_log "$name/llama.cpp-quantize" "$W/$name.make.log"; return; }
   fi
   check "$name"
-  case $name in q[2-6]_k | iq4_xs | mla-*) peer_greedy "$name" ;; esac
+  [ "$PEER_CHECKS" = 0 ] || case $name in q[2-6]_k | iq4_xs | mla-*) peer_greedy "$name" ;; esac
 }
 
 CASES=(q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q2_k q3_k q4_k q5_k q6_k iq4_xs iq3_xxs iq3_s iq2_xxs iq2_xs iq2_s iq1_s iq1_m)
