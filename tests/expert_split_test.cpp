@@ -16,10 +16,14 @@
 #include "dist/expert_exchange.h"
 #include "model/model.h"
 #include "model/random_weights.h"
+#include "testing/max_abs.h"
 #include "testing/tiny_models.h"
 
 namespace mla {
 namespace {
+
+using testing::max_abs;
+using testing::max_abs_diff;
 
 using dist::balance_experts;
 using dist::ExpertShare;
@@ -92,18 +96,6 @@ class DirectTransport : public dist::ExpertTransport {
   ThreadPool& pool_;
   std::vector<std::vector<float>> sums_;
 };
-
-float max_abs(const std::vector<float>& v) {
-  float m = 0;
-  for (float x : v) m = std::max(m, std::fabs(x));
-  return m;
-}
-
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  float m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
 
 // The whole model against rank 0 holding experts [0, cuts[1]) and shards [cuts[r], cuts[r+1]).
 void check_split(const ModelConfig& cfg, const std::vector<int64_t>& cuts, AttnMode mode) {

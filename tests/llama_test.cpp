@@ -17,10 +17,13 @@
 #include "kernels/ops.h"
 #include "model/model.h"
 #include "model/random_weights.h"
+#include "testing/max_abs.h"
 #include "testing/tiny_models.h"
 
 namespace mla {
 namespace {
+
+using testing::max_abs;
 
 using testing::tiny_llama;
 
@@ -33,12 +36,6 @@ std::vector<Variant> variants() {
   return {{"mha", tiny_llama(4, 4)},
           {"gqa", tiny_llama(6, 2, true, true)},
           {"mqa", tiny_llama(4, 1, false, true)}};
-}
-
-float max_abs(const std::vector<float>& v) {
-  float m = 0;
-  for (float x : v) m = std::max(m, std::fabs(x));
-  return m;
 }
 
 TEST(Llama, CacheRowAndParams) {

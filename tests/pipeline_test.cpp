@@ -20,10 +20,13 @@
 #include "model/model.h"
 #include "model/random_weights.h"
 #include "testing/chained_pipeline.h"
+#include "testing/max_abs.h"
 #include "testing/tiny_models.h"
 
 namespace mla {
 namespace {
+
+using testing::max_abs_diff;
 
 using dist::balance_layers;
 using dist::ModelBytes;
@@ -134,12 +137,6 @@ TEST(PipelinePlan, ParsesSplitLayers) {
   for (const char* bad : {"0-1,3-4", "0-2,2-4", "0-1,2-5", "1-4", "0-1", "0-1,x", "0-1,3-2", ""})
     EXPECT_THROW(parse_split_layers(bad, b, bad == std::string("0-1") ? 1 : 2), Error) << bad;
   EXPECT_THROW(parse_split_layers("0-1,2-4", b, 3), Error);  // 2 stages for 3 ranks
-}
-
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  float m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
 }
 
 // The whole model against the same weights split at `cuts` (stage s: layers [cuts[s], cuts[s+1])),

@@ -35,7 +35,6 @@ fail() {
 N_TOKENS=24
 TOKENS=$("$PYTHON" -c "print(','.join(str((i * 37 + 11) % 200) for i in range($N_TOKENS)))")
 
-first=1
 # name | attention paths | generator arguments
 for spec in "v2lite|naive absorbed|--variant v2-lite --dtype bf16 --seed 3" \
             "v3|naive absorbed|--variant v3 --dtype bf16 --seed 4" \
@@ -51,32 +50,7 @@ for spec in "v2lite|naive absorbed|--variant v2-lite --dtype bf16 --seed 3" \
     continue
   fi
   for attn in $attns; do
-    for mode in prefill decode; do
-      flag=()
-      [ "$mode" = decode ] && flag=(--decode)
-      base="$W/$name.$attn.$mode"
-      "$MLA_BIN" eval --model "$CK" --threads 1 --attn "$attn" --tokens "$TOKENS" "${flag[@]}" \
-        --logits-out "$base.np1.bin" 2> "$base.np1.err" || { fail "$name $attn $mode: mla eval: $(cat "$base.np1.err")"; continue; }
-      for np in 2 3; do
-        "${MPIRUN[@]}" -np "$np" "$MLA_BIN" eval --model "$CK" --threads 1 --attn "$attn" --tokens "$TOKENS" \
-          "${flag[@]}" --logits-out "$base.np$np.bin" > "$base.np$np.log" 2>&1
-        rc=$?
-        if [ $rc -ne 0 ] && [ $first = 1 ] && grep -q "built without MPI" "$base.np$np.log"; then
-          echo "SKIP: $MLA_BIN was built without MPI"
-          exit 77
-        fi
-        first=0
-        if [ $rc -ne 0 ]; then
-          fail "$name $attn $mode -np $np: exit $rc: $(tail -5 "$base.np$np.log")"
-          continue
-        fi
-        if out=$(compare_logits "$base.np1.bin" "$base.np$np.bin" 2>&1); then
-          echo "ok   $name $attn $mode -np $np: $out"
-        else
-          fail "$name $attn $mode -np $np: $out"
-        fi
-      done
-    done
+    for mode in prefill decode; do split_vs_one_process "$name" "$CK" "$attn" "$mode"; done
   done
 done
 
