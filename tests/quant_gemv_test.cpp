@@ -32,6 +32,11 @@ const Case kCases[] = {{DType::Q4_K, simd::gemv_q4_k},   {DType::Q6_K, simd::gem
                        {DType::IQ3_S, simd::gemv_iq3_s}, {DType::IQ2_XXS, simd::gemv_iq2_xxs},
                        {DType::IQ2_XS, simd::gemv_iq2_xs}, {DType::IQ2_S, simd::gemv_iq2_s},
                        {DType::IQ1_S, simd::gemv_iq1_s}, {DType::IQ1_M, simd::gemv_iq1_m}};
+// The AVX512_VBMI twins (matmul() takes them where the CPU has VBMI).
+const Case kVbmiCases[] = {{DType::IQ3_XXS, simd::gemv_iq3_xxs_vbmi},
+                           {DType::IQ3_S, simd::gemv_iq3_s_vbmi},
+                           {DType::IQ2_XXS, simd::gemv_iq2_xxs_vbmi},
+                           {DType::IQ2_XS, simd::gemv_iq2_xs_vbmi}};
 
 // Random rows of t: rows (any count) x cols (a multiple of the block, 256..2048).
 struct RandomMatrix {
@@ -89,9 +94,7 @@ constexpr double kF32Tolerance = 1e-4;
 
 class QuantGemv : public ::testing::TestWithParam<Case> {};
 
-TEST_P(QuantGemv, KernelMatchesScalarDecoderOnRoundedX) {
-  if (!simd::avx512_vnni_cpu()) GTEST_SKIP() << "no AVX512_VNNI";
-  const Case c = GetParam();
+void expect_kernel_matches_scalar_decoder(const Case& c) {
   std::mt19937 rng(std::random_device{}());
   for (int trial = 0; trial < 8; ++trial) {
     const int64_t rows = 1 + static_cast<int64_t>(rng() % 23), cols = random_cols(c.dtype, rng);
@@ -109,6 +112,19 @@ TEST_P(QuantGemv, KernelMatchesScalarDecoderOnRoundedX) {
   }
 }
 
+TEST_P(QuantGemv, KernelMatchesScalarDecoderOnRoundedX) {
+  if (!simd::avx512_vnni_cpu()) GTEST_SKIP() << "no AVX512_VNNI";
+  expect_kernel_matches_scalar_decoder(GetParam());
+}
+
+TEST(QuantGemvVbmi, KernelsMatchScalarDecoderOnRoundedX) {
+  if (!simd::avx512_vbmi_cpu()) GTEST_SKIP() << "no AVX512_VBMI";
+  for (const Case& c : kVbmiCases) {
+    SCOPED_TRACE(dtype_name(c.dtype));
+    expect_kernel_matches_scalar_decoder(c);
+  }
+}
+
 TEST_P(QuantGemv, MatmulOnThreadsAndBothPaths) {
   const Case c = GetParam();
   std::mt19937 rng(std::random_device{}());
@@ -118,7 +134,7 @@ TEST_P(QuantGemv, MatmulOnThreadsAndBothPaths) {
     ThreadPool pool(threads);
     const int64_t rows = 1 + static_cast<int64_t>(rng() % 61), cols = random_cols(c.dtype, rng);
     RandomMatrix W(c.dtype, rows, cols, rng);
-    for (KernelPath path : {KernelPath::Auto, KernelPath::NoVnni}) {
+    for (KernelPath path : {KernelPath::Auto, KernelPath::NoVbmi, KernelPath::NoVnni}) {
       set_kernel_path(path);
       // With VNNI, every product rounds x to int8 blocks (n = 1 on the integer kernels, n > 1 on the
       // f32 tiles); without, x stays f32.

@@ -96,6 +96,7 @@ KernelPath env_path() {
     const char* e = std::getenv("MLA_KERNELS");
     if (e != nullptr && std::strcmp(e, "portable") == 0) return KernelPath::Portable;
     if (e != nullptr && std::strcmp(e, "avx512-novnni") == 0) return KernelPath::NoVnni;
+    if (e != nullptr && std::strcmp(e, "avx512-novbmi") == 0) return KernelPath::NoVbmi;
     return KernelPath::Auto;
   }();
   return p;
@@ -111,8 +112,9 @@ void ensure_tile(size_t n) {
 
 void set_kernel_path(KernelPath path) { g_path = path; }
 bool kernels_use_avx512() { return current_path() != KernelPath::Portable && simd::avx512_cpu(); }
-bool kernels_use_vnni() { return current_path() == KernelPath::Auto && simd::avx512_vnni_cpu(); }
-bool kernels_use_bf16_dot() { return current_path() == KernelPath::Auto && simd::avx512_bf16_cpu(); }
+bool kernels_use_vnni() { return current_path() <= KernelPath::NoVbmi && simd::avx512_vnni_cpu(); }
+bool kernels_use_bf16_dot() { return current_path() <= KernelPath::NoVbmi && simd::avx512_bf16_cpu(); }
+bool kernels_use_vbmi() { return current_path() == KernelPath::Auto && simd::avx512_vbmi_cpu(); }
 
 namespace {
 
@@ -153,9 +155,20 @@ constexpr VnniGemv kVnniGemv[] = {
     {DType::IQ1_M, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq1_m},
 };
 
+// Where the CPU has AVX512_VBMI as well: the same products with the grid from in-register tables.
+constexpr VnniGemv kVbmiGemv[] = {
+    {DType::IQ3_XXS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq3_xxs_vbmi},
+    {DType::IQ3_S, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq3_s_vbmi},
+    {DType::IQ2_XXS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq2_xxs_vbmi},
+    {DType::IQ2_XS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq2_xs_vbmi},
+};
+
 // W's VNNI decode kernel where this machine and kernel path run one, else nullptr.
 const VnniGemv* vnni_gemv(DType t) {
   if (!kernels_use_vnni()) return nullptr;
+  if (kernels_use_vbmi())
+    for (const VnniGemv& g : kVbmiGemv)
+      if (g.dtype == t) return &g;
   for (const VnniGemv& g : kVnniGemv)
     if (g.dtype == t) return &g;
   return nullptr;

@@ -17,14 +17,17 @@ namespace mla {
 // prefill products (n >= 16) run on panels (panel_gemm.h): BF16 weights on AVX512_BF16 with x
 // rounded to bf16, block formats on VNNI with x quantized to int8 blocks. Smaller products round x
 // the same way first, so results do not depend on how many rows share a call.
-// MLA_KERNELS=portable / avx512-novnni in the environment, or set_kernel_path(Portable / NoVnni),
-// force the portable path / the AVX-512 f32 kernels (no integer or bf16 dot products), so tests
-// check all three on a machine that has them.
-enum class KernelPath { Auto, NoVnni, Portable };
+// The lattice i-quants with 256- and 512-entry grids decode on AVX512_VBMI table lookups where the CPU
+// has it. MLA_KERNELS=portable / avx512-novnni / avx512-novbmi in the environment, or
+// set_kernel_path(Portable / NoVnni / NoVbmi), force the portable path / the AVX-512 f32 kernels (no
+// integer or bf16 dot products) / the VNNI kernels without VBMI (as on CPUs without it), so tests
+// and benchmarks run each path on a machine that has them all.
+enum class KernelPath { Auto, NoVbmi, NoVnni, Portable };
 void set_kernel_path(KernelPath path);
 bool kernels_use_avx512();
 bool kernels_use_vnni();
 bool kernels_use_bf16_dot();  // AVX512_BF16 products (panel_gemm.h, flash_prefill.h) on the Auto path
+bool kernels_use_vbmi();      // the i-quants' VBMI decode kernels (simd_quants.h)
 
 // One row of W as f32: out[cols].
 void decode_row(const Matrix& W, int64_t r, float* out);

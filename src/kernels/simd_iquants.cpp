@@ -4,7 +4,9 @@
 //
 // One 256-value super-block per step, four 64-value chunks (two sub-blocks of 32 each). A chunk's u
 // are grid entries (8 entries of 8 bytes for IQ2 / IQ1, 16 of 4 bytes for IQ3; kIq*Grid in
-// quants/iq_tables.h) loaded by scalar loads into one vector. IQ2 / IQ3 entries are unsigned
+// quants/iq_tables.h) loaded by scalar loads into one vector, or, on CPUs with AVX512_VBMI and for
+// the 256- and 512-entry grids (IQ2_XXS, IQ2_XS, IQ3_XXS, IQ3_S), looked up in registers (the
+// *_vbmi kernels at the end of this file: 1.1-1.8x the scalar loads' rate, docs/KERNELS.md 4c). IQ2 / IQ3 entries are unsigned
 // magnitudes and the signs go onto x instead: a 64-bit mask (bit i set = value i negative) negates
 // q_x where set (`vpsubb` under the mask; q_x is in [-127, 127] so -q_x fits), so vpdpbusd(u, +-q_x)
 // needs no offset. IQ1 entries are -1 / 0 / +1 bytes: u = entry + 1, the -1 goes through the sums of
@@ -29,6 +31,7 @@
 
 #include <cstdint>
 
+#include "kernels/simd.h"
 #include "kernels/simd_quants.h"
 #include "kernels/simd_x8.h"
 #include "quants/iq_tables.h"
@@ -36,6 +39,98 @@
 namespace mla::simd {
 
 using namespace x8;
+
+bool avx512_vbmi_cpu() {
+  static const bool ok = avx512_vnni_cpu() && __builtin_cpu_supports("avx512vbmi");
+  return ok;
+}
+
+namespace {
+
+// The in-register grid tables of the VBMI kernels (end of this file). IQ2_XXS's grid values are
+// 3 magnitudes and IQ3_XXS's 8, so an entry is a code of classes (`bits` per value: 16 bits for
+// IQ2_XXS's 8 values, 12 for IQ3_XXS's 4): lo / hi hold each entry's code bytes (256 entries: four
+// zmm each). pair[k] joins chunk k's code bytes into qwords (`vpermi2b` over lo, hi), shifts cuts
+// value j's class out of its qword (`vpmultishiftqb`), mag maps a class (low `bits` bits of a byte)
+// to its magnitude (`vpermb`), gather picks a block's index bytes (IQ2_XXS); sign_shifts cuts the
+// 7-bit sign codes out of a block's sign words (four per u32, at bits 7l) and signs maps a code to
+// its sign byte (kIq2xsSigns, `vpermi2b` over two zmm). Built from the tables of quants/iq_tables.h; a grid value outside `mags` would decode as mags[0], which
+// tests/quant_gemv_test.cpp's comparison with the scalar decoders would show.
+struct GridCodes {
+  alignas(64) uint8_t lo[512];
+  alignas(64) uint8_t hi[512];
+  alignas(64) uint8_t mag[64];
+  alignas(64) uint8_t shifts[64];
+  alignas(64) uint8_t pair[4][64];
+  alignas(64) uint8_t gather[64];
+  alignas(64) uint8_t sign_shifts[64];
+  alignas(64) uint8_t signs[128];
+};
+
+template <class Entry>
+void fill_codes(GridCodes& c, const Entry* grid, int entries, int values, int bits, const uint8_t* mags, int classes) {
+  for (int i = 0; i < 64; ++i) c.sign_shifts[i] = static_cast<uint8_t>(32 * (i % 8 / 4) + 7 * (i % 4));
+  for (int i = 0; i < 128; ++i) c.signs[i] = kIq2xsSigns[i];
+  for (int i = 0; i < 64; ++i) c.mag[i] = i % (1 << bits) < classes ? mags[i % (1 << bits)] : 0;
+  for (int e = 0; e < entries; ++e) {
+    uint32_t code = 0;
+    for (int j = 0; j < values; ++j) {
+      int k = 0;
+      while (k + 1 < classes && mags[k] != grid_byte(grid[e], j)) ++k;
+      code |= static_cast<uint32_t>(k) << (bits * j);
+    }
+    c.lo[e] = static_cast<uint8_t>(code);
+    c.hi[e] = static_cast<uint8_t>(code >> 8);
+  }
+}
+
+// IQ2_XXS / IQ2_XS: chunk k's group g (8 values) has its code in qword g; value j at bits 2j.
+template <class Entry>
+GridCodes make_iq2_codes(const Entry* grid, int entries) {
+  static constexpr uint8_t kMags[3] = {8, 25, 43};
+  GridCodes c{};
+  fill_codes(c, grid, entries, 8, 2, kMags, 3);
+  for (int i = 0; i < 64; ++i) {
+    const int g = i / 8, j = i % 8;
+    c.shifts[i] = static_cast<uint8_t>(2 * j);
+    for (int k = 0; k < 4; ++k) c.pair[k][i] = static_cast<uint8_t>((j == 1 ? 64 : 0) + 8 * k + g);
+    c.gather[i] = static_cast<uint8_t>(i < 32 ? 8 * (i / 4) + i % 4 : 0);  // group 4 ib + l: byte 8 ib + l
+  }
+  return c;
+}
+// IQ3_XXS / IQ3_S: chunk k's groups 2q, 2q + 1 (4 values each) have their codes at bits 0 and 16 of
+// qword q.
+template <class Entry>
+GridCodes make_iq3_codes(const Entry* grid, int entries, const uint8_t* mags) {
+  GridCodes c{};
+  fill_codes(c, grid, entries, 4, 3, mags, 8);
+  for (int i = 0; i < 64; ++i) {
+    const int q = i / 8, j = i % 8;
+    c.shifts[i] = static_cast<uint8_t>(16 * (j / 4) + 3 * (j % 4));
+    for (int k = 0; k < 4; ++k) c.pair[k][i] = static_cast<uint8_t>((j % 2 ? 64 : 0) + 16 * k + 2 * q + (j / 2) % 2);
+  }
+  return c;
+}
+const GridCodes& iq2_xxs_codes() {
+  static const GridCodes c = make_iq2_codes(kIq2xxsGrid, 256);
+  return c;
+}
+const GridCodes& iq2_xs_codes() {
+  static const GridCodes c = make_iq2_codes(kIq2xsGrid, 512);
+  return c;
+}
+const GridCodes& iq3_xxs_codes() {
+  static constexpr uint8_t kMags[8] = {4, 12, 20, 28, 36, 44, 52, 62};
+  static const GridCodes c = make_iq3_codes(kIq3xxsGrid, 256, kMags);
+  return c;
+}
+const GridCodes& iq3_s_codes() {
+  static constexpr uint8_t kMags[8] = {1, 3, 5, 7, 9, 11, 13, 15};
+  static const GridCodes c = make_iq3_codes(kIq3sGrid, 512, kMags);
+  return c;
+}
+
+}  // namespace
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")
@@ -110,6 +205,12 @@ inline __m256i sign_bytes16(__m512i q) {
   return _mm512_cvtepi16_epi8(_mm512_or_si512(c, _mm512_slli_epi16(_mm512_and_si512(p, _mm512_set1_epi16(1)), 7)));
 }
 
+// A super-block's 32 sign bytes as the 64-bit masks of its four chunks.
+struct SignMasks {
+  alignas(32) uint64_t chunk[4];
+  explicit SignMasks(__m256i bytes) { _mm256_store_si256(reinterpret_cast<__m256i*>(chunk), bytes); }
+};
+
 // q_x of chunk v with the values whose sign bit is set in neg negated.
 inline __m512i signed_x(const X8& x, int64_t v, uint64_t neg) {
   const __m512i q = _mm512_loadu_si512(x.q + v);
@@ -133,24 +234,32 @@ inline __m512 nibble_scales16(const uint8_t* p, float d) {
 }
 
 // IQ2_XXS: sub-block ib = u32 a0 (byte l: grid index of group l), u32 a1 (sign codes, scale a1 >> 28);
-// a = d (0.5 + s) / 4.
+// a = d (0.5 + s) / 4. The block's 64 bytes after d, its per-lane scales a_j d_x, its sign masks:
+// sign words (the a1).
+struct Iq2xxsBlock {
+  __m512i qs;
+  __m512 SX;
+  __m256i sign_words;
+};
+inline void iq2_xxs_block(const uint8_t* b, const X8& x, int64_t s, Iq2xxsBlock& out) {
+  out.qs = _mm512_loadu_si512(b + 2);
+  out.sign_words = _mm512_cvtepi64_epi32(_mm512_srli_epi64(out.qs, 32));
+  out.SX = ax32(_mm512_castps256_ps512(odd8(_mm256_srli_epi32(out.sign_words, 28), f16_at(b) * 0.125f)), x, s);
+}
 float row_iq2_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = 66;
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   for (int64_t s = 0; s < nsb; ++s) {
     const uint8_t* b = w + s * kB;
     prefetch<kB>(b);
-    const __m256i a1 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b + 2), 32));
-    const __m512 S = _mm512_castps256_ps512(odd8(_mm256_srli_epi32(a1, 28), f16_at(b) * 0.125f));
-    const __m512 SX = ax32(S, x, s);
-    alignas(32) uint64_t neg[4];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(neg), sign_bytes(a1));
+    Iq2xxsBlock blk;
+    iq2_xxs_block(b, x, s, blk);
+    const SignMasks neg(sign_bytes(blk.sign_words));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const uint64_t a0 = load_u32(b + 2 + 16 * k) | static_cast<uint64_t>(load_u32(b + 10 + 16 * k)) << 32;
-      const int64_t v = 256 * s + 64 * k;
       const __m512i u = grid8(kIq2xxsGrid, [&](int j) { return a0 >> (8 * j) & 255; });
-      acc[k & 1] = chunk_q_ax(u, signed_x(x, v, neg[k]), _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
+      acc[k & 1] = chunk_q_ax(u, signed_x(x, 256 * s + 64 * k, neg.chunk[k]), _mm512_permutexvar_ps(per16(4 * k), blk.SX), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
@@ -202,24 +311,29 @@ float row_iq2_s(const uint8_t* w, int64_t nsb, const X8& x) {
 }
 
 // IQ3_XXS: qs[k] = grid index of values 4k..4k+3; sub-block ib: u32 at 66 + 4ib (sign codes per 8
-// values, scale >> 28); a = d (0.5 + s) / 2.
+// values, scale >> 28); a = d (0.5 + s) / 2. Per-lane scales a_j d_x of a block and its sign words:
+struct Iq3xxsBlock {
+  __m512 SX;
+  __m256i sign_words;
+};
+inline void iq3_xxs_block(const uint8_t* b, const X8& x, int64_t s, Iq3xxsBlock& out) {
+  out.sign_words = load256(b + 66);
+  out.SX = ax32(_mm512_castps256_ps512(odd8(_mm256_srli_epi32(out.sign_words, 28), f16_at(b) * 0.25f)), x, s);
+}
 float row_iq3_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = 98;
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   for (int64_t s = 0; s < nsb; ++s) {
     const uint8_t* b = w + s * kB;
     prefetch<kB>(b);
-    const __m256i sw = load256(b + 66);
-    const __m512 S = _mm512_castps256_ps512(odd8(_mm256_srli_epi32(sw, 28), f16_at(b) * 0.25f));
-    const __m512 SX = ax32(S, x, s);
-    alignas(32) uint64_t neg[4];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(neg), sign_bytes(sw));
+    Iq3xxsBlock blk;
+    iq3_xxs_block(b, x, s, blk);
+    const SignMasks neg(sign_bytes(blk.sign_words));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
-      const int64_t v = 256 * s + 64 * k;
       const uint8_t* qs = b + 2 + 16 * k;
       const __m512i u = grid16(kIq3xxsGrid, [&](int j) { return qs[j]; });
-      acc[k & 1] = chunk_q_ax(u, signed_x(x, v, neg[k]), _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
+      acc[k & 1] = chunk_q_ax(u, signed_x(x, 256 * s + 64 * k, neg.chunk[k]), _mm512_permutexvar_ps(per16(4 * k), blk.SX), acc[k & 1]);
     }
   }
   return sum(acc[0], acc[1]);
@@ -227,17 +341,19 @@ float row_iq3_xxs(const uint8_t* w, int64_t nsb, const X8& x) {
 
 // IQ3_S: index k = qs[k] | bit k of qh << 8 (the u16 at qh + 2c is chunk c's 16 high bits, a k-mask);
 // signs raw; scale s = nibble ib of the u32 at 106, a = d (1 + 2 s).
+inline __m512 iq3_s_scales(const uint8_t* b, const X8& x, int64_t s) {
+  const __m256i nibble_shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+  const __m256i sc = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(load_u32(b + 106))), nibble_shifts),
+                                      _mm256_set1_epi32(15));
+  return ax32(_mm512_castps256_ps512(odd8(sc, f16_at(b))), x, s);
+}
 float row_iq3_s(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = 110;
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-  const __m256i nibble_shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
   for (int64_t s = 0; s < nsb; ++s) {
     const uint8_t* b = w + s * kB;
     prefetch<kB>(b);
-    const __m256i sc = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(load_u32(b + 106))), nibble_shifts),
-                                        _mm256_set1_epi32(15));
-    const __m512 S = _mm512_castps256_ps512(odd8(sc, f16_at(b)));
-    const __m512 SX = ax32(S, x, s);
+    const __m512 SX = iq3_s_scales(b, x, s);
     const uint64_t qh = load_u64(b + 66);  // bit k: index k's bit 8
     const __m512i bit8 = _mm512_set1_epi16(256);
     const __m512i lo0 = _mm512_cvtepu8_epi16(load256(b + 2)), lo1 = _mm512_cvtepu8_epi16(load256(b + 34));
@@ -343,6 +459,167 @@ void gemv_iq1_s(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, co
 }
 void gemv_iq1_m(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
   gemv<row_iq1_m, 256>(w, stride, rows, cols, x8, y);
+}
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+// ---- AVX512_VBMI: grid entries by in-register table lookups (GridCodes) instead of scalar loads ----
+// A super-block's indices look up their code bytes 64 at a time (`vpermi2b` on each 128-entry half
+// of lo and hi, blended on the index's top bit); per chunk, one `vpermi2b` pairs the code bytes into
+// qwords, `vpmultishiftqb` cuts out each value's class and `vpermb` maps it to its magnitude: three
+// vector operations per 64 values against eight scalar loads and their inserts.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,fma,f16c")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+inline __m512i load512(const uint8_t* p) { return _mm512_load_si512(p); }
+
+// kEntries (256 or 512) of a GridCodes in registers.
+template <int kEntries>
+struct CodeRegs {
+  __m512i lo[kEntries / 64], hi[kEntries / 64], mag, shifts, pair[4], sign_shifts, signs[2];
+  explicit CodeRegs(const GridCodes& c)
+      : mag(load512(c.mag)),
+        shifts(load512(c.shifts)),
+        pair{load512(c.pair[0]), load512(c.pair[1]), load512(c.pair[2]), load512(c.pair[3])},
+        sign_shifts(load512(c.sign_shifts)),
+        signs{load512(c.signs), load512(c.signs + 64)} {
+    for (int i = 0; i < kEntries / 64; ++i) {
+      lo[i] = load512(c.lo + 64 * i);
+      hi[i] = load512(c.hi + 64 * i);
+    }
+  }
+};
+
+// The 32 sign bytes of a block from its 8 sign words (as sign_bytes, by two table operations).
+template <int kEntries>
+inline __m256i sign_bytes_vbmi(const CodeRegs<kEntries>& t, __m256i words) {
+  const __m512i codes = _mm512_multishift_epi64_epi8(t.sign_shifts, _mm512_castsi256_si512(words));
+  return _mm512_castsi512_si256(_mm512_permutex2var_epi8(t.signs[0], codes, t.signs[1]));
+}
+
+// Entry idx (byte; bit 8 in bit8, 512-entry tables) of a 256- or 512-entry byte table in registers.
+inline __m512i lookup256(const __m512i* t, __m512i idx, __mmask64 bit7) {
+  return _mm512_mask_blend_epi8(bit7, _mm512_permutex2var_epi8(t[0], idx, t[1]), _mm512_permutex2var_epi8(t[2], idx, t[3]));
+}
+// Code bytes of the 64 grid indices idx (bits 0-7) and bit8 (bit 8, 512-entry grids).
+template <int kEntries>
+inline void lookup_codes(const CodeRegs<kEntries>& t, __m512i idx, __mmask64 bit8, __m512i& lo, __m512i& hi) {
+  const __mmask64 bit7 = _mm512_movepi8_mask(idx);
+  lo = lookup256(t.lo, idx, bit7);
+  hi = lookup256(t.hi, idx, bit7);
+  if constexpr (kEntries == 512) {
+    lo = _mm512_mask_blend_epi8(bit8, lo, lookup256(t.lo + 4, idx, bit7));
+    hi = _mm512_mask_blend_epi8(bit8, hi, lookup256(t.hi + 4, idx, bit7));
+  }
+}
+// Chunk k's 64 magnitudes u.
+template <int kEntries>
+inline __m512i grid_values(const CodeRegs<kEntries>& t, __m512i lo, __m512i hi, int k) {
+  return _mm512_permutexvar_epi8(_mm512_multishift_epi64_epi8(t.shifts, _mm512_permutex2var_epi8(lo, t.pair[k], hi)), t.mag);
+}
+
+}  // namespace
+
+void gemv_iq2_xxs_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  constexpr int64_t kB = 66;
+  const X8 x = view(x8, cols);
+  const GridCodes& c = iq2_xxs_codes();
+  const CodeRegs<256> t(c);
+  const __m512i gather = load512(c.gather);
+  for (int64_t r = 0; r < rows; ++r) {
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t s = 0; s < cols / 256; ++s) {
+      const uint8_t* b = w + r * stride + s * kB;
+      prefetch<kB>(b);
+      Iq2xxsBlock blk;
+      iq2_xxs_block(b, x, s, blk);
+      const SignMasks neg(sign_bytes_vbmi(t, blk.sign_words));
+      __m512i lo, hi;
+      lookup_codes(t, _mm512_permutexvar_epi8(gather, blk.qs), 0, lo, hi);
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k)
+        acc[k & 1] = chunk_q_ax(grid_values(t, lo, hi, k), signed_x(x, 256 * s + 64 * k, neg.chunk[k]),
+                                _mm512_permutexvar_ps(per16(4 * k), blk.SX), acc[k & 1]);
+    }
+    y[r] = sum(acc[0], acc[1]);
+  }
+}
+
+void gemv_iq3_xxs_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  constexpr int64_t kB = 98;
+  const X8 x = view(x8, cols);
+  const CodeRegs<256> t(iq3_xxs_codes());
+  for (int64_t r = 0; r < rows; ++r) {
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t s = 0; s < cols / 256; ++s) {
+      const uint8_t* b = w + r * stride + s * kB;
+      prefetch<kB>(b);
+      Iq3xxsBlock blk;
+      iq3_xxs_block(b, x, s, blk);
+      const SignMasks neg(sign_bytes_vbmi(t, blk.sign_words));
+      __m512i lo, hi;
+      lookup_codes(t, _mm512_loadu_si512(b + 2), 0, lo, hi);
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k)
+        acc[k & 1] = chunk_q_ax(grid_values(t, lo, hi, k), signed_x(x, 256 * s + 64 * k, neg.chunk[k]),
+                                _mm512_permutexvar_ps(per16(4 * k), blk.SX), acc[k & 1]);
+    }
+    y[r] = sum(acc[0], acc[1]);
+  }
+}
+
+// IQ2_XS: 32 u16 per block, 9-bit index | 7-bit sign code << 9.
+void gemv_iq2_xs_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  constexpr int64_t kB = 74;
+  const X8 x = view(x8, cols);
+  const CodeRegs<512> t(iq2_xs_codes());
+  for (int64_t r = 0; r < rows; ++r) {
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t s = 0; s < cols / 256; ++s) {
+      const uint8_t* b = w + r * stride + s * kB;
+      prefetch<kB>(b);
+      const __m512i q = _mm512_loadu_si512(b + 2);
+      const __m512 SX = ax16(nibble_scales16(b + 66, f16_at(b)), x, s);
+      // Sign codes one per byte (as the u32 words sign_bytes_vbmi cuts them from: 7 bits at 7l).
+      const __m256i codes = _mm512_cvtepi16_epi8(_mm512_srli_epi16(q, 9));
+      const SignMasks neg(_mm512_castsi512_si256(_mm512_permutex2var_epi8(t.signs[0], _mm512_castsi256_si512(codes), t.signs[1])));
+      __m512i lo, hi;
+      lookup_codes(t, _mm512_castsi256_si512(_mm512_cvtepi16_epi8(q)), _mm512_test_epi16_mask(q, _mm512_set1_epi16(256)), lo, hi);
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k)
+        acc[k & 1] = chunk_q_ax(grid_values(t, lo, hi, k), signed_x(x, 256 * s + 64 * k, neg.chunk[k]),
+                                _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
+    }
+    y[r] = sum(acc[0], acc[1]);
+  }
+}
+
+// IQ3_S: 64 index bytes, their bits 8 as the u64 at 66 (bit k: index k), raw sign bytes at 74.
+void gemv_iq3_s_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
+  constexpr int64_t kB = 110;
+  const X8 x = view(x8, cols);
+  const CodeRegs<512> t(iq3_s_codes());
+  for (int64_t r = 0; r < rows; ++r) {
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t s = 0; s < cols / 256; ++s) {
+      const uint8_t* b = w + r * stride + s * kB;
+      prefetch<kB>(b);
+      const __m512 SX = iq3_s_scales(b, x, s);
+      __m512i lo, hi;
+      lookup_codes(t, _mm512_loadu_si512(b + 2), _cvtu64_mask64(load_u64(b + 66)), lo, hi);
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k)
+        acc[k & 1] = chunk_q_ax(grid_values(t, lo, hi, k), signed_x(x, 256 * s + 64 * k, load_u64(b + 74 + 8 * k)),
+                                _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
+    }
+    y[r] = sum(acc[0], acc[1]);
+  }
 }
 
 #pragma GCC diagnostic pop

@@ -66,5 +66,12 @@ void gemv_iq2_xs(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, c
 void gemv_iq2_s(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
 void gemv_iq1_s(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
 void gemv_iq1_m(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
+// AVX512_VBMI twins of those with 256- or 512-entry grids (the grid from in-register tables,
+// simd_iquants.cpp): callable only when avx512_vbmi_cpu(); the same numbers as the kernels above.
+bool avx512_vbmi_cpu();
+void gemv_iq2_xxs_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
+void gemv_iq2_xs_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
+void gemv_iq3_xxs_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
+void gemv_iq3_s_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
 
 }  // namespace mla::simd
