@@ -6,8 +6,9 @@
 #   fuzz/run.sh [SECONDS] [TARGET...]     (default 60 seconds each; default targets: all five,
 #                                          safetensors gguf tokenizer chat_template openai_request)
 # Env: FUZZ_DIR (default <repo>/build-fuzz) holds the binaries, each target's seed corpus
-#      (corpus-<target>) and any crash files (artifacts-<target>);
-#      FUZZ_JOBS (default 1) parallel fuzzing processes (logs then go to FUZZ_DIR/fuzz-N.log);
+#      (corpus-<target>), any crash files (artifacts-<target>) and each run's log (<target>.log);
+#      FUZZ_JOBS (default 1) parallel fuzzing processes per target (logs then go to FUZZ_DIR/fuzz-N.log);
+#      with FUZZ_JOBS=1, nproc targets fuzz at once, each for SECONDS;
 #      CXX (default clang++).
 # Not part of the CMake build: it needs clang with the libFuzzer runtime (libclang-rt-14-dev).
 set -euo pipefail
@@ -50,6 +51,19 @@ build_target() {
   "$cxx" "${flags[@]}" -o "$out" "${objs[@]}" "${libs[@]}"
 }
 
+# fuzz_target TARGET MAX_LEN: one run of SECONDS, its output in $dir/TARGET.log.
+fuzz_target() {
+  local target=$1 max_len=$2 jobs=()
+  # With -jobs, each process logs to fuzz-N.log in $dir instead of the log.
+  [ "${FUZZ_JOBS:-1}" -gt 1 ] && jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
+  # -rss_limit_mb: the readers' caps (100 MB safetensors header, GGUF metadata limits) make big
+  # allocations legitimate; keep well under the machine.
+  (cd "$dir" && "$dir/${target}_fuzz" -max_total_time="$secs" -dict="$dir/$target.dict" -max_len="$max_len" \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/artifacts-$target/" "${jobs[@]}" \
+    "$dir/corpus-$target") > "$dir/$target.log" 2>&1
+}
+
+max_lens=()
 for target in "${targets[@]}"; do
   corpus="$dir/corpus-$target" artifacts="$dir/artifacts-$target"
   mkdir -p "$corpus" "$artifacts"
@@ -67,18 +81,39 @@ for target in "${targets[@]}"; do
                              "${tokenizer_sources[@]}"); libs=(-lpcre2-8); max_len=8192 ;;
     *) echo "unknown fuzz target $target (safetensors, gguf, tokenizer, chat_template, openai_request)" >&2; exit 2 ;;
   esac
+  max_lens+=("$max_len")
   echo "building $dir/${target}_fuzz with $cxx"
   build_target "$dir/${target}_fuzz" "${libs[@]}" -- "$root/fuzz/${target}_fuzz.cpp" "${sources[@]}" "${common[@]}"
   # Seed corpus and dictionary (written by Python, stdlib only) so mutations reach the interesting
   # branches sooner.
   /usr/bin/python3 "$root/fuzz/seeds.py" "$target" "$corpus" "$dir/$target.dict"
-
-  echo "fuzzing $target for ${secs}s (corpus $corpus, crashes go to $artifacts)"
-  jobs=()
-  # With -jobs, each process logs to fuzz-N.log in $dir instead of the terminal.
-  [ "${FUZZ_JOBS:-1}" -gt 1 ] && jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
-  # -rss_limit_mb: the readers' caps (100 MB safetensors header, GGUF metadata limits) make big
-  # allocations legitimate; keep well under the machine.
-  (cd "$dir" && "$dir/${target}_fuzz" -max_total_time="$secs" -dict="$dir/$target.dict" -max_len="$max_len" \
-    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" "${jobs[@]}" "$corpus")
 done
+
+# The targets fuzz side by side (one process each, nproc at a time; one at a time with FUZZ_JOBS > 1).
+at_once=$(nproc)
+[ "${FUZZ_JOBS:-1}" -gt 1 ] && at_once=1
+declare -A pid_target=()
+failed=()
+# reap: waits for one run to end and reports it (its log's last lines; the whole tail on a failure).
+reap() {
+  local pid rc=0
+  wait -n -p pid "${!pid_target[@]}" || rc=$?
+  local target=${pid_target[$pid]}
+  unset "pid_target[$pid]"
+  if [ "$rc" -ne 0 ]; then
+    echo "fuzzing $target FAILED (exit status $rc; log $dir/$target.log, crashes in $dir/artifacts-$target):" >&2
+    tail -n 40 "$dir/$target.log" >&2
+    failed+=("$target")
+  else
+    echo "fuzzing $target: done ($(grep -m1 -o 'stat::number_of_executed_units: [0-9]*' "$dir/$target.log" || echo 'no stats'))"
+  fi
+}
+for i in "${!targets[@]}"; do
+  target=${targets[$i]}
+  while [ "${#pid_target[@]}" -ge "$at_once" ]; do reap; done
+  echo "fuzzing $target for ${secs}s (corpus $dir/corpus-$target, crashes go to $dir/artifacts-$target)"
+  fuzz_target "$target" "${max_lens[$i]}" &
+  pid_target[$!]=$target
+done
+while [ "${#pid_target[@]}" -gt 0 ]; do reap; done
+[ ${#failed[@]} -eq 0 ] || { echo "fuzz/run.sh: ${failed[*]} failed" >&2; exit 1; }

@@ -5,6 +5,10 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 scripts/setup.sh build
+# The reference suites' checkpoints and Python reference outputs, computed by the release pass and
+# reused by the sanitizer pass (tests/reference/run_cases.sh).
+export MLA_REF_CACHE="$PWD/build/e2e-ref-cache"
+rm -rf "$MLA_REF_CACHE"
 (cd build && ctest --output-on-failure -j"$jobs")
 
 MLA_TARGETS="mla mla_tests" scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLA_SANITIZE=ON

@@ -62,6 +62,10 @@ F32_TOLERANCE=(--abs-tol 0 --rel-tol 1e-4)
 DOT_TOLERANCE=(--rel-tol 0.6 --pos-tol 5e-2)  # run_cases.sh's, typical positions widened (above)
 F32_KERNELS=avx512-novnni
 
+# MLA_REF_CACHE (optional): the llama.cpp-quantized files and their numpy-dequantized twins are kept
+# there for a second build's run (ref_cache.bash).
+source "$REF/ref_cache.bash"
+
 row() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$SUMMARY"; printf '%-8s %s: %s\n' "$2" "$1" "$3"; }
 fail_log() { row "$1" FAIL "$(tail -n 1 "$2" | cut -c1-200)"; }
 
@@ -90,9 +94,13 @@ ids() { "$PYTHON" -c 'import json,sys; print(",".join(map(str, json.load(open(sy
 
 # Checks 2 and 3 on the quantized file $W/$1.gguf (what made it in $W/$1.make.log).
 check() {  # name
-  local name=$1 q="$W/$1.gguf" d="$W/$1.f32.gguf" mode
-  if ! "$PYTHON" "$REF/gguf_dequantize.py" "$q" "$d" > "$W/$name.deq.log" 2>&1; then
-    fail_log "$name/numpy-dequantize" "$W/$name.deq.log"; return
+  local name=$1 q="$W/$1.gguf" d="$W/$1.f32.gguf" mode key
+  key=$(ref_cache_key gguf_quant_types dequantize "$(sha256sum < "$q")")
+  if ! ref_cache_get "$key" "$d" "$W/$name.deq.log"; then
+    if ! "$PYTHON" "$REF/gguf_dequantize.py" "$q" "$d" > "$W/$name.deq.log" 2>&1; then
+      fail_log "$name/numpy-dequantize" "$W/$name.deq.log"; return
+    fi
+    ref_cache_put "$key" "$d" "$W/$name.deq.log"
   fi
   row "$name/file" PASS "$(stat -c %s "$q") bytes; $(paste -sd ';' "$W/$name.deq.log" | sed 's/ -> F32//g')"
   for mode in prefill decode; do
@@ -172,8 +180,13 @@ one_case() {  # name
     "$MLA_BIN" convert --model "$MODEL" --to gguf --out "$W/$name.gguf" --type "${name#mla-}" > "$W/$name.make.log" 2>&1 ||
       { fail_log "$name/convert" "$W/$name.make.log"; return; }
   else
-    "$PYTHON" "$REF/ggml_requantize.py" "$W/f32.gguf" "$W/$name.gguf" --type "$name" > "$W/$name.make.log" 2>&1 ||
-      { fail_log "$name/llama.cpp-quantize" "$W/$name.make.log"; return; }
+    local key
+    key=$(ref_cache_key gguf_quant_types requantize "$name" "$(sha256sum < "$W/f32.gguf")")
+    if ! ref_cache_get "$key" "$W/$name.gguf" "$W/$name.make.log"; then
+      "$PYTHON" "$REF/ggml_requantize.py" "$W/f32.gguf" "$W/$name.gguf" --type "$name" > "$W/$name.make.log" 2>&1 ||
+        { fail_log "$name/llama.cpp-quantize" "$W/$name.make.log"; return; }
+      ref_cache_put "$key" "$W/$name.gguf" "$W/$name.make.log"
+    fi
   fi
   check "$name"
   [ "$PEER_CHECKS" = 0 ] || case $name in q[2-6]_k | iq4_xs | mla-*) peer_greedy "$name" ;; esac

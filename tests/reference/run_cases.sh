@@ -62,29 +62,42 @@ run_logged() {  # case log cmd...
 # max|ref|) tightly and every logit loosely (docs/QUANTIZATION.md states the measured errors).
 [ -n "${DOT_TOLERANCE+x}" ] || DOT_TOLERANCE=(--rel-tol 0.6 --pos-tol 2e-2)
 
+# MLA_REF_CACHE (optional): each case's checkpoint and reference outputs are kept there
+# (ref_cache.bash), so a second build's run of the suite reuses the Python work.
+source "$MLA_SOURCE_DIR/tests/reference/ref_cache.bash"
+
 start=$(date +%s)
 for entry in "${CASES[@]}"; do
   name=${entry%%|*}
   args=${entry#*|}
   selected "$name" || continue
   dir="$W/$name"
-  echo "=== $name: gen_checkpoint.py $args"
-  # shellcheck disable=SC2086
-  if ! run_logged "$name/generate-checkpoint" "$W/$name.gen.log" "$PYTHON" "$GEN" $args --out "$dir"; then
-    continue
-  fi
-  vocab=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["vocab_size"])' "$dir/config.json")
-  seed=${args##*--seed }
-  tokens=$("$PYTHON" -c '
+  key=$(ref_cache_key "$SUITE" "$entry" "$N_TOKENS" "$N_GREEDY")
+  outputs=("$dir" "$W/$name.ref.f32" "$W/$name.ref.greedy.json" "$W/$name.tokens" "$W/$name.vocab")
+  if ref_cache_get "$key" "${outputs[@]}"; then
+    echo "=== $name: checkpoint and reference from $MLA_REF_CACHE/$key"
+  else
+    echo "=== $name: gen_checkpoint.py $args"
+    # shellcheck disable=SC2086
+    if ! run_logged "$name/generate-checkpoint" "$W/$name.gen.log" "$PYTHON" "$GEN" $args --out "$dir"; then
+      continue
+    fi
+    "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["vocab_size"])' "$dir/config.json" > "$W/$name.vocab"
+    seed=${args##*--seed }
+    "$PYTHON" -c '
 import sys, numpy as np
 rng = np.random.default_rng(int(sys.argv[1]))
 print(",".join(str(int(t)) for t in rng.integers(0, int(sys.argv[2]), size=int(sys.argv[3]))))' \
-    "$seed" "$vocab" "$N_TOKENS")
+      "$seed" "$(cat "$W/$name.vocab")" "$N_TOKENS" > "$W/$name.tokens"
 
-  if ! run_logged "$name/reference" "$W/$name.ref.log" "$PYTHON" "$REF" --model "$dir" --tokens "$tokens" \
-      --out "$W/$name.ref.f32" --greedy "$N_GREEDY" --greedy-json "$W/$name.ref.greedy.json"; then
-    continue
+    if ! run_logged "$name/reference" "$W/$name.ref.log" "$PYTHON" "$REF" --model "$dir" --tokens "$(cat "$W/$name.tokens")" \
+        --out "$W/$name.ref.f32" --greedy "$N_GREEDY" --greedy-json "$W/$name.ref.greedy.json"; then
+      continue
+    fi
+    ref_cache_put "$key" "${outputs[@]}"
   fi
+  vocab=$(cat "$W/$name.vocab")
+  tokens=$(cat "$W/$name.tokens")
 
   # Twice: with the f32 products (MLA_KERNELS=avx512-novnni: the model's arithmetic, to the tight
   # bound), and with the machine's dot-product kernels, which round activations to bf16 / int8
