@@ -135,6 +135,31 @@ TEST(VnniDecode, MatchesReferenceOnQuantizedActivation) {
       }
 }
 
+// The BF16 decode on AVX512_BF16 (n = 1, `vdpbf16ps`): against the reference on x rounded to bf16
+// (as the panels round it) to f32 rounding, so the products are exact and every pair and tail
+// counted; column counts around the 32-value step and the 128-value loop, odd ones on the f32 kernel.
+TEST(Bf16Decode, MatchesReferenceOnRoundedActivation) {
+  set_kernel_path(KernelPath::Auto);
+  if (!kernels_use_bf16_dot()) GTEST_SKIP() << "no AVX512_BF16 (or MLA_KERNELS forces another path)";
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> dist;
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 2}, {3, 30}, {5, 33}, {7, 96}, {13, 130}, {261, 320}, {33, 2086}})
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      StoredMatrix W(DType::BF16, rows, cols, rng);
+      std::vector<float> x(cols), xr(cols), y(rows), r(rows);
+      for (float& v : x) v = dist(rng);
+      for (int64_t c = 0; c < cols; ++c) xr[c] = cols % 2 == 0 ? bf16_to_f32(f32_to_bf16(x[c])) : x[c];
+      matmul(pool, W.view, x.data(), 1, y.data());
+      ref::matmul(W.view, xr.data(), 1, r.data());
+      for (int64_t i = 0; i < rows; ++i) {
+        double mag = 1e-6;
+        for (int64_t c = 0; c < cols; ++c) mag += std::fabs(ref::weight_at(W.view, i, c) * xr[c]);
+        ASSERT_NEAR(y[i], r[i], 1e-5 * mag) << "rows=" << rows << " cols=" << cols << " i=" << i;
+      }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllDtypes, MatmulTest,
                          ::testing::Values(DType::F32, DType::BF16, DType::F16, DType::F8_E4M3, DType::Q8_0,
                                            DType::Q4_0),

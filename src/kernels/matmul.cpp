@@ -86,7 +86,7 @@ void count_rows(const Matrix& W, int64_t rows) {
 thread_local std::vector<float> tl_tile;
 thread_local std::vector<float> tl_xr;  // X rounded as the panels would (small products)
 
-thread_local std::vector<uint8_t> tl_xq;  // x prepared for the VNNI gemv (VnniGemv::prepare)
+thread_local std::vector<uint8_t> tl_xq;  // x prepared for a dot-product decode gemv (DotGemv::prepare)
 
 std::atomic<KernelPath> g_path{KernelPath::Auto};
 
@@ -118,12 +118,13 @@ bool kernels_use_vbmi() { return current_path() == KernelPath::Auto && simd::avx
 
 namespace {
 
-// Decode (n = 1) with block-format weights on VNNI integer dot products: x is prepared once per call
-// (x_bytes, prepare; shared by the threads), then the format's gemv runs over each thread's rows.
-// Q8_0 / Q4_0: simd.h (x in their weight order); the others: simd_quants.h (x in natural order, the
-// format's sub-block scales and offsets applied per lane). Every entry rounds x as
-// panel::round_activations does, so the VNNI decode of a format says ActivationRounding::Int8Blocks.
-struct VnniGemv {
+// Decode (n = 1) on dot-product instructions: block-format weights on VNNI integer dot products,
+// BF16 on AVX512_BF16 (kBf16Gemv). x is prepared once per call (x_bytes, prepare; shared by the
+// threads), then the format's gemv runs over each thread's rows. Q8_0 / Q4_0: simd.h (x in their
+// weight order); the others: simd_quants.h (x in natural order, the format's sub-block scales and
+// offsets applied per lane). Every entry rounds x as panel::round_activations does, so decode and
+// prefill of a format see the same x (ActivationRounding::Int8Blocks / Bf16).
+struct DotGemv {
   DType dtype;
   int64_t (*x_bytes)(int64_t cols);
   void (*prepare)(const float* x, int64_t cols, uint8_t* xq);
@@ -133,7 +134,7 @@ struct VnniGemv {
 void prepare_for_q8_0(const float* x, int64_t cols, uint8_t* xq) { simd::quantize_x(simd::XQuant::ForQ8_0, x, cols, xq); }
 void prepare_for_q4_0(const float* x, int64_t cols, uint8_t* xq) { simd::quantize_x(simd::XQuant::ForQ4_0, x, cols, xq); }
 
-constexpr VnniGemv kVnniGemv[] = {
+constexpr DotGemv kDotGemv[] = {
     {DType::Q8_0, simd::xq_bytes, prepare_for_q8_0, simd::gemv_q8_0_vnni},
     {DType::Q4_0, simd::xq_bytes, prepare_for_q4_0, simd::gemv_q4_0_vnni},
     {DType::Q4_K, simd::x8_bytes, simd::prepare_x8, simd::gemv_q4_k},
@@ -156,20 +157,27 @@ constexpr VnniGemv kVnniGemv[] = {
 };
 
 // Where the CPU has AVX512_VBMI as well: the same products with the grid from in-register tables.
-constexpr VnniGemv kVbmiGemv[] = {
+constexpr DotGemv kVbmiGemv[] = {
     {DType::IQ3_XXS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq3_xxs_vbmi},
     {DType::IQ3_S, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq3_s_vbmi},
     {DType::IQ2_XXS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq2_xxs_vbmi},
     {DType::IQ2_XS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq2_xs_vbmi},
 };
 
-// W's VNNI decode kernel where this machine and kernel path run one, else nullptr.
-const VnniGemv* vnni_gemv(DType t) {
+// BF16 on AVX512_BF16: x rounded to bf16 once per call (as the panels round it), `vdpbf16ps`.
+int64_t bf16_x_bytes(int64_t cols) { return 2 * cols; }
+void prepare_bf16_x(const float* x, int64_t cols, uint8_t* xb) { simd::x_to_bf16(x, cols, reinterpret_cast<uint16_t*>(xb)); }
+constexpr DotGemv kBf16Gemv = {DType::BF16, bf16_x_bytes, prepare_bf16_x, simd::gemv_bf16_dot};
+
+// W's integer / bf16 dot-product decode kernel where this machine and kernel path run one, else nullptr.
+const DotGemv* dot_gemv(const Matrix& W) {
+  const DType t = W.dtype;
+  if (t == DType::BF16) return W.cols % 2 == 0 && kernels_use_bf16_dot() ? &kBf16Gemv : nullptr;
   if (!kernels_use_vnni()) return nullptr;
   if (kernels_use_vbmi())
-    for (const VnniGemv& g : kVbmiGemv)
+    for (const DotGemv& g : kVbmiGemv)
       if (g.dtype == t) return &g;
-  for (const VnniGemv& g : kVnniGemv)
+  for (const DotGemv& g : kDotGemv)
     if (g.dtype == t) return &g;
   return nullptr;
 }
@@ -302,8 +310,8 @@ static float dot_row(const Matrix& W, int64_t r, const float* x, float* scratch)
 namespace {
 
 // y[r - r0] = W[r] · x for rows [r0, r1) with the AVX-512 kernels: one dispatch per call, 4 rows per step.
-// vnni: W's VNNI decode kernel and xq its prepared x, or null (the f32 kernels on x).
-void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, const VnniGemv* vnni,
+// vnni: W's dot-product decode kernel (DotGemv) and xq its prepared x, or null (the f32 kernels on x).
+void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, const DotGemv* vnni,
                       const uint8_t* xq, float* y, float* scratch) {
   const uint8_t* row0 = W.data + static_cast<size_t>(r0) * W.row_bytes();
   if (vnni != nullptr) {
@@ -380,7 +388,7 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float*
   if (rounding != ActivationRounding::None && n >= kPanelMinRows) return panel::matmul(pool, W, X, n, Y, panel::Impl::Simd);
   // Too few rows for panels: the kernels below on X rounded as the panels would round it, so a row's result does not depend on how many rows share the call
   // (prefill = decode, batched = alone). The VNNI decode (n = 1, int8) quantizes x itself.
-  const VnniGemv* vnni = n == 1 ? vnni_gemv(W.dtype) : nullptr;
+  const DotGemv* vnni = n == 1 ? dot_gemv(W) : nullptr;
   if (rounding != ActivationRounding::None && vnni == nullptr) {
     if (tl_xr.size() < static_cast<size_t>(n * W.cols)) tl_xr.resize(static_cast<size_t>(n * W.cols));
     panel::round_activations(W.dtype, X, n, W.cols, tl_xr.data());

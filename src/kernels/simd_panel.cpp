@@ -315,6 +315,34 @@ void x_to_bf16(const float* x, int64_t n, uint16_t* out) {
   }
 }
 
+// No software prefetch: with the hardware prefetchers alone this AMD EPYC streamed 94.7-94.8% of the
+// read probe, against 87.0-90.6% with every line prefetched 1 KiB ahead (as gemv_bf16 does), in
+// alternating runs of `mla bench gemv --formats bf16`.
+void gemv_bf16_dot(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xb, float* y) {
+  const uint16_t* x = reinterpret_cast<const uint16_t*>(xb);
+  auto dot = [](__m512 acc, const uint16_t* a, const uint16_t* b) {
+    return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(_mm512_loadu_si512(a)), reinterpret_cast<__m512bh>(_mm512_loadu_si512(b)));
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint16_t* row = reinterpret_cast<const uint16_t*>(w + r * stride);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t k = 0;
+    for (; k + 128 <= cols; k += 128) {
+      a0 = dot(a0, row + k, x + k);
+      a1 = dot(a1, row + k + 32, x + k + 32);
+      a2 = dot(a2, row + k + 64, x + k + 64);
+      a3 = dot(a3, row + k + 96, x + k + 96);
+    }
+    for (; k + 32 <= cols; k += 32) a0 = dot(a0, row + k, x + k);
+    if (k < cols) {  // the last pairs, zero beyond
+      const __mmask32 m = static_cast<__mmask32>((uint64_t{1} << (cols - k)) - 1);
+      a1 = _mm512_dpbf16_ps(a1, reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(m, row + k)),
+                            reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(m, x + k)));
+    }
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  }
+}
+
 // J input rows x 32 weight rows: 2J accumulators; per step 2 panel loads and J broadcasts feed 2J
 // vdpbf16ps (J = 12: 24 accumulators, 14 loads per 24 instructions).
 void panel_bf16(const uint32_t* panel, int64_t steps, const uint32_t* x, int64_t ldx, int64_t n, float* y,
