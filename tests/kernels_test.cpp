@@ -135,9 +135,10 @@ TEST(VnniDecode, MatchesReferenceOnQuantizedActivation) {
       }
 }
 
-// The BF16 decode on AVX512_BF16 (n = 1, `vdpbf16ps`): against the reference on x rounded to bf16
-// (as the panels round it) to f32 rounding, so the products are exact and every pair and tail
-// counted; column counts around the 32-value step and the 128-value loop, odd ones on the f32 kernel.
+// The BF16 decode on AVX512_BF16 (`vdpbf16ps`): against the reference on x rounded to bf16 (as the
+// panels round it) to f32 rounding, so the products are exact and every pair and tail counted;
+// column counts around the 32-value step and the 128-value loop, odd ones on the f32 kernel; and
+// batches below the panels' 16 rows bit for bit equal to their rows alone.
 TEST(Bf16Decode, MatchesReferenceOnRoundedActivation) {
   set_kernel_path(KernelPath::Auto);
   if (!kernels_use_bf16_dot()) GTEST_SKIP() << "no AVX512_BF16 (or MLA_KERNELS forces another path)";
@@ -156,6 +157,17 @@ TEST(Bf16Decode, MatchesReferenceOnRoundedActivation) {
         double mag = 1e-6;
         for (int64_t c = 0; c < cols; ++c) mag += std::fabs(ref::weight_at(W.view, i, c) * xr[c]);
         ASSERT_NEAR(y[i], r[i], 1e-5 * mag) << "rows=" << rows << " cols=" << cols << " i=" << i;
+      }
+      // Up to 15 inputs at once (below the panels' 16): each input's result equals its own n = 1 call
+      // (even rows; odd ones take the f32 kernels, gemv and tiles).
+      if (cols % 2 != 0) continue;
+      const int64_t n = 2 + static_cast<int64_t>(rng() % 14);
+      std::vector<float> X(n * cols), Y(n * rows), one(rows);
+      for (float& v : X) v = dist(rng);
+      matmul(pool, W.view, X.data(), n, Y.data());
+      for (int64_t j = 0; j < n; ++j) {
+        matmul(pool, W.view, X.data() + j * cols, 1, one.data());
+        for (int64_t i = 0; i < rows; ++i) ASSERT_EQ(Y[j * rows + i], one[i]) << "n=" << n << " cols=" << cols << " input " << j << " row " << i;
       }
     }
 }

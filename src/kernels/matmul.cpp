@@ -124,11 +124,15 @@ namespace {
 // weight order); the others: simd_quants.h (x in natural order, the format's sub-block scales and
 // offsets applied per lane). Every entry rounds x as panel::round_activations does, so decode and
 // prefill of a format see the same x (ActivationRounding::Int8Blocks / Bf16).
+// gemv_n (where not null) takes n inputs, their prepared x x_bytes(cols) apart, writing Y[i * ldy + r]
+// with each input's result the same as gemv's alone.
 struct DotGemv {
   DType dtype;
   int64_t (*x_bytes)(int64_t cols);
   void (*prepare)(const float* x, int64_t cols, uint8_t* xq);
   void (*gemv)(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y);
+  void (*gemv_n)(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, int64_t n, float* y,
+                 int64_t ldy) = nullptr;
 };
 
 void prepare_for_q8_0(const float* x, int64_t cols, uint8_t* xq) { simd::quantize_x(simd::XQuant::ForQ8_0, x, cols, xq); }
@@ -167,7 +171,10 @@ constexpr DotGemv kVbmiGemv[] = {
 // BF16 on AVX512_BF16: x rounded to bf16 once per call (as the panels round it), `vdpbf16ps`.
 int64_t bf16_x_bytes(int64_t cols) { return 2 * cols; }
 void prepare_bf16_x(const float* x, int64_t cols, uint8_t* xb) { simd::x_to_bf16(x, cols, reinterpret_cast<uint16_t*>(xb)); }
-constexpr DotGemv kBf16Gemv = {DType::BF16, bf16_x_bytes, prepare_bf16_x, simd::gemv_bf16_dot};
+void gemv_bf16_one(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xb, float* y) {
+  simd::gemv_bf16_dot(w, stride, rows, cols, xb, 1, y, 0);
+}
+constexpr DotGemv kBf16Gemv = {DType::BF16, bf16_x_bytes, prepare_bf16_x, gemv_bf16_one, simd::gemv_bf16_dot};
 
 // W's integer / bf16 dot-product decode kernel where this machine and kernel path run one, else nullptr.
 const DotGemv* dot_gemv(const Matrix& W) {
@@ -386,9 +393,11 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float*
   count_rows(W, W.rows);
   const ActivationRounding rounding = dot_rounding(W);
   if (rounding != ActivationRounding::None && n >= kPanelMinRows) return panel::matmul(pool, W, X, n, Y, panel::Impl::Simd);
-  // Too few rows for panels: the kernels below on X rounded as the panels would round it, so a row's result does not depend on how many rows share the call
-  // (prefill = decode, batched = alone). The VNNI decode (n = 1, int8) quantizes x itself.
-  const DotGemv* vnni = n == 1 ? dot_gemv(W) : nullptr;
+  // Too few rows for panels: the kernels below on X rounded as the panels would round it, so a row's
+  // result stays close whatever the number of rows sharing the call. The dot-product decode kernels
+  // (n = 1, and BF16's for any n here: the same sums bit for bit) prepare x themselves.
+  const DotGemv* vnni = dot_gemv(W);
+  if (vnni != nullptr && n > 1 && vnni->gemv_n == nullptr) vnni = nullptr;
   if (rounding != ActivationRounding::None && vnni == nullptr) {
     if (tl_xr.size() < static_cast<size_t>(n * W.cols)) tl_xr.resize(static_cast<size_t>(n * W.cols));
     panel::round_activations(W.dtype, X, n, W.cols, tl_xr.data());
@@ -396,17 +405,20 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float*
   }
   if (kernels_use_avx512()) {
     // Each thread takes one contiguous range of rows (in units of the row block) and streams it once.
-    const int64_t block = n == 1 ? 4 : kSimdTileRows, n_blocks = (W.rows + block - 1) / block;
-    // Decode on VNNI: x is prepared once here, shared by all threads.
+    const int64_t block = n == 1 || vnni != nullptr ? 4 : kSimdTileRows, n_blocks = (W.rows + block - 1) / block;
+    // Dot-product decode: x is prepared once here, shared by all threads.
     const uint8_t* xq = nullptr;
     if (vnni != nullptr) {
-      tl_xq.resize(static_cast<size_t>(vnni->x_bytes(W.cols)));
-      vnni->prepare(X, W.cols, tl_xq.data());
+      const int64_t xb = vnni->x_bytes(W.cols);
+      tl_xq.resize(static_cast<size_t>(n * xb));
+      for (int64_t i = 0; i < n; ++i) vnni->prepare(X + i * W.cols, W.cols, tl_xq.data() + i * xb);
       xq = tl_xq.data();
     }
     pool.parallel_for(n_blocks, [&](int64_t b0, int64_t b1) {
       const int64_t r0 = b0 * block, r1 = std::min(W.rows, b1 * block);
-      if (n == 1) {
+      if (n > 1 && vnni != nullptr) {
+        vnni->gemv_n(W.data + static_cast<size_t>(r0) * W.row_bytes(), W.row_bytes(), r1 - r0, W.cols, xq, n, Y + r0, W.rows);
+      } else if (n == 1) {
         ensure_tile(W.cols);
         gemv_rows_avx512(W, r0, r1, X, vnni, xq, Y + r0, tl_tile.data());
       } else {

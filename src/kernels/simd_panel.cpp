@@ -315,31 +315,60 @@ void x_to_bf16(const float* x, int64_t n, uint16_t* out) {
   }
 }
 
-// No software prefetch: with the hardware prefetchers alone this AMD EPYC streamed 94.7-94.8% of the
+namespace {
+
+// One weight row against kG inputs (x_j = x + j * cols): four accumulators per input, 32 values each
+// per step of 128, then the 32-value steps, then the tail, summed (a0 + a1) + (a2 + a3): the same
+// operations in the same order for every kG, so an input's result never depends on the batch.
+template <int kG>
+inline void dot_row(const uint16_t* row, int64_t cols, const uint16_t* x, float* y, int64_t ldy) {
+  auto ld = [](const uint16_t* p) { return reinterpret_cast<__m512bh>(_mm512_loadu_si512(p)); };
+  __m512 a[kG][4];
+  for (int j = 0; j < kG; ++j)
+    for (int q = 0; q < 4; ++q) a[j][q] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 128 <= cols; k += 128) {
+    const __m512bh w[4] = {ld(row + k), ld(row + k + 32), ld(row + k + 64), ld(row + k + 96)};
+    for (int j = 0; j < kG; ++j)
+      for (int q = 0; q < 4; ++q) a[j][q] = _mm512_dpbf16_ps(a[j][q], w[q], ld(x + j * cols + k + 32 * q));
+  }
+  for (; k + 32 <= cols; k += 32) {
+    const __m512bh w = ld(row + k);
+    for (int j = 0; j < kG; ++j) a[j][0] = _mm512_dpbf16_ps(a[j][0], w, ld(x + j * cols + k));
+  }
+  if (k < cols) {  // the last pairs, zero beyond
+    const __mmask32 m = static_cast<__mmask32>((uint64_t{1} << (cols - k)) - 1);
+    const __m512bh w = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(m, row + k));
+    for (int j = 0; j < kG; ++j)
+      a[j][1] = _mm512_dpbf16_ps(a[j][1], w, reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(m, x + j * cols + k)));
+  }
+  for (int j = 0; j < kG; ++j)
+    y[j * ldy] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[j][0], a[j][1]), _mm512_add_ps(a[j][2], a[j][3])));
+}
+
+}  // namespace
+
+// Inputs in groups of up to 6 (24 accumulators); a row is re-read from L1 for the next group. No
+// software prefetch: with the hardware prefetchers alone this AMD EPYC streamed 94.7-94.8% of the
 // read probe, against 87.0-90.6% with every line prefetched 1 KiB ahead (as gemv_bf16 does), in
 // alternating runs of `mla bench gemv --formats bf16`.
-void gemv_bf16_dot(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xb, float* y) {
+void gemv_bf16_dot(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xb, int64_t n, float* y,
+                   int64_t ldy) {
   const uint16_t* x = reinterpret_cast<const uint16_t*>(xb);
-  auto dot = [](__m512 acc, const uint16_t* a, const uint16_t* b) {
-    return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(_mm512_loadu_si512(a)), reinterpret_cast<__m512bh>(_mm512_loadu_si512(b)));
-  };
   for (int64_t r = 0; r < rows; ++r) {
     const uint16_t* row = reinterpret_cast<const uint16_t*>(w + r * stride);
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int64_t k = 0;
-    for (; k + 128 <= cols; k += 128) {
-      a0 = dot(a0, row + k, x + k);
-      a1 = dot(a1, row + k + 32, x + k + 32);
-      a2 = dot(a2, row + k + 64, x + k + 64);
-      a3 = dot(a3, row + k + 96, x + k + 96);
+    for (int64_t j = 0; j < n; j += 6) {
+      const uint16_t* xj = x + j * cols;
+      float* yj = y + j * ldy + r;
+      switch (n - j < 6 ? n - j : 6) {
+        case 1: dot_row<1>(row, cols, xj, yj, ldy); break;
+        case 2: dot_row<2>(row, cols, xj, yj, ldy); break;
+        case 3: dot_row<3>(row, cols, xj, yj, ldy); break;
+        case 4: dot_row<4>(row, cols, xj, yj, ldy); break;
+        case 5: dot_row<5>(row, cols, xj, yj, ldy); break;
+        default: dot_row<6>(row, cols, xj, yj, ldy); break;
+      }
     }
-    for (; k + 32 <= cols; k += 32) a0 = dot(a0, row + k, x + k);
-    if (k < cols) {  // the last pairs, zero beyond
-      const __mmask32 m = static_cast<__mmask32>((uint64_t{1} << (cols - k)) - 1);
-      a1 = _mm512_dpbf16_ps(a1, reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(m, row + k)),
-                            reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(m, x + k)));
-    }
-    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
   }
 }
 

@@ -17,11 +17,13 @@ bool avx512_bf16_cpu();
 // x[n] -> bf16, round to nearest even (vcvtneps2bf16). n even.
 void x_to_bf16(const float* x, int64_t n, uint16_t* out);
 
-// Decode (n = 1) twin of panel_bf16: y[r] = W[r] · x for r < rows, W row r at w + r * stride
-// (bytes), cols bf16 values (even), xb = x as bf16 (x_to_bf16). One `vdpbf16ps` per 32 weights (one
-// cache line): exact products summed in f32, the numbers of the panels' prefill up to summation
-// order, at a fraction of gemv_bf16's work per byte (widening + FMA on f32 x).
-void gemv_bf16_dot(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xb, float* y);
+// Decode twin of panel_bf16 for few inputs: Y[i * ldy + r] = W[r] · x_i for r < rows, i < n, W row r at
+// w + r * stride (bytes), cols bf16 values (even), x_i = xb + 2 i cols bytes (x_to_bf16). One
+// `vdpbf16ps` per 32 weights and input: exact products summed in f32, the numbers of the panels'
+// prefill up to summation order, at a fraction of gemv_bf16's work per byte (widening + FMA on f32
+// x); each input's sums are the same operations whatever n (batched = alone, bit for bit).
+void gemv_bf16_dot(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xb, int64_t n, float* y,
+                   int64_t ldy);
 
 // Packs dwords [0, steps) of 16 rows (rows[i]: dword 0 of row i, nullptr: a zero row) into
 // panel[s * 32 + i] (one group of a bf16 panel, panel_gemm.h): 16 x 16 dword transposes.
