@@ -6,8 +6,8 @@
 // are grid entries (8 entries of 8 bytes for IQ2 / IQ1, 16 of 4 bytes for IQ3; kIq*Grid in
 // quants/iq_tables.h) loaded by scalar loads into one vector, or, on CPUs with AVX512_VBMI and for
 // the 256- and 512-entry grids (IQ2_XXS, IQ2_XS, IQ3_XXS, IQ3_S), looked up in registers (the
-// *_vbmi kernels at the end of this file: 1.1-1.8x the scalar loads' rate, docs/KERNELS.md 4c). IQ2 / IQ3 entries are unsigned
-// magnitudes and the signs go onto x instead: a 64-bit mask (bit i set = value i negative) negates
+// *_vbmi kernels at the end of this file: 1.1-1.9x the scalar loads' rate, docs/KERNELS.md 4c).
+// IQ2 / IQ3 entries are unsigned magnitudes and the signs go onto x instead: a 64-bit mask (bit i set = value i negative) negates
 // q_x where set (`vpsubb` under the mask; q_x is in [-127, 127] so -q_x fits), so vpdpbusd(u, +-q_x)
 // needs no offset. IQ1 entries are -1 / 0 / +1 bytes: u = entry + 1, the -1 goes through the sums of
 // x (with IQ1_S's per-32 delta; IQ1_M's per-8 delta goes into u, see row_iq1_m).
@@ -47,14 +47,15 @@ bool avx512_vbmi_cpu() {
 
 namespace {
 
-// The in-register grid tables of the VBMI kernels (end of this file). IQ2_XXS's grid values are
-// 3 magnitudes and IQ3_XXS's 8, so an entry is a code of classes (`bits` per value: 16 bits for
-// IQ2_XXS's 8 values, 12 for IQ3_XXS's 4): lo / hi hold each entry's code bytes (256 entries: four
-// zmm each). pair[k] joins chunk k's code bytes into qwords (`vpermi2b` over lo, hi), shifts cuts
-// value j's class out of its qword (`vpmultishiftqb`), mag maps a class (low `bits` bits of a byte)
-// to its magnitude (`vpermb`), gather picks a block's index bytes (IQ2_XXS); sign_shifts cuts the
-// 7-bit sign codes out of a block's sign words (four per u32, at bits 7l) and signs maps a code to
-// its sign byte (kIq2xsSigns, `vpermi2b` over two zmm). Built from the tables of quants/iq_tables.h; a grid value outside `mags` would decode as mags[0], which
+// The in-register grid tables of the VBMI kernels (end of this file). The IQ2 grids' values are 3
+// magnitudes and the IQ3 grids' 8, so an entry is a code of classes (`bits` per value: 16 bits for
+// an IQ2 entry's 8 values, 12 for an IQ3 entry's 4): lo / hi hold each entry's code bytes (256 or
+// 512 entries: four or eight zmm each). pair[k] joins chunk k's code bytes into qwords (`vpermi2b`
+// over lo, hi), shifts cuts value j's class out of its qword (`vpmultishiftqb`), mag maps a class
+// (low `bits` bits of a byte) to its magnitude (`vpermb`), gather picks a block's index bytes
+// (IQ2_XXS); sign_shifts cuts the 7-bit sign codes out of a block's sign words (four per u32, at
+// bits 7l) and signs maps a code to its sign byte (kIq2xsSigns, `vpermi2b` over two zmm). Built from
+// the tables of quants/iq_tables.h; a grid value outside `mags` would decode as mags[0], which
 // tests/quant_gemv_test.cpp's comparison with the scalar decoders would show.
 struct GridCodes {
   alignas(64) uint8_t lo[512];
