@@ -118,7 +118,7 @@ bool kernels_use_vbmi() { return current_path() == KernelPath::Auto && simd::avx
 
 namespace {
 
-// Decode (n = 1) on dot-product instructions: block-format weights on VNNI integer dot products,
+// Decode on dot-product instructions: block-format weights on VNNI integer dot products,
 // BF16 on AVX512_BF16 (kBf16Gemv). x is prepared once per call (x_bytes, prepare; shared by the
 // threads), then the format's gemv runs over each thread's rows. Q8_0 / Q4_0: simd.h (x in their
 // weight order); the others: simd_quants.h (x in natural order, the format's sub-block scales and
@@ -317,12 +317,12 @@ static float dot_row(const Matrix& W, int64_t r, const float* x, float* scratch)
 namespace {
 
 // y[r - r0] = W[r] · x for rows [r0, r1) with the AVX-512 kernels: one dispatch per call, 4 rows per step.
-// vnni: W's dot-product decode kernel (DotGemv) and xq its prepared x, or null (the f32 kernels on x).
-void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, const DotGemv* vnni,
+// dot: W's dot-product decode kernel (DotGemv) and xq its prepared x, or null (the f32 kernels on x).
+void gemv_rows_avx512(const Matrix& W, int64_t r0, int64_t r1, const float* x, const DotGemv* dot,
                       const uint8_t* xq, float* y, float* scratch) {
   const uint8_t* row0 = W.data + static_cast<size_t>(r0) * W.row_bytes();
-  if (vnni != nullptr) {
-    vnni->gemv(row0, W.row_bytes(), r1 - r0, W.cols, xq, y);
+  if (dot != nullptr) {
+    dot->gemv(row0, W.row_bytes(), r1 - r0, W.cols, xq, y);
     return;
   }
   switch (W.dtype) {
@@ -396,31 +396,31 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* X, int64_t n, float*
   // Too few rows for panels: the kernels below on X rounded as the panels would round it, so a row's
   // result stays close whatever the number of rows sharing the call. The dot-product decode kernels
   // (n = 1, and BF16's for any n here: the same sums bit for bit) prepare x themselves.
-  const DotGemv* vnni = dot_gemv(W);
-  if (vnni != nullptr && n > 1 && vnni->gemv_n == nullptr) vnni = nullptr;
-  if (rounding != ActivationRounding::None && vnni == nullptr) {
+  const DotGemv* dot = dot_gemv(W);
+  if (dot != nullptr && n > 1 && dot->gemv_n == nullptr) dot = nullptr;
+  if (rounding != ActivationRounding::None && dot == nullptr) {
     if (tl_xr.size() < static_cast<size_t>(n * W.cols)) tl_xr.resize(static_cast<size_t>(n * W.cols));
     panel::round_activations(W.dtype, X, n, W.cols, tl_xr.data());
     X = tl_xr.data();
   }
   if (kernels_use_avx512()) {
     // Each thread takes one contiguous range of rows (in units of the row block) and streams it once.
-    const int64_t block = n == 1 || vnni != nullptr ? 4 : kSimdTileRows, n_blocks = (W.rows + block - 1) / block;
+    const int64_t block = n == 1 || dot != nullptr ? 4 : kSimdTileRows, n_blocks = (W.rows + block - 1) / block;
     // Dot-product decode: x is prepared once here, shared by all threads.
     const uint8_t* xq = nullptr;
-    if (vnni != nullptr) {
-      const int64_t xb = vnni->x_bytes(W.cols);
+    if (dot != nullptr) {
+      const int64_t xb = dot->x_bytes(W.cols);
       tl_xq.resize(static_cast<size_t>(n * xb));
-      for (int64_t i = 0; i < n; ++i) vnni->prepare(X + i * W.cols, W.cols, tl_xq.data() + i * xb);
+      for (int64_t i = 0; i < n; ++i) dot->prepare(X + i * W.cols, W.cols, tl_xq.data() + i * xb);
       xq = tl_xq.data();
     }
     pool.parallel_for(n_blocks, [&](int64_t b0, int64_t b1) {
       const int64_t r0 = b0 * block, r1 = std::min(W.rows, b1 * block);
-      if (n > 1 && vnni != nullptr) {
-        vnni->gemv_n(W.data + static_cast<size_t>(r0) * W.row_bytes(), W.row_bytes(), r1 - r0, W.cols, xq, n, Y + r0, W.rows);
+      if (n > 1 && dot != nullptr) {
+        dot->gemv_n(W.data + static_cast<size_t>(r0) * W.row_bytes(), W.row_bytes(), r1 - r0, W.cols, xq, n, Y + r0, W.rows);
       } else if (n == 1) {
         ensure_tile(W.cols);
-        gemv_rows_avx512(W, r0, r1, X, vnni, xq, Y + r0, tl_tile.data());
+        gemv_rows_avx512(W, r0, r1, X, dot, xq, Y + r0, tl_tile.data());
       } else {
         gemm_rows_avx512(W, r0, r1, X, n, Y);
       }

@@ -498,10 +498,14 @@ struct CodeRegs {
 };
 
 // The 32 sign bytes of a block from its 8 sign words (as sign_bytes, by two table operations).
+// Sign bytes of the 7-bit codes in the low bits of each byte of codes (bit 7 ignored).
+template <int kEntries>
+inline __m256i sign_bytes_of_codes(const CodeRegs<kEntries>& t, __m512i codes) {
+  return _mm512_castsi512_si256(_mm512_permutex2var_epi8(t.signs[0], codes, t.signs[1]));
+}
 template <int kEntries>
 inline __m256i sign_bytes_vbmi(const CodeRegs<kEntries>& t, __m256i words) {
-  const __m512i codes = _mm512_multishift_epi64_epi8(t.sign_shifts, _mm512_castsi256_si512(words));
-  return _mm512_castsi512_si256(_mm512_permutex2var_epi8(t.signs[0], codes, t.signs[1]));
+  return sign_bytes_of_codes(t, _mm512_multishift_epi64_epi8(t.sign_shifts, _mm512_castsi256_si512(words)));
 }
 
 // Entry idx (byte; bit 8 in bit8, 512-entry tables) of a 256- or 512-entry byte table in registers.
@@ -525,102 +529,80 @@ inline __m512i grid_values(const CodeRegs<kEntries>& t, __m512i lo, __m512i hi, 
   return _mm512_permutexvar_epi8(_mm512_multishift_epi64_epi8(t.shifts, _mm512_permutex2var_epi8(lo, t.pair[k], hi)), t.mag);
 }
 
+// What a super-block gives the shared loop: per-lane scales a_j d_x, the 64 grid indices (bits 0-7;
+// bit 8 in bit8 for the 512-entry grids) and the chunks' sign masks.
+struct GridBlock {
+  __m512 SX;
+  __m512i index;
+  __mmask64 bit8;
+  SignMasks neg;
+};
+
+// The rows of a kB-byte-block format whose super-block s at b is described by block(b, s).
+template <int64_t kB, int kEntries, class Block>
+void gemv_grid(const CodeRegs<kEntries>& t, const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const X8& x,
+               float* y, Block block) {
+  for (int64_t r = 0; r < rows; ++r) {
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t s = 0; s < cols / 256; ++s) {
+      const uint8_t* b = w + r * stride + s * kB;
+      prefetch<kB>(b);
+      const GridBlock g = block(b, s);
+      __m512i lo, hi;
+      lookup_codes(t, g.index, g.bit8, lo, hi);
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k)
+        acc[k & 1] = chunk_q_ax(grid_values(t, lo, hi, k), signed_x(x, 256 * s + 64 * k, g.neg.chunk[k]),
+                                _mm512_permutexvar_ps(per16(4 * k), g.SX), acc[k & 1]);
+    }
+    y[r] = sum(acc[0], acc[1]);
+  }
+}
+
 }  // namespace
 
 void gemv_iq2_xxs_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
-  constexpr int64_t kB = 66;
   const X8 x = view(x8, cols);
   const GridCodes& c = iq2_xxs_codes();
   const CodeRegs<256> t(c);
   const __m512i gather = load512(c.gather);
-  for (int64_t r = 0; r < rows; ++r) {
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int64_t s = 0; s < cols / 256; ++s) {
-      const uint8_t* b = w + r * stride + s * kB;
-      prefetch<kB>(b);
-      Iq2xxsBlock blk;
-      iq2_xxs_block(b, x, s, blk);
-      const SignMasks neg(sign_bytes_vbmi(t, blk.sign_words));
-      __m512i lo, hi;
-      lookup_codes(t, _mm512_permutexvar_epi8(gather, blk.qs), 0, lo, hi);
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k)
-        acc[k & 1] = chunk_q_ax(grid_values(t, lo, hi, k), signed_x(x, 256 * s + 64 * k, neg.chunk[k]),
-                                _mm512_permutexvar_ps(per16(4 * k), blk.SX), acc[k & 1]);
-    }
-    y[r] = sum(acc[0], acc[1]);
-  }
+  gemv_grid<66>(t, w, stride, rows, cols, x, y, [&](const uint8_t* b, int64_t s) {
+    Iq2xxsBlock blk;
+    iq2_xxs_block(b, x, s, blk);
+    return GridBlock{blk.SX, _mm512_permutexvar_epi8(gather, blk.qs), 0, SignMasks(sign_bytes_vbmi(t, blk.sign_words))};
+  });
 }
 
 void gemv_iq3_xxs_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
-  constexpr int64_t kB = 98;
   const X8 x = view(x8, cols);
   const CodeRegs<256> t(iq3_xxs_codes());
-  for (int64_t r = 0; r < rows; ++r) {
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int64_t s = 0; s < cols / 256; ++s) {
-      const uint8_t* b = w + r * stride + s * kB;
-      prefetch<kB>(b);
-      Iq3xxsBlock blk;
-      iq3_xxs_block(b, x, s, blk);
-      const SignMasks neg(sign_bytes_vbmi(t, blk.sign_words));
-      __m512i lo, hi;
-      lookup_codes(t, _mm512_loadu_si512(b + 2), 0, lo, hi);
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k)
-        acc[k & 1] = chunk_q_ax(grid_values(t, lo, hi, k), signed_x(x, 256 * s + 64 * k, neg.chunk[k]),
-                                _mm512_permutexvar_ps(per16(4 * k), blk.SX), acc[k & 1]);
-    }
-    y[r] = sum(acc[0], acc[1]);
-  }
+  gemv_grid<98>(t, w, stride, rows, cols, x, y, [&](const uint8_t* b, int64_t s) {
+    Iq3xxsBlock blk;
+    iq3_xxs_block(b, x, s, blk);
+    return GridBlock{blk.SX, _mm512_loadu_si512(b + 2), 0, SignMasks(sign_bytes_vbmi(t, blk.sign_words))};
+  });
 }
 
 // IQ2_XS: 32 u16 per block, 9-bit index | 7-bit sign code << 9.
 void gemv_iq2_xs_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
-  constexpr int64_t kB = 74;
   const X8 x = view(x8, cols);
   const CodeRegs<512> t(iq2_xs_codes());
-  for (int64_t r = 0; r < rows; ++r) {
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int64_t s = 0; s < cols / 256; ++s) {
-      const uint8_t* b = w + r * stride + s * kB;
-      prefetch<kB>(b);
-      const __m512i q = _mm512_loadu_si512(b + 2);
-      const __m512 SX = ax16(nibble_scales16(b + 66, f16_at(b)), x, s);
-      // Sign codes one per byte (as the u32 words sign_bytes_vbmi cuts them from: 7 bits at 7l).
-      const __m256i codes = _mm512_cvtepi16_epi8(_mm512_srli_epi16(q, 9));
-      const SignMasks neg(_mm512_castsi512_si256(_mm512_permutex2var_epi8(t.signs[0], _mm512_castsi256_si512(codes), t.signs[1])));
-      __m512i lo, hi;
-      lookup_codes(t, _mm512_castsi256_si512(_mm512_cvtepi16_epi8(q)), _mm512_test_epi16_mask(q, _mm512_set1_epi16(256)), lo, hi);
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k)
-        acc[k & 1] = chunk_q_ax(grid_values(t, lo, hi, k), signed_x(x, 256 * s + 64 * k, neg.chunk[k]),
-                                _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
-    }
-    y[r] = sum(acc[0], acc[1]);
-  }
+  gemv_grid<74>(t, w, stride, rows, cols, x, y, [&](const uint8_t* b, int64_t s) {
+    const __m512i q = _mm512_loadu_si512(b + 2);
+    const __m512i codes = _mm512_castsi256_si512(_mm512_cvtepi16_epi8(_mm512_srli_epi16(q, 9)));  // one per byte
+    return GridBlock{ax16(nibble_scales16(b + 66, f16_at(b)), x, s), _mm512_castsi256_si512(_mm512_cvtepi16_epi8(q)),
+                     _mm512_test_epi16_mask(q, _mm512_set1_epi16(256)), SignMasks(sign_bytes_of_codes(t, codes))};
+  });
 }
 
 // IQ3_S: 64 index bytes, their bits 8 as the u64 at 66 (bit k: index k), raw sign bytes at 74.
 void gemv_iq3_s_vbmi(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
-  constexpr int64_t kB = 110;
   const X8 x = view(x8, cols);
   const CodeRegs<512> t(iq3_s_codes());
-  for (int64_t r = 0; r < rows; ++r) {
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int64_t s = 0; s < cols / 256; ++s) {
-      const uint8_t* b = w + r * stride + s * kB;
-      prefetch<kB>(b);
-      const __m512 SX = iq3_s_scales(b, x, s);
-      __m512i lo, hi;
-      lookup_codes(t, _mm512_loadu_si512(b + 2), _cvtu64_mask64(load_u64(b + 66)), lo, hi);
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k)
-        acc[k & 1] = chunk_q_ax(grid_values(t, lo, hi, k), signed_x(x, 256 * s + 64 * k, load_u64(b + 74 + 8 * k)),
-                                _mm512_permutexvar_ps(per16(4 * k), SX), acc[k & 1]);
-    }
-    y[r] = sum(acc[0], acc[1]);
-  }
+  gemv_grid<110>(t, w, stride, rows, cols, x, y, [&](const uint8_t* b, int64_t s) {
+    return GridBlock{iq3_s_scales(b, x, s), _mm512_loadu_si512(b + 2), _cvtu64_mask64(load_u64(b + 66)),
+                     SignMasks(load256(b + 74))};
+  });
 }
 
 #pragma GCC diagnostic pop
