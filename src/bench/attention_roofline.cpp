@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/human_bytes.h"
 #include "kernels/attention.h"
+#include "kernels/matmul.h"
 #include "kv/kv_blocks.h"
 #include "kv/kv_cache.h"
 #include "model/mla_attention.h"
@@ -104,7 +105,9 @@ Case mla_case(int64_t heads, const AttnRooflineOptions& o, kv::CacheDtype dtype)
   const double tokens = static_cast<double>(o.context + 1);
   AttnRooflineCase c{"mla-absorbed", heads, 1, dtype, 0, 0};
   c.bytes = static_cast<double>(w->cache->bytes_per_token()) * tokens + static_cast<double>(w->kv_b.size()) * 2;
-  c.flops = 2.0 * heads * tokens * ((kLora + kRope) + kLora) + 2.0 * heads * (kNope + kVHead) * kLora;
+  const double core = 2.0 * heads * tokens * ((kLora + kRope) + kLora);  // Q·K over 576, P·V over 512
+  c.flops = core + 2.0 * heads * (kNope + kVHead) * kLora;                 // + the two absorptions
+  if (dtype == kv::CacheDtype::BF16 && kernels_use_bf16_dot()) c.dot_flops = core;
   return {c, std::move(w)};
 }
 
@@ -135,7 +138,7 @@ double time_step(Workload& w, ThreadPool& pool, double min_seconds) {
 AttnRooflineReport run_attention_roofline(const AttnRooflineOptions& o, ThreadPool& pool,
                                           const std::function<void(const std::string&)>& progress) {
   if (o.context < 1 || o.block_tokens < 1 || o.rounds < 1) fail("attention bench: context, block tokens and rounds must be >= 1");
-  AttnRooflineReport rep{o, pool.size(), 0, 0, {}};
+  AttnRooflineReport rep{o, pool.size(), 0, 0, 0, {}};
   std::vector<Case> cases;
   for (kv::CacheDtype dt : o.dtypes) {
     progress(str("building ", kv::cache_dtype_name(dt), " caches of ", o.context + 1, " tokens"));
@@ -146,12 +149,15 @@ AttnRooflineReport run_attention_roofline(const AttnRooflineOptions& o, ThreadPo
   }
   ReadProbe read(pool, o.read_buffer_bytes);
   PeakProbe peak(pool);
+  const bool any_dot = std::any_of(cases.begin(), cases.end(), [](const Case& c) { return c.info.dot_flops > 0; });
+  std::unique_ptr<PeakProbe> dot_peak = any_dot ? std::make_unique<PeakProbe>(pool, PeakInstr::Bf16Dot) : nullptr;
   for (int r = 0; r <= o.rounds; ++r) {  // round 0 warms up (page faults, pool threads), untimed
     progress(r == 0 ? std::string("warm-up round") : str("round ", r, " of ", o.rounds));
-    const double gbps = read.pass(), gflops = peak.pass();
+    const double gbps = read.pass(), gflops = peak.pass(), dot_gflops = dot_peak ? dot_peak->pass() : 0.0;
     if (r > 0) {
       rep.read_gbps = std::max(rep.read_gbps, gbps);
       rep.peak_gflops = std::max(rep.peak_gflops, gflops);
+      rep.dot_peak_gflops = std::max(rep.dot_peak_gflops, dot_gflops);
     }
     for (Case& c : cases) {
       const double t = time_step(*c.work, pool, r == 0 ? 0.0 : o.min_case_seconds);
@@ -169,14 +175,20 @@ std::string format_attention_roofline(const AttnRooflineReport& r) {
                 static_cast<long long>(o.context), static_cast<long long>(o.block_tokens), r.threads, kernel_isa());
   std::string out = line;
   std::snprintf(line, sizeof line,
-                "ceilings, same run (interleaved, best of %d rounds): read %.1f GB/s, f32 FMA peak %.1f GFLOP/s\n",
+                "ceilings, same run (interleaved, best of %d rounds): read %.1f GB/s, f32 FMA peak %.1f GFLOP/s",
                 o.rounds, r.read_gbps, r.peak_gflops);
   out += line;
+  if (r.dot_peak_gflops > 0) {
+    std::snprintf(line, sizeof line, ", vdpbf16ps peak %.1f GFLOP/s (Q·K and P·V of mla-absorbed over bf16)",
+                  r.dot_peak_gflops);
+    out += line;
+  }
+  out += "\n";
   std::snprintf(line, sizeof line, "%-13s %5s %3s %5s %11s %8s %7s %8s %9s %5s %8s %9s\n", "variant", "heads", "kv",
                 "cache", "bytes/step", "best ms", "GB/s", "GFLOP/s", "floor ms", "bound", "x floor", "roofline");
   out += line;
   for (const AttnRooflineCase& c : r.cases) {
-    const bool flop_bound = c.flops / r.peak_gflops >= c.bytes / r.read_gbps;
+    const bool flop_bound = r.flop_seconds(c) >= c.bytes / (r.read_gbps * 1e9);
     std::snprintf(line, sizeof line, "%-13s %5lld %3lld %5s %11s %8.3f %7.1f %8.1f %9.3f %5s %7.2fx %8.0f%%\n",
                   c.variant.c_str(), static_cast<long long>(c.heads), static_cast<long long>(c.kv_heads),
                   kv::cache_dtype_name(c.dtype), human_bytes(static_cast<size_t>(c.bytes)).c_str(), c.seconds * 1e3,

@@ -1,6 +1,8 @@
 // `mla bench attention`: one layer's decode attention over a deep cache, per variant and cache dtype,
-// against this machine's roofline: floor = max(bytes / read bandwidth, FLOPs / f32 FMA peak), with
-// both ceilings measured in the same run. Every round times one read pass, one FMA-peak pass and
+// against this machine's roofline: floor = max(bytes / read bandwidth, FLOPs / peak), with the
+// ceilings measured in the same run. The peak is the f32 FMA's, except for the FLOPs that run on
+// AVX512_BF16 `vdpbf16ps` (absorbed MLA's Q·K and P·V over a bf16 cache, kernels/simd_attn_dot.h),
+// which count against that instruction's peak. Every round times one read pass, the peak passes and
 // each case back to back, so on a shared, noisy machine the ceilings and the kernels see the same
 // load; the best of the rounds is kept for each (as `mla bench gemv` does).
 //
@@ -35,6 +37,7 @@ struct AttnRooflineCase {
   int64_t heads = 0, kv_heads = 0;
   kv::CacheDtype dtype = kv::CacheDtype::F32;
   double bytes = 0, flops = 0;  // per step
+  double dot_flops = 0;         // the part of flops on vdpbf16ps
   double seconds = 1e30;        // best step time over the rounds
 };
 
@@ -42,10 +45,15 @@ struct AttnRooflineReport {
   AttnRooflineOptions opts;
   int threads = 0;
   double read_gbps = 0, peak_gflops = 0;  // best over the rounds
+  double dot_peak_gflops = 0;             // vdpbf16ps, where a case uses it
   std::vector<AttnRooflineCase> cases;
 
+  double flop_seconds(const AttnRooflineCase& c) const {
+    const double dot = c.dot_flops > 0 ? c.dot_flops / (dot_peak_gflops * 1e9) : 0.0;
+    return (c.flops - c.dot_flops) / (peak_gflops * 1e9) + dot;
+  }
   double floor_seconds(const AttnRooflineCase& c) const {
-    return std::max(c.bytes / (read_gbps * 1e9), c.flops / (peak_gflops * 1e9));
+    return std::max(c.bytes / (read_gbps * 1e9), flop_seconds(c));
   }
   double fraction(const AttnRooflineCase& c) const { return floor_seconds(c) / c.seconds; }
 };

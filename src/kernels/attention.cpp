@@ -8,6 +8,8 @@
 #include "kernels/cache_rows.h"
 #include "kernels/matmul.h"
 #include "kernels/simd.h"
+#include "kernels/simd_attn_dot.h"
+#include "tensor/dtype.h"
 
 namespace mla {
 namespace {
@@ -30,18 +32,21 @@ constexpr int64_t kChunkBytes = int64_t{1} << 20;
 // tiles; the value rows of a pass.
 struct Scratch {
   std::vector<float> scores, q, k, v, acc_t, rows_f32;
+  std::vector<uint32_t> q_pairs, p_pairs, v_pairs;  // bf16 pairs (simd_attn_dot.h)
   std::vector<const uint8_t*> rows;
   std::vector<int64_t> offsets;
 };
 thread_local Scratch tl;
 
-// n floats of v, starting on a 64-byte boundary: the micro-kernels' 64-byte loads of q and of the
+// n values of v, starting on a 64-byte boundary: the micro-kernels' 64-byte loads of q and of the
 // tiles then never straddle two cache lines (measured: scores at 16 heads ~165 -> ~199 GFLOP/s on
 // one core, docs/KERNELS.md).
-float* grow_aligned(std::vector<float>& v, int64_t n) {
+template <class T>
+T* grow_aligned(std::vector<T>& v, int64_t n) {
+  static_assert(sizeof(T) == 4);
   if (static_cast<int64_t>(v.size()) < n + 16) v.resize(n + 16);
   const auto p = reinterpret_cast<uintptr_t>(v.data());
-  return reinterpret_cast<float*>((p + 63) & ~uintptr_t{63});
+  return reinterpret_cast<T*>((p + 63) & ~uintptr_t{63});
 }
 
 // Calls fn(j, m, rows, stride) for rows [c0, c0 + n) in runs stored contiguously: `rows` points at
@@ -174,62 +179,82 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
 // heads sharing each key row (absorbed MLA): groups of 16 heads, the last one padded with zero
 // queries whose lanes are never stored. f32 and bf16 rows are read in place, fp8 / q8_0 decoded.
 // Over bf16 rows P·V also runs with the heads in lanes, on a transposed accumulator
-// acc_t [groups x d_v x 16] (attn_accumulate_lanes_bf16); otherwise on acc itself. f16 rows stay on
-// fold_rows, which reads them in place (simd_avx512.cpp, Bf16Bcast).
+// acc_t [groups x d_v x 16]; otherwise on acc itself. Where the CPU has AVX512_BF16 (and the kernel
+// path allows it) bf16 rows go through `vdpbf16ps` (simd_attn_dot.h): q and the softmax weights
+// rounded to bf16, every lane group scored before one P·V pass serves them all (each 32 dims of the
+// value rows interleaved by pairs of rows once); else they are widened to f32 (attn_scores_lanes_bf16 / attn_accumulate_lanes_bf16). f16
+// rows stay on fold_rows, which reads them in place (simd_avx512.cpp, Bf16Bcast).
 void fold_rows_lanes(const AttnShape& s, const float* qg, int64_t G, const KvLayout& kv, int64_t g, int64_t a,
                      int64_t b, float* m, float* l, float* acc) {
   const int64_t groups = (G + 15) / 16, d_k = s.d_k, d_v = s.d_v;
   const bool bf16 = kv.dtype == kv::CacheDtype::BF16, typed = kv.dtype != kv::CacheDtype::F32 && !bf16;
-  float* qt = grow_aligned(tl.q, groups * d_k * 16);  // [groups x d_k x 16]: q^T times the scale
+  const bool dot = bf16 && kernels_use_bf16_dot();
+  const int64_t k_pairs = (d_k + 1) / 2;
+  // q^T times the scale: [groups x d_k x 16] f32, or for `dot` [groups x k_pairs x 16] bf16 pairs.
+  float* qt = dot ? nullptr : grow_aligned(tl.q, groups * d_k * 16);
+  uint32_t* qp = dot ? grow_aligned(tl.q_pairs, groups * k_pairs * 16) : nullptr;
   float* acc_t = bf16 ? grow_aligned(tl.acc_t, groups * d_v * 16) : nullptr;
   for (int64_t lg = 0; lg < groups; ++lg)
     for (int64_t i = 0; i < 16; ++i) {
       const int64_t h = 16 * lg + i;
-      for (int64_t d = 0; d < d_k; ++d) qt[(lg * d_k + d) * 16 + i] = h < G ? qg[h * d_k + d] * s.scale : 0.0f;
+      auto q_at = [&](int64_t d) { return h < G && d < d_k ? qg[h * d_k + d] * s.scale : 0.0f; };
+      if (qp)
+        for (int64_t d = 0; d < d_k; d += 2)
+          qp[(lg * k_pairs + d / 2) * 16 + i] = f32_to_bf16(q_at(d)) | uint32_t{f32_to_bf16(q_at(d + 1))} << 16;
+      else
+        for (int64_t d = 0; d < d_k; ++d) qt[(lg * d_k + d) * 16 + i] = q_at(d);
       if (acc_t)
         for (int64_t d = 0; d < d_v; ++d) acc_t[(lg * d_v + d) * 16 + i] = h < G ? acc[h * d_v + d] : 0.0f;
     }
   float* scores = grow_aligned(tl.scores, groups * kSubBlock * 16);  // [groups x kSubBlock x 16]
+  uint32_t* pp = dot ? grow_aligned(tl.p_pairs, groups * (kSubBlock / 2) * 16) : nullptr;  // [groups x pairs x 16]
+  uint32_t* pair_tile = dot ? grow_aligned(tl.v_pairs, (kSubBlock / 2) * 32) : nullptr;  // simd_attn_dot.h
   const int64_t k_at = kv.k_offset + g * kv.k_head_stride, v_at = kv.v_offset + g * kv.v_head_stride;
   const bool v_in_k = v_at >= k_at && v_at + d_v <= k_at + d_k;
   float* ktile = typed ? grow_aligned(tl.k, kSubBlock * d_k) : nullptr;
   float* vtile = !typed ? nullptr : v_in_k ? ktile + (v_at - k_at) : grow_aligned(tl.v, kSubBlock * d_v);
   for (int64_t c0 = a; c0 < b; c0 += kSubBlock) {
-    const int64_t n = std::min(kSubBlock, b - c0), next = c0 + kSubBlock;
+    const int64_t n = std::min(kSubBlock, b - c0), next = c0 + kSubBlock, pairs = (n + 1) / 2;
     if (typed) decode_tile(s, kv, k_at, v_at, c0, n, b, ktile, v_in_k ? nullptr : vtile);
     const ValueRows v = value_rows(kv, vtile, v_in_k ? d_k : d_v, v_at, c0, n);
     for (int64_t lg = 0; lg < groups; ++lg) {
-      const float* q = qt + lg * d_k * 16;
       float* sc = scores + lg * kSubBlock * 16;
       const int64_t heads = std::min<int64_t>(16, G - 16 * lg);
       // The first group's pass prefetches the rows of the next sub-block.
       auto pf = [&](int64_t j0) { return lg == 0 && next + j0 < b ? kv.row(next + j0) : nullptr; };
       if (typed) {
-        simd::attn_scores_lanes(q, d_k, ktile, d_k, n, sc, nullptr);
+        simd::attn_scores_lanes(qt + lg * d_k * 16, d_k, ktile, d_k, n, sc, nullptr);
       } else if (bf16) {
         for_each_run<uint16_t>(kv, nullptr, 0, k_at, c0, n, [&](int64_t j0, int64_t nj, const uint16_t* k, int64_t st) {
           const uint8_t* p = pf(j0);
-          simd::attn_scores_lanes_bf16(q, d_k, k, st, nj, sc + 16 * j0,
-                                       p ? reinterpret_cast<const uint16_t*>(p) + k_at : nullptr);
+          const uint16_t* p16 = p ? reinterpret_cast<const uint16_t*>(p) + k_at : nullptr;
+          if (dot) return simd::attn_scores_lanes_dot(qp + lg * k_pairs * 16, d_k, k, st, nj, sc + 16 * j0, p16);
+          simd::attn_scores_lanes_bf16(qt + lg * d_k * 16, d_k, k, st, nj, sc + 16 * j0, p16);
         });
       } else {
         for_each_run<float>(kv, nullptr, 0, k_at, c0, n, [&](int64_t j0, int64_t nj, const float* k, int64_t st) {
           const uint8_t* p = pf(j0);
-          simd::attn_scores_lanes(q, d_k, k, st, nj, sc + 16 * j0, p ? reinterpret_cast<const float*>(p) + k_at : nullptr);
+          simd::attn_scores_lanes(qt + lg * d_k * 16, d_k, k, st, nj, sc + 16 * j0,
+                                  p ? reinterpret_cast<const float*>(p) + k_at : nullptr);
         });
       }
       float corr[16];
       std::fill_n(corr, 16, 1.0f);  // padded lanes keep 1
-      simd::attn_softmax_lanes(sc, n, heads, m + 16 * lg, l + 16 * lg, corr);
+      simd::attn_softmax_lanes(sc, n, heads, m + 16 * lg, l + 16 * lg, corr, dot);
       if (acc_t) {
-        if (std::any_of(corr, corr + 16, [](float c) { return c != 1.0f; })) simd::scale_lanes(acc_t + lg * d_v * 16, d_v, corr);
-        simd::attn_accumulate_lanes_bf16(sc, n, v.rows, v.offset, d_v, acc_t + lg * d_v * 16);
+        float* at = acc_t + lg * d_v * 16;
+        if (std::any_of(corr, corr + 16, [](float c) { return c != 1.0f; })) simd::scale_lanes(at, d_v, corr);
+        if (dot)  // P·V of every group below, once all are scored
+          simd::attn_weight_pairs(sc, n, pp + lg * pairs * 16);
+        else
+          simd::attn_accumulate_lanes_bf16(sc, n, v.rows, v.offset, d_v, at);
         continue;
       }
       for (int64_t i = 0; i < heads; ++i)
         if (corr[i] != 1.0f) simd::scale_f32(acc + (16 * lg + i) * d_v, d_v, corr[i]);
       simd::attn_accumulate(sc, 1, 16, heads, v.rows, v.offset, n, d_v, acc + 16 * lg * d_v);
     }
+    if (dot) simd::attn_accumulate_lanes_dot(pp, groups, v.rows, v.offset, n, d_v, pair_tile, acc_t);
   }
   if (acc_t)
     for (int64_t h = 0; h < G; ++h)

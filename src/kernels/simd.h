@@ -82,7 +82,10 @@ void attn_scores_lanes_bf16(const float* qt, int64_t d_k, const uint16_t* k, int
                             const uint16_t* pf);
 // The online softmax of attn_softmax for one lane group (`heads` <= 16 live lanes) of s = [n x 16]:
 // m[h], l[h] updated, s replaced by the weights, c[h] = the factor head h's values must be scaled by.
-void attn_softmax_lanes(float* s, int64_t n, int64_t heads, float* m, float* l, float* c);
+// bf16_weights: each weight rounded to bf16 before it is stored and summed, so that l sums exactly
+// the weights P·V multiplies by when it rounds them (simd_attn_dot.h): the output stays a convex
+// combination of the values.
+void attn_softmax_lanes(float* s, int64_t n, int64_t heads, float* m, float* l, float* c, bool bf16_weights = false);
 // P·V for one lane group over bf16 rows, the accumulator transposed: acc_t[d * 16 + h] +=
 // sum_j p[j * 16 + h] * v_j[d] (v_j = rows[j] + offset, in values). Blocks of 16 dims stay in registers
 // while the rows pass, as attn_scores_lanes_bf16 (measured faster than attn_accumulate_bf16 there).

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "kernels/simd_prefetch.h"
 #include "kernels/simd_x8.h"
 
 namespace mla::simd {
@@ -390,18 +391,6 @@ void dequant_q(const uint8_t* w, float* out, int64_t n) {
     const __m512 d = _mm512_set1_ps(block_scale(b));
     _mm512_storeu_ps(out + 32 * i, _mm512_mul_ps(lo, d));
     _mm512_storeu_ps(out + 32 * i + 16, _mm512_mul_ps(hi, d));
-  }
-}
-
-// Prefetches for step `step` of a J-row tile that reads kStepBytes of every row per step: over the
-// steps of one 64-byte line, each of the J rows at pf (stride apart) gets that line fetched once.
-template <int J, int kStepBytes, class T>
-inline void prefetch_rows_step(const T* pf, int64_t stride, int64_t step, int64_t d) {
-  constexpr int kStepsPerLine = 64 / kStepBytes, kPerStep = (J + kStepsPerLine - 1) / kStepsPerLine;
-#pragma GCC unroll 4
-  for (int i = 0; i < kPerStep; ++i) {
-    const int64_t row = (step % kStepsPerLine) * kPerStep + i;
-    if (row < J) _mm_prefetch(reinterpret_cast<const char*>(pf + row * stride + d), _MM_HINT_T0);
   }
 }
 
@@ -831,14 +820,21 @@ void scale_lanes(float* acc_t, int64_t d_v, const float* c) {
   for (int64_t d = 0; d < d_v; ++d) _mm512_store_ps(acc_t + 16 * d, _mm512_mul_ps(cv, _mm512_load_ps(acc_t + 16 * d)));
 }
 
-void attn_softmax_lanes(float* s, int64_t n, int64_t heads, float* m, float* l, float* c) {
+void attn_softmax_lanes(float* s, int64_t n, int64_t heads, float* m, float* l, float* c, bool bf16_weights) {
   const __mmask16 live = heads >= 16 ? __mmask16{0xffff} : tail_mask(heads);
   const __m512 m_old = _mm512_mask_loadu_ps(_mm512_set1_ps(0.0f), live, m);
   __m512 mx = m_old;
   for (int64_t j = 0; j < n; ++j) mx = _mm512_max_ps(mx, _mm512_load_ps(s + 16 * j));
   __m512 sum = _mm512_setzero_ps();
+  const __m512i half = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   for (int64_t j = 0; j < n; ++j) {
-    const __m512 e = exp_neg(_mm512_sub_ps(_mm512_load_ps(s + 16 * j), mx));
+    __m512 e = exp_neg(_mm512_sub_ps(_mm512_load_ps(s + 16 * j), mx));
+    if (bf16_weights) {  // round to nearest even at 16 bits (e in [0, 1]: no NaN or overflow)
+      const __m512i b = _mm512_castps_si512(e);
+      const __m512i up = _mm512_add_epi32(half, _mm512_and_si512(_mm512_srli_epi32(b, 16), one));
+      e = _mm512_castsi512_ps(_mm512_and_si512(_mm512_add_epi32(b, up), high));
+    }
     _mm512_store_ps(s + 16 * j, e);
     sum = _mm512_add_ps(sum, e);
   }
