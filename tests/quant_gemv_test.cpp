@@ -20,15 +20,19 @@ namespace mla {
 namespace {
 
 using GemvFn = void (*)(const uint8_t*, int64_t, int64_t, int64_t, const uint8_t*, float*);
+// The prepared x each kernel reads: x8 (simd_quants.h) for most, Q4_0's pairs layout for IQ4_NL (simd.h).
 struct Case {
   DType dtype;
   GemvFn gemv;
+  int64_t (*x_bytes)(int64_t cols) = simd::x8_bytes;
+  void (*prepare)(const float* x, int64_t cols, uint8_t* out) = simd::prepare_x8;
 };
+void prepare_iq4_nl(const float* x, int64_t cols, uint8_t* xq) { simd::quantize_x(simd::XQuant::ForIQ4_NL, x, cols, xq); }
 void PrintTo(const Case& c, std::ostream* os) { *os << dtype_name(c.dtype); }
 const Case kCases[] = {{DType::Q4_K, simd::gemv_q4_k},   {DType::Q6_K, simd::gemv_q6_k}, {DType::Q5_K, simd::gemv_q5_k},
                        {DType::Q3_K, simd::gemv_q3_k},   {DType::Q2_K, simd::gemv_q2_k}, {DType::IQ4_XS, simd::gemv_iq4_xs},
                        {DType::Q4_1, simd::gemv_q4_1},   {DType::Q5_0, simd::gemv_q5_0}, {DType::Q5_1, simd::gemv_q5_1},
-                       {DType::IQ4_NL, simd::gemv_iq4_nl}, {DType::IQ3_XXS, simd::gemv_iq3_xxs},
+                       {DType::IQ4_NL, simd::gemv_iq4_nl_vnni, simd::xq_bytes, prepare_iq4_nl}, {DType::IQ3_XXS, simd::gemv_iq3_xxs},
                        {DType::IQ3_S, simd::gemv_iq3_s}, {DType::IQ2_XXS, simd::gemv_iq2_xxs},
                        {DType::IQ2_XS, simd::gemv_iq2_xs}, {DType::IQ2_S, simd::gemv_iq2_s},
                        {DType::IQ1_S, simd::gemv_iq1_s}, {DType::IQ1_M, simd::gemv_iq1_m}};
@@ -100,8 +104,8 @@ void expect_kernel_matches_scalar_decoder(const Case& c) {
     const int64_t rows = 1 + static_cast<int64_t>(rng() % 23), cols = random_cols(c.dtype, rng);
     RandomMatrix W(c.dtype, rows, cols, rng);
     const std::vector<float> x = random_x(cols, rng), xr = rounded(c.dtype, x);
-    std::vector<uint8_t> x8(simd::x8_bytes(cols));
-    simd::prepare_x8(x.data(), cols, x8.data());
+    std::vector<uint8_t> x8(c.x_bytes(cols));
+    c.prepare(x.data(), cols, x8.data());
     std::vector<float> y(rows);
     c.gemv(W.view.data, W.view.row_bytes(), rows, cols, x8.data(), y.data());
     for (int64_t r = 0; r < rows; ++r) {

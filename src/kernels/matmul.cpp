@@ -137,6 +137,7 @@ struct DotGemv {
 
 void prepare_for_q8_0(const float* x, int64_t cols, uint8_t* xq) { simd::quantize_x(simd::XQuant::ForQ8_0, x, cols, xq); }
 void prepare_for_q4_0(const float* x, int64_t cols, uint8_t* xq) { simd::quantize_x(simd::XQuant::ForQ4_0, x, cols, xq); }
+void prepare_for_iq4_nl(const float* x, int64_t cols, uint8_t* xq) { simd::quantize_x(simd::XQuant::ForIQ4_NL, x, cols, xq); }
 
 constexpr DotGemv kDotGemv[] = {
     {DType::Q8_0, simd::xq_bytes, prepare_for_q8_0, simd::gemv_q8_0_vnni},
@@ -150,7 +151,7 @@ constexpr DotGemv kDotGemv[] = {
     {DType::Q4_1, simd::x8_bytes, simd::prepare_x8, simd::gemv_q4_1},
     {DType::Q5_0, simd::x8_bytes, simd::prepare_x8, simd::gemv_q5_0},
     {DType::Q5_1, simd::x8_bytes, simd::prepare_x8, simd::gemv_q5_1},
-    {DType::IQ4_NL, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq4_nl},
+    {DType::IQ4_NL, simd::xq_bytes, prepare_for_iq4_nl, simd::gemv_iq4_nl_vnni},
     {DType::IQ3_XXS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq3_xxs},
     {DType::IQ3_S, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq3_s},
     {DType::IQ2_XXS, simd::x8_bytes, simd::prepare_x8, simd::gemv_iq2_xxs},

@@ -31,12 +31,14 @@ void gemv_q4_0(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, con
 // vpdpbusd multiplies unsigned by signed bytes: Q4_0 weights enter as their nibbles u = q + 8 and
 // Q8_0 weights as u = q + 128 (sign bit flipped), and the accumulator starts at -8 (or -128) times
 // the sum of q_x, so sum u q_x - off sum q_x = sum q q_x exactly in int32.
+// IQ4_NL shares Q4_0's block and nibble order: its codes are looked up as level + 128 (offset 128).
 // XQuant is the prepared x for one weight format: bytes for xq_bytes(cols), filled by quantize_x.
-enum class XQuant { ForQ4_0, ForQ8_0 };
+enum class XQuant { ForQ4_0, ForIQ4_NL, ForQ8_0 };
 int64_t xq_bytes(int64_t cols);
 void quantize_x(XQuant f, const float* x, int64_t cols, uint8_t* xq);
 void gemv_q8_0_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y);
 void gemv_q4_0_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y);
+void gemv_iq4_nl_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y);
 
 // Row conversions to f32.
 void bf16_to_f32(const uint16_t* in, float* out, int64_t n);

@@ -911,6 +911,12 @@ struct XQ4 {
     return _mm512_and_si512(_mm512_mask_srli_epi16(abab, 0xFFFF0000u, abab, 4), _mm512_set1_epi8(15));
   }
 };
+// IQ4_NL: Q4_0's block (d, then 16 bytes: code j low nibble, j + 16 high) with each code an index
+// into 16 non-linear levels (kIq4nlValues), looked up as unsigned level + 128 by one vpshufb.
+struct XIQ4NL : XQ4 {
+  static constexpr uint8_t kOffset = 128;
+  static __m512i load(const uint8_t* a, const uint8_t* b) { return _mm512_shuffle_epi8(x8::iq4_table(), XQ4::load(a, b)); }
+};
 // Q8_0: 32 int8 per block, as A0-31, B0-31; the sign-bit flip makes them unsigned q + 128.
 struct XQ8 {
   static constexpr int64_t kBytes = 34;
@@ -1020,10 +1026,11 @@ void gemv_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, con
 int64_t xq_bytes(int64_t cols) { return pairs_of(cols) * (kPairBytes + 2 * sizeof(float)); }
 
 void quantize_x(XQuant f, const float* x, int64_t cols, uint8_t* xq) {
-  if (f == XQuant::ForQ4_0)
-    quantize_x_for<XQ4>(x, cols, xq);
-  else
-    quantize_x_for<XQ8>(x, cols, xq);
+  switch (f) {
+    case XQuant::ForQ4_0: return quantize_x_for<XQ4>(x, cols, xq);
+    case XQuant::ForIQ4_NL: return quantize_x_for<XIQ4NL>(x, cols, xq);
+    case XQuant::ForQ8_0: return quantize_x_for<XQ8>(x, cols, xq);
+  }
 }
 
 void gemv_q8_0_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y) {
@@ -1031,6 +1038,9 @@ void gemv_q8_0_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols
 }
 void gemv_q4_0_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y) {
   gemv_vnni<XQ4>(w, stride, rows, cols, xq, y);
+}
+void gemv_iq4_nl_vnni(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* xq, float* y) {
+  gemv_vnni<XIQ4NL>(w, stride, rows, cols, xq, y);
 }
 
 #pragma GCC diagnostic pop

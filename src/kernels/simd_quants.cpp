@@ -9,7 +9,7 @@
 //   Q3_K 110: hmask 0 (32), qs 32 (64), scales 96 (12), d 108
 //   Q2_K  84: scales 0 (16), qs 16 (64), d 80, dmin 82
 //   IQ4_XS 136: d 0, scales_h 2 (u16), scales_l 4 (4), qs 8 (128)
-//   Q4_1 20: d 0, m 2, qs 4;  Q5_0 22: d 0, qh 2 (u32), qs 6;  Q5_1 24: d 0, m 2, qh 4, qs 8;  IQ4_NL 18: d 0, qs 2
+//   Q4_1 20: d 0, m 2, qs 4;  Q5_0 22: d 0, qh 2 (u32), qs 6;  Q5_1 24: d 0, m 2, qh 4, qs 8
 // Compared with ggml's x86 kernels (ggml-cpu/arch/x86/quants.c, ggml_vec_dot_q4_K_q8_K etc.): ggml
 // quantizes x to Q8_K (one f32 scale per 256 values, precomputed bsums per 16), multiplies the
 // integer sub-scales in as int16 (`vpmaddwd`) and converts once per super-block. Here x keeps one
@@ -60,13 +60,6 @@ inline __m512i nibbles_ab(__m512i aabb) {
 inline __m512i nibbles2(const uint8_t* a, const uint8_t* b) {
   return nibbles_ab(_mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(load128(a)), 0xFF00, load128(b)));
 }
-// IQ4 codes -> value + 128 (unsigned), by one in-lane table lookup.
-inline __m512i iq4_table() {
-  return _mm512_broadcast_i32x4(_mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, -127, -115, -103, -90, -75, -59, -39, -15));
-}
-static_assert(kIq4nlValues[0] + 128 == 1 && kIq4nlValues[8] + 128 == 129 && kIq4nlValues[15] + 128 == 241,
-              "iq4_table is kIq4nlValues + 128 as bytes");
-
 // ---- K-quants and IQ4_XS: one 256-value super-block per step, four 64-value chunks ----
 
 // Q4_K / Q5_K scales: lanes 0-7 dmin * m_j, lanes 8-15 d * sc_j (k4_scale_min, unpacked 4 at a time:
@@ -247,11 +240,6 @@ struct Q5_1F {
   static constexpr float kOff = 0;
   static __m512i load(const uint8_t* a, const uint8_t* b) { return add_fifth_bits(nibbles2(a + 8, b + 8), a + 4, b + 4); }
 };
-struct IQ4_NLF {
-  static constexpr int64_t kBytes = 18, kMin = -1;
-  static constexpr float kOff = 128;
-  static __m512i load(const uint8_t* a, const uint8_t* b) { return _mm512_shuffle_epi8(iq4_table(), nibbles2(a + 2, b + 2)); }
-};
 
 template <class F>
 float row_legacy(const uint8_t* w, int64_t blocks, const X8& x) {
@@ -336,9 +324,6 @@ void gemv_q5_0(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, con
 }
 void gemv_q5_1(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
   gemv<row_legacy<Q5_1F>, 32>(w, stride, rows, cols, x8, y);
-}
-void gemv_iq4_nl(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y) {
-  gemv<row_legacy<IQ4_NLF>, 32>(w, stride, rows, cols, x8, y);
 }
 
 #pragma GCC diagnostic pop

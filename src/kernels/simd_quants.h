@@ -57,7 +57,6 @@ void gemv_iq4_xs(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, c
 void gemv_q4_1(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
 void gemv_q5_0(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
 void gemv_q5_1(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
-void gemv_iq4_nl(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
 // The lattice i-quants (simd_iquants.cpp).
 void gemv_iq3_xxs(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);
 void gemv_iq3_s(const uint8_t* w, int64_t stride, int64_t rows, int64_t cols, const uint8_t* x8, float* y);

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "quants/block_formats.h"
+
 namespace mla::simd::x8 {
 
 // x8 holds values up to a multiple of 128 (a legacy row is read 4 blocks at a time; the padding is
@@ -64,6 +66,13 @@ inline __m128i load64(const uint8_t* p) { return _mm_loadl_epi64(reinterpret_cas
 inline __m128i load128(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 inline __m512i bcast256(const uint8_t* p) { return _mm512_broadcast_i64x4(load256(p)); }
+
+// IQ4 codes -> value + 128 (unsigned), by one in-lane table lookup (IQ4_XS, IQ4_NL).
+inline __m512i iq4_table() {
+  return _mm512_broadcast_i32x4(_mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, -127, -115, -103, -90, -75, -59, -39, -15));
+}
+static_assert(kIq4nlValues[0] + 128 == 1 && kIq4nlValues[8] + 128 == 129 && kIq4nlValues[15] + 128 == 241,
+              "iq4_table is kIq4nlValues + 128 as bytes");
 
 // Which entry of a 16-float scale vector each vpdpbusd lane (4 values) of a chunk takes:
 // per32(j): lanes 0-7 entry j, lanes 8-15 entry j + 1 (two sub-blocks of 32);
