@@ -317,12 +317,14 @@ void x_to_bf16(const float* x, int64_t n, uint16_t* out) {
 
 namespace {
 
+// 32 bf16 values (a named function: a lambda returning __m512bh draws GCC's -Wpsabi note).
+inline __m512bh ld(const uint16_t* p) { return reinterpret_cast<__m512bh>(_mm512_loadu_si512(p)); }
+
 // One weight row against kG inputs (x_j = x + j * cols): four accumulators per input, 32 values each
 // per step of 128, then the 32-value steps, then the tail, summed (a0 + a1) + (a2 + a3): the same
 // operations in the same order for every kG, so an input's result never depends on the batch.
 template <int kG>
 inline void dot_row(const uint16_t* row, int64_t cols, const uint16_t* x, float* y, int64_t ldy) {
-  auto ld = [](const uint16_t* p) { return reinterpret_cast<__m512bh>(_mm512_loadu_si512(p)); };
   __m512 a[kG][4];
   for (int j = 0; j < kG; ++j)
     for (int q = 0; q < 4; ++q) a[j][q] = _mm512_setzero_ps();
