@@ -119,23 +119,30 @@ TEST_P(AttentionTest, PagedTypedCacheMatchesReferenceAndContiguous) {
         std::vector<float> q(T * s.n_head * s.d_k), out(T * s.n_head * s.d_v), want(out.size()),
             contiguous(out.size());
         for (float& v : q) v = d(rng);
-        // bf16 rows under AVX512_BF16 with 16+ heads per key row run on vdpbf16ps, which rounds q
-        // times the scale and the softmax weights to bf16 (kernels/simd_attn_dot.h). The reference
-        // then takes q so rounded; the weights' rounding (relative 2^-9 each, the sum of the rounded
-        // weights as denominator) is left: it moves an output by at most 2^-9 max_j |v_j - out|.
-        // Observed up to 2.3e-3 (1 + |want|) in 35 runs (at 37 keys; ~1e-4 at 600): tolerance 1e-2.
-        // The kernels themselves are checked on exact sums below (AttentionBf16Dot).
-        const bool dot = GetParam() == KernelPath::Auto && kernels_use_bf16_dot() && dtype == kv::CacheDtype::BF16 &&
-                         s.n_head / s.n_head_kv >= 16;
-        const double tol = dot ? 1e-2 : 1e-5, tol_paged = dot ? 1e-2 : 1e-6;
-        std::vector<float> q_ref = q;
-        if (dot)
-          for (float& v : q_ref) v = bf16_to_f32(f32_to_bf16(v * s.scale)) / s.scale;
         KvCache flat(1, row, L, dtype);
         std::vector<float> rows(L * row);  // the f32 values both caches store
         for (float& v : rows) v = d(rng);
         for (int64_t j = 0; j < L; ++j) flat.write_row(0, j, rows.data() + j * row);
-        ref::attend(s, q_ref.data(), T, p0, flat.layout(0, L, ko, kh, vo, vh), want.data());
+        // bf16, fp8 and q8_0 rows under AVX512_BF16 with 16+ heads per key row run on vdpbf16ps, which
+        // rounds q times the scale and the softmax weights to bf16 (kernels/simd_attn_dot.h); fp8 /
+        // q8_0 rows are decoded to f32 and rounded to bf16 as well. The reference then takes q and
+        // the stored rows so rounded; the weights' rounding (relative 2^-9 each, the sum of the
+        // rounded weights as denominator) is left: it moves an output by at most 2^-9 max_j |v_j - out|.
+        // Observed up to 2.3e-3 (1 + |want|) in 35 runs (at 37 keys; ~1e-4 at 600): tolerance 1e-2.
+        // The kernels themselves are checked on exact sums below (AttentionBf16Dot).
+        const bool dot = attention_uses_bf16_dot(s, flat.layout(0, L, ko, kh, vo, vh));
+        const double tol = dot ? 1e-2 : 1e-5, tol_paged = dot ? 1e-2 : 1e-6;
+        std::vector<float> q_ref = q;
+        if (dot)
+          for (float& v : q_ref) v = bf16_to_f32(f32_to_bf16(v * s.scale)) / s.scale;
+        if (dot && dtype != kv::CacheDtype::BF16) {
+          std::vector<float> stored(L * row);
+          for (int64_t j = 0; j < L; ++j) flat.read_row(0, j, stored.data() + j * row);
+          for (float& v : stored) v = bf16_to_f32(f32_to_bf16(v));
+          ref::attend(s, q_ref.data(), T, p0, f32_rows(stored.data(), row, ko, kh, vo, vh), want.data());
+        } else {
+          ref::attend(s, q_ref.data(), T, p0, flat.layout(0, L, ko, kh, vo, vh), want.data());
+        }
         AttnState st;
         attend(pool3, s, q.data(), T, p0, flat.layout(0, L, ko, kh, vo, vh), st, contiguous.data());
         expect_near(contiguous, want, tol, what + " contiguous");

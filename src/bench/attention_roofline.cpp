@@ -11,7 +11,6 @@
 #include "core/error.h"
 #include "core/human_bytes.h"
 #include "kernels/attention.h"
-#include "kernels/matmul.h"
 #include "kv/kv_blocks.h"
 #include "kv/kv_cache.h"
 #include "model/mla_attention.h"
@@ -107,7 +106,8 @@ Case mla_case(int64_t heads, const AttnRooflineOptions& o, kv::CacheDtype dtype)
   c.bytes = static_cast<double>(w->cache->bytes_per_token()) * tokens + static_cast<double>(w->kv_b.size()) * 2;
   const double core = 2.0 * heads * tokens * ((kLora + kRope) + kLora);  // Q·K over 576, P·V over 512
   c.flops = core + 2.0 * heads * (kNope + kVHead) * kLora;                 // + the two absorptions
-  if (dtype == kv::CacheDtype::BF16 && kernels_use_bf16_dot()) c.dot_flops = core;
+  const AttnShape core_shape{heads, 1, kLora + kRope, kLora, 1.0f};  // the MQA the absorbed step runs
+  if (attention_uses_bf16_dot(core_shape, w->cache->layout(0, o.context + 1, 0, 0, 0, 0))) c.dot_flops = core;
   return {c, std::move(w)};
 }
 
@@ -179,7 +179,7 @@ std::string format_attention_roofline(const AttnRooflineReport& r) {
                 o.rounds, r.read_gbps, r.peak_gflops);
   out += line;
   if (r.dot_peak_gflops > 0) {
-    std::snprintf(line, sizeof line, ", vdpbf16ps peak %.1f GFLOP/s (Q·K and P·V of mla-absorbed over bf16)",
+    std::snprintf(line, sizeof line, ", vdpbf16ps peak %.1f GFLOP/s (mla-absorbed's Q·K and P·V over bf16, fp8, q8_0)",
                   r.dot_peak_gflops);
     out += line;
   }

@@ -1,7 +1,8 @@
 // `mla bench attention`: one layer's decode attention over a deep cache, per variant and cache dtype,
 // against this machine's roofline: floor = max(bytes / read bandwidth, FLOPs / peak), with the
 // ceilings measured in the same run. The peak is the f32 FMA's, except for the FLOPs that run on
-// AVX512_BF16 `vdpbf16ps` (absorbed MLA's Q·K and P·V over a bf16 cache, kernels/simd_attn_dot.h),
+// AVX512_BF16 `vdpbf16ps` (absorbed MLA's Q·K and P·V over a bf16, fp8 or q8_0 cache,
+// kernels/attention.h: attention_uses_bf16_dot),
 // which count against that instruction's peak. Every round times one read pass, the peak passes and
 // each case back to back, so on a shared, noisy machine the ceilings and the kernels see the same
 // load; the best of the rounds is kept for each (as `mla bench gemv` does).

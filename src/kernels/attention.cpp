@@ -9,6 +9,7 @@
 #include "kernels/matmul.h"
 #include "kernels/simd.h"
 #include "kernels/simd_attn_dot.h"
+#include "kernels/simd_panel.h"
 #include "tensor/dtype.h"
 
 namespace mla {
@@ -33,6 +34,7 @@ constexpr int64_t kChunkBytes = int64_t{1} << 20;
 struct Scratch {
   std::vector<float> scores, q, k, v, acc_t, rows_f32;
   std::vector<uint32_t> q_pairs, p_pairs, v_pairs;  // bf16 pairs (simd_attn_dot.h)
+  std::vector<uint32_t> k16, v16;                     // typed rows' tiles as bf16, two per element
   std::vector<const uint8_t*> rows;
   std::vector<int64_t> offsets;
 };
@@ -72,15 +74,15 @@ bool rows_in_place(const KvLayout& kv) {
 }
 
 // Value rows [c0, c0 + n) for attn_accumulate: rows[j] and the offset (in values) of V in it, read
-// from the decoded tile (row stride tile_stride) or, without one, in place in the cache.
+// from a decoded tile (V at its start, rows tile_row_bytes apart) or, without one, in place in the cache.
 struct ValueRows {
   const uint8_t* const* rows;
   int64_t offset;
 };
-ValueRows value_rows(const KvLayout& kv, const float* tile, int64_t tile_stride, int64_t v_at, int64_t c0, int64_t n) {
+ValueRows value_rows(const KvLayout& kv, const void* tile, int64_t tile_row_bytes, int64_t v_at, int64_t c0, int64_t n) {
   tl.rows.resize(n);
   if (tile) {
-    for (int64_t j = 0; j < n; ++j) tl.rows[j] = reinterpret_cast<const uint8_t*>(tile + j * tile_stride);
+    for (int64_t j = 0; j < n; ++j) tl.rows[j] = static_cast<const uint8_t*>(tile) + j * tile_row_bytes;
     return {tl.rows.data(), 0};
   }
   for (int64_t j = c0; j < c0 + n;) {  // one block-table lookup per contiguous run
@@ -161,7 +163,7 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
       m[i] = new_max;
       for (int64_t j = 0; j < n; ++j) l[i] += (sc[j] = std::exp(sc[j] - new_max));
     }
-    const ValueRows v = value_rows(kv, vtile, vtile_stride, v_at, c0, n);
+    const ValueRows v = value_rows(kv, vtile, vtile_stride * int64_t{sizeof(float)}, v_at, c0, n);
     if (half_in_place)
       (is_f16 ? simd::attn_accumulate_f16 : simd::attn_accumulate_bf16)(scores, kSubBlock, 1, G, v.rows, v.offset, n,
                                                                         s.d_v, acc);
@@ -177,23 +179,25 @@ void fold_rows(const AttnShape& s, const float* qg, int64_t G, const KvLayout& k
 
 // The same fold with the heads in vector lanes (simd.h, attn_scores_lanes), for G >= kLaneHeads
 // heads sharing each key row (absorbed MLA): groups of 16 heads, the last one padded with zero
-// queries whose lanes are never stored. f32 and bf16 rows are read in place, fp8 / q8_0 decoded.
-// Over bf16 rows P·V also runs with the heads in lanes, on a transposed accumulator
-// acc_t [groups x d_v x 16]; otherwise on acc itself. Where the CPU has AVX512_BF16 (and the kernel
-// path allows it) bf16 rows go through `vdpbf16ps` (simd_attn_dot.h): q and the softmax weights
-// rounded to bf16, every lane group scored before one P·V pass serves them all (each 32 dims of the
-// value rows interleaved by pairs of rows once); else they are widened to f32 (attn_scores_lanes_bf16 / attn_accumulate_lanes_bf16). f16
-// rows stay on fold_rows, which reads them in place (simd_avx512.cpp, Bf16Bcast).
+// queries whose lanes are never stored. f32 and bf16 rows are read in place, fp8 / q8_0 decoded
+// into f32 tiles. Where the CPU has AVX512_BF16 (and the kernel path allows it) bf16 rows, and the
+// fp8 / q8_0 tiles rounded to bf16, go through `vdpbf16ps` (simd_attn_dot.h): q and the softmax
+// weights rounded to bf16, every lane group scored before one P·V pass serves them all (each 32 dims
+// of the value rows interleaved by pairs of rows once), on a transposed accumulator acc_t
+// [groups x d_v x 16]. Otherwise bf16 rows are widened to f32 (attn_scores_lanes_bf16 /
+// attn_accumulate_lanes_bf16, also on acc_t) and f32 / decoded rows run attn_scores_lanes and
+// attn_accumulate on acc itself. f16 rows stay on fold_rows, which reads them in place
+// (simd_avx512.cpp, Bf16Bcast).
 void fold_rows_lanes(const AttnShape& s, const float* qg, int64_t G, const KvLayout& kv, int64_t g, int64_t a,
                      int64_t b, float* m, float* l, float* acc) {
   const int64_t groups = (G + 15) / 16, d_k = s.d_k, d_v = s.d_v;
   const bool bf16 = kv.dtype == kv::CacheDtype::BF16, typed = kv.dtype != kv::CacheDtype::F32 && !bf16;
-  const bool dot = bf16 && kernels_use_bf16_dot();
+  const bool dot = (bf16 || typed) && kernels_use_bf16_dot();
   const int64_t k_pairs = (d_k + 1) / 2;
   // q^T times the scale: [groups x d_k x 16] f32, or for `dot` [groups x k_pairs x 16] bf16 pairs.
   float* qt = dot ? nullptr : grow_aligned(tl.q, groups * d_k * 16);
   uint32_t* qp = dot ? grow_aligned(tl.q_pairs, groups * k_pairs * 16) : nullptr;
-  float* acc_t = bf16 ? grow_aligned(tl.acc_t, groups * d_v * 16) : nullptr;
+  float* acc_t = bf16 || dot ? grow_aligned(tl.acc_t, groups * d_v * 16) : nullptr;
   for (int64_t lg = 0; lg < groups; ++lg)
     for (int64_t i = 0; i < 16; ++i) {
       const int64_t h = 16 * lg + i;
@@ -213,16 +217,29 @@ void fold_rows_lanes(const AttnShape& s, const float* qg, int64_t G, const KvLay
   const bool v_in_k = v_at >= k_at && v_at + d_v <= k_at + d_k;
   float* ktile = typed ? grow_aligned(tl.k, kSubBlock * d_k) : nullptr;
   float* vtile = !typed ? nullptr : v_in_k ? ktile + (v_at - k_at) : grow_aligned(tl.v, kSubBlock * d_v);
+  // Typed rows under `dot`: the decoded tiles rounded to bf16 ([n x d_k], and [n x d_v] when V lies
+  // outside K), read by the same kernels as a bf16 cache.
+  auto half_tile = [](std::vector<uint32_t>& v, int64_t n) { return reinterpret_cast<uint16_t*>(grow_aligned(v, (n + 1) / 2)); };
+  uint16_t* ktile16 = dot && typed ? half_tile(tl.k16, kSubBlock * d_k) : nullptr;
+  uint16_t* vtile16 = !ktile16 ? nullptr : v_in_k ? ktile16 + (v_at - k_at) : half_tile(tl.v16, kSubBlock * d_v);
+  const int64_t tile_stride = v_in_k ? d_k : d_v;  // values from one row of vtile / vtile16 to the next
   for (int64_t c0 = a; c0 < b; c0 += kSubBlock) {
     const int64_t n = std::min(kSubBlock, b - c0), next = c0 + kSubBlock, pairs = (n + 1) / 2;
     if (typed) decode_tile(s, kv, k_at, v_at, c0, n, b, ktile, v_in_k ? nullptr : vtile);
-    const ValueRows v = value_rows(kv, vtile, v_in_k ? d_k : d_v, v_at, c0, n);
+    if (ktile16) {
+      simd::x_to_bf16(ktile, n * d_k, ktile16);
+      if (!v_in_k) simd::x_to_bf16(vtile, n * d_v, vtile16);
+    }
+    const ValueRows v = ktile16 ? value_rows(kv, vtile16, tile_stride * 2, v_at, c0, n)
+                                : value_rows(kv, vtile, tile_stride * 4, v_at, c0, n);
     for (int64_t lg = 0; lg < groups; ++lg) {
       float* sc = scores + lg * kSubBlock * 16;
       const int64_t heads = std::min<int64_t>(16, G - 16 * lg);
       // The first group's pass prefetches the rows of the next sub-block.
       auto pf = [&](int64_t j0) { return lg == 0 && next + j0 < b ? kv.row(next + j0) : nullptr; };
-      if (typed) {
+      if (ktile16) {
+        simd::attn_scores_lanes_dot(qp + lg * k_pairs * 16, d_k, ktile16, d_k, n, sc, nullptr);
+      } else if (typed) {
         simd::attn_scores_lanes(qt + lg * d_k * 16, d_k, ktile, d_k, n, sc, nullptr);
       } else if (bf16) {
         for_each_run<uint16_t>(kv, nullptr, 0, k_at, c0, n, [&](int64_t j0, int64_t nj, const uint16_t* k, int64_t st) {
@@ -330,7 +347,39 @@ void merge_state(int64_t d_v, float& m, float& l, float* acc, float m2, float l2
   m = new_max;
 }
 
+// How attend_block folds a cache (chosen once per call from the shape and the rows).
+struct Walk {
+  bool lanes;           // heads in lanes over rows every query head shares (fold_rows_lanes)
+  bool heads_in_lanes;  // MHA / GQA, all heads in one pass over whole rows (fold_rows_heads)
+  bool by_rows;         // several kv heads folded per sub-block of rows, in turn
+  bool decode_rows;     // ... over rows decoded whole to f32 first (fp8, q8_0)
+};
+Walk plan_walk(const AttnShape& s, const KvLayout& kv) {
+  const int64_t Hkv = s.n_head_kv, G = s.n_head / Hkv;
+  Walk w{};
+  w.lanes = G >= kLaneHeads && kernels_use_avx512() && kv.dtype != kv::CacheDtype::F16;
+  const bool in_place = rows_in_place(kv);
+  // MHA / GQA over rows read in place: every head in one pass over whole rows (fold_rows_heads). fp8 /
+  // q8_0 rows stay on the decoded chunks below (measured faster there: docs/KERNELS.md section 7).
+  w.heads_in_lanes = Hkv > 1 && G < kLaneHeads && kernels_use_avx512() && in_place;
+  // Otherwise, with several kv heads (portable kernels, fp8 / q8_0 rows), an item walks its rows in
+  // sub-blocks and folds each sub-block for all kv heads in turn, so every row streams from memory
+  // once and whole (measured against one kv head at a time over all rows: docs/KERNELS.md).
+  // Rows the kernels cannot read in place (fp8, q8_0) are then decoded whole, once per chunk, and
+  // every head folds the f32 copy, instead of each head decoding its own slices.
+  w.by_rows = Hkv > 1 && (in_place ? kSubBlock * kv.row_bytes : kDecodedRows * kv.row_width * int64_t{sizeof(float)}) <=
+                             kChunkBytes;
+  w.decode_rows = w.by_rows && !in_place;
+  return w;
+}
+
 }  // namespace
+
+bool attention_uses_bf16_dot(const AttnShape& s, const KvLayout& kv) {
+  const Walk w = plan_walk(s, kv);
+  // fold_rows_lanes' `dot`: over the cache's own rows (decoded f32 rows stay f32), of any dtype but f32.
+  return w.lanes && !w.decode_rows && kv.dtype != kv::CacheDtype::F32 && kernels_use_bf16_dot();
+}
 
 KvLayout f32_rows(const float* base, int64_t row_width, int64_t k_offset, int64_t k_head_stride, int64_t v_offset,
                   int64_t v_head_stride) {
@@ -369,19 +418,8 @@ void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t 
     splits = std::clamp<int64_t>((j1 - j0) / kMinSplitRows, 1, want);
   }
   const int64_t items = T * splits;
-  const bool lanes = G >= kLaneHeads && kernels_use_avx512() && kv.dtype != kv::CacheDtype::F16;
-  const bool in_place = rows_in_place(kv);
-  // MHA / GQA over rows read in place: every head in one pass over whole rows (fold_rows_heads). fp8 /
-  // q8_0 rows stay on the decoded chunks below (measured faster there: docs/KERNELS.md section 7).
-  const bool heads_in_lanes = Hkv > 1 && G < kLaneHeads && kernels_use_avx512() && in_place;
-  // Otherwise, with several kv heads (portable kernels, fp8 / q8_0 rows), an item walks its rows in
-  // sub-blocks and folds each sub-block for all kv heads in turn, so every row streams from memory
-  // once and whole (measured against one kv head at a time over all rows: docs/KERNELS.md).
-  // Rows the kernels cannot read in place (fp8, q8_0) are then decoded whole, once per chunk, and
-  // every head folds the f32 copy, instead of each head decoding its own slices.
-  const bool by_rows = Hkv > 1 && (in_place ? kSubBlock * kv.row_bytes
-                                            : kDecodedRows * kv.row_width * int64_t{sizeof(float)}) <= kChunkBytes;
-  const bool decode_rows = by_rows && !in_place;
+  const Walk w = plan_walk(s, kv);
+  const bool lanes = w.lanes, heads_in_lanes = w.heads_in_lanes, by_rows = w.by_rows, decode_rows = w.decode_rows;
   const int64_t chunk = !by_rows ? j1 - j0 : decode_rows ? kDecodedRows : kSubBlock;
   st.part_max.assign(items * H, kNegInf);
   st.part_sum.assign(items * H, 0.0f);

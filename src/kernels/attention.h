@@ -65,6 +65,11 @@ struct AttnState {
 void attend_block(ThreadPool& pool, const AttnShape& s, const float* q, int64_t T, int64_t p0, const KvLayout& kv,
                   int64_t j0, int64_t j1, AttnState& st);
 
+// Whether attend / attend_block multiply on AVX512_BF16 `vdpbf16ps` for this shape over these rows
+// (kernels/simd_attn_dot.h: q and the softmax weights rounded to bf16, fp8 / q8_0 rows decoded and
+// rounded to bf16): 16+ query heads per kv row, a bf16, fp8 or q8_0 cache, on the Auto kernel path.
+bool attention_uses_bf16_dot(const AttnShape& s, const KvLayout& kv);
+
 // All tokens [0, p0 + T) in one call: out[T x H x d_v].
 void attend(ThreadPool& pool, const AttnShape& s, const float* q, int64_t T, int64_t p0, const KvLayout& kv,
             AttnState& st, float* out);
