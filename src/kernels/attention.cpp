@@ -230,8 +230,8 @@ void fold_rows_lanes(const AttnShape& s, const float* qg, int64_t G, const KvLay
       simd::x_to_bf16(ktile, n * d_k, ktile16);
       if (!v_in_k) simd::x_to_bf16(vtile, n * d_v, vtile16);
     }
-    const ValueRows v = ktile16 ? value_rows(kv, vtile16, tile_stride * 2, v_at, c0, n)
-                                : value_rows(kv, vtile, tile_stride * 4, v_at, c0, n);
+    const ValueRows v = ktile16 ? value_rows(kv, vtile16, tile_stride * int64_t{sizeof(uint16_t)}, v_at, c0, n)
+                                : value_rows(kv, vtile, tile_stride * int64_t{sizeof(float)}, v_at, c0, n);
     for (int64_t lg = 0; lg < groups; ++lg) {
       float* sc = scores + lg * kSubBlock * 16;
       const int64_t heads = std::min<int64_t>(16, G - 16 * lg);
