@@ -24,6 +24,10 @@ CASES=(
   "v3_fp8_yarn_2shards|--variant v3 --dtype fp8 --yarn --shards 2 --seed 24"
   "v3_f32|--variant v3 --dtype f32 --no-yarn --seed 15"
   "v3_bf16_mla_only|--variant v3 --dtype bf16 --yarn --layers 2 --first-dense 2 --hidden 96 --seed 17"
+  # 16 heads share each cache row: absorbed decode attention on the heads-in-lanes kernels; its /dot
+  # rows read a bf16 cache, on vdpbf16ps where the CPU has AVX512_BF16 (the others' keep f32 caches).
+  "v2lite_bf16_16heads|--variant v2-lite --dtype bf16 --no-yarn --heads 16 --seed 43"
 )
+DOT_BF16_CACHE_CASES=(v2lite_bf16_16heads)
 
 source "$(dirname "$0")/../reference/run_cases.sh"

@@ -101,13 +101,16 @@ print(",".join(str(int(t)) for t in rng.integers(0, int(sys.argv[2]), size=int(s
 
   # Twice: with the f32 products (MLA_KERNELS=avx512-novnni: the model's arithmetic, to the tight
   # bound), and with the machine's dot-product kernels, which round activations to bf16 / int8
-  # before the products (kernels/panel_gemm.h): the "/dot" rows, to DOT_TOLERANCE.
+  # before the products (kernels/panel_gemm.h): the "/dot" rows, to DOT_TOLERANCE. Cases listed in
+  # DOT_BF16_CACHE_CASES run their dot rows over the default bf16 cache, where absorbed attention
+  # with 16+ heads per row rounds q and the softmax weights to bf16 too (kernels/simd_attn_dot.h).
   for kernels in f32 dot; do
     for mode in prefill decode; do
       for attn in "${ATTN_MODES[@]}"; do
         case_name="$name/$mode${attn:+/$attn}"
         out="$W/$name.$mode${attn:+.$attn}.$kernels.f32"
         extra=(--kv-type f32)  # the exact cache: the tolerance is for the arithmetic, not a rounded cache
+        [ "$kernels" = dot ] && [[ " ${DOT_BF16_CACHE_CASES[*]:-} " == *" $name "* ]] && extra=(--kv-type bf16)
         [ "$mode" = decode ] && extra+=(--decode)
         [ -n "$attn" ] && extra+=(--attn "$attn")
         tolerance=()
