@@ -7,7 +7,7 @@
 namespace mla {
 
 void* huge_alloc(size_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
+  constexpr size_t kHuge = kHugePageBytes;
   if (bytes < kHuge) {  // small: a huge page would only waste memory
     void* p = std::malloc(bytes ? bytes : 1);
     if (!p) fail("out of memory: cannot allocate ", bytes, " bytes");

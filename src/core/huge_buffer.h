@@ -15,6 +15,10 @@ struct FreeDeleter {
 template <class T>
 using HugeBuffer = std::unique_ptr<T[], FreeDeleter>;
 
+// The transparent huge page size (x86-64): buffers and mappings of at least this many bytes are placed
+// on its boundaries (here and in core/mapped_file.cpp).
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+
 // Uninitialised storage for `bytes` bytes; throws mla::Error when the allocation fails.
 void* huge_alloc(size_t bytes);
 

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/huge_buffer.h"
 
 namespace mla {
 
@@ -22,7 +23,7 @@ namespace {
 // 2 MiB-aligned address (reserved with slack, then trimmed) and advised MADV_HUGEPAGE. Both are
 // hints: without THP or large folios the mapping is an ordinary one.
 void* map_huge_aligned(int fd, size_t size) {
-  constexpr size_t kHuge = size_t{2} << 20;
+  constexpr size_t kHuge = kHugePageBytes;
   if (size < kHuge) return ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   const size_t len = (size + page - 1) / page * page;
