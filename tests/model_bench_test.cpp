@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "bench/model_bench.h"
 #include "core/error.h"
@@ -62,19 +64,24 @@ TEST_F(ModelBenchTest, OneResultPerTestAndDepth) {
 
 // With a read probe, tg rows carry the bytes a token reads: at least the lm_head (every token
 // multiplies all of it) and at most every weight once (f32 here: 4 bytes per parameter); pp rows none.
+// With a file probe too (here over any memory), tg rows carry its bandwidth as well.
 TEST_F(ModelBenchTest, DecodeRowsReportWeightBytesAgainstTheReadProbe) {
   ReadProbe probe(pool, size_t{1} << 20);
+  const std::vector<uint8_t> pages(3 << 20, 7);
+  ReadProbe file_probe(pool, {std::span<const uint8_t>(pages)});
   ModelBenchOptions o = small_options();
-  const std::vector<ModelBenchResult> rs = run_model_bench(*model, o, [](const std::string&) {}, &probe);
+  const std::vector<ModelBenchResult> rs = run_model_bench(*model, o, [](const std::string&) {}, &probe, &file_probe);
   const ModelConfig& c = model->config();
   const double lm_head = 4.0 * static_cast<double>(c.vocab_size * c.hidden_size);
   for (const ModelBenchResult& x : rs) {
     SCOPED_TRACE(x.test + " @ " + std::to_string(x.depth));
     if (x.kind == "prefill") {
       EXPECT_EQ(x.read_gbps, 0);
+      EXPECT_EQ(x.file_read_gbps, 0);
       continue;
     }
     EXPECT_GT(x.read_gbps, 0);
+    EXPECT_GT(x.file_read_gbps, 0);
     EXPECT_GE(x.weight_bytes_per_token, lm_head);
     EXPECT_LE(x.weight_bytes_per_token, 4.0 * static_cast<double>(model->params().total));
     EXPECT_NEAR(x.weight_gbps, x.weight_bytes_per_token * x.tps_mean / 1e9, 1e-9 * x.weight_gbps);
@@ -82,8 +89,9 @@ TEST_F(ModelBenchTest, DecodeRowsReportWeightBytesAgainstTheReadProbe) {
   ModelBenchReport r;
   r.options = o;
   r.results = rs;
-  EXPECT_NE(format_model_bench_table(r).find("% of read |"), std::string::npos);
+  EXPECT_NE(format_model_bench_table(r).find("% of read | % of file read |"), std::string::npos);
   EXPECT_NE(model_bench_json(r).find("\"weight_bytes_per_token\""), std::string::npos);
+  EXPECT_NE(model_bench_json(r).find("\"file_read_gbps\""), std::string::npos);
 }
 
 TEST_F(ModelBenchTest, ZeroDecodeTokensSkipsDecode) {

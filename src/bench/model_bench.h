@@ -35,8 +35,9 @@ struct ModelBenchResult {
   double tps_mean = 0, tps_sd = 0;  // over the repetitions' tokens / seconds (sd: n - 1, 0 for one)
   // Decode with a read probe: weight bytes one token reads (kernels' weight_bytes_read over the timed
   // repetitions), the GB/s that makes at tps_mean, and the best read-probe pass run between the
-  // repetitions (the same load on a shared machine). 0 where not measured.
-  double weight_bytes_per_token = 0, weight_gbps = 0, read_gbps = 0;
+  // repetitions (the same load on a shared machine): over a fresh buffer (read_gbps) and over the
+  // weights' own pages (file_read_gbps). 0 where not measured.
+  double weight_bytes_per_token = 0, weight_gbps = 0, read_gbps = 0, file_read_gbps = 0;
 };
 
 // A run and what it ran on. The caller fills the description (it knows the path, the files and
@@ -58,17 +59,19 @@ void check_model_bench_options(const ModelBenchOptions& o, int64_t max_context);
 
 // Checks the options against the model's max_position_embeddings, then for each depth in order: pp
 // tests in order, then tg. `progress` gets one line per step. With a read probe, each tg
-// repetition is followed by one probe pass (ModelBenchResult's bandwidth fields).
+// repetition is followed by one probe pass (ModelBenchResult's bandwidth fields); with file_probe
+// (reading the model's weight pages) by one of that too.
 std::vector<ModelBenchResult> run_model_bench(Model& model, const ModelBenchOptions& o,
                                               const std::function<void(const std::string&)>& progress,
-                                              ReadProbe* read_probe = nullptr);
+                                              ReadProbe* read_probe = nullptr, ReadProbe* file_probe = nullptr);
 
 // llama-bench's table: a header line describing the run, then | test | depth | t/s |, and for tg
-// rows measured with a read probe | weights GB/s | % of read |.
+// rows measured with a read probe | weights GB/s | % of read | (and | % of file read | with a file probe).
 std::string format_model_bench_table(const ModelBenchReport& r);
 // {"engine":"mla","model":...,"threads":...,"attn":...,"kv_type":...,"quant":null|"q8_0",
 //  "results":[{"test","kind","tokens","depth","reps","tps_mean","tps_sd","seconds":[...]
-//  (+ "weight_bytes_per_token","weight_gbps","read_gbps" for tg rows with a read probe)}]}
+//  (+ "weight_bytes_per_token","weight_gbps","read_gbps" for tg rows with a read probe, and
+//  "file_read_gbps" with a file probe)}]}
 std::string model_bench_json(const ModelBenchReport& r);
 void write_model_bench_json(const ModelBenchReport& r, const std::string& path);
 

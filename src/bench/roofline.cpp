@@ -1,8 +1,9 @@
 // Roofline ceilings measured on the machine the benchmark runs on (see roofline.h).
 //
 // Read bandwidth: every pool thread sums its own contiguous slice of one large buffer (first touched by
-// that same thread, so pages sit on its NUMA node), with many independent accumulators so the loop is
-// limited by loads, not by the latency of the add chain. Best of several passes, in 1e9 bytes/s.
+// that same thread, so pages sit on its NUMA node), or of each span it is given, as 64-bit integers
+// with many independent accumulators so the loop is limited by loads, not by the latency of the add
+// chain. Best of several passes, in 1e9 bytes/s.
 //
 // FMA peak: every pool thread runs N independent FMA chains on register-resident vectors (N >= FMA
 // latency x FMA ports, so the pipes never wait on a result), 2 FLOPs per FMA lane. Best of a few passes.
@@ -19,9 +20,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cpu_clones.h"
@@ -39,18 +42,34 @@ double seconds_since(Clock::time_point t0) {
 // Results are folded into this so the compiler cannot drop the measured loops.
 volatile float g_sink = 0;
 
-// 64 independent f32 lanes: 4 zmm / 8 ymm / 16 xmm accumulators, enough to hide the add latency.
-// No -ffast-math needed: each lane is its own sum, so vectorising does not reorder any addition.
-constexpr int kSumLanes = 64;
+// Thread ith's share [begin, end) of n bytes, cut at multiples of 64 (cache lines) where possible.
+std::pair<size_t, size_t> thread_slice(size_t n, int ith, int nth) {
+  auto cut = [&](int i) { return i == nth ? n : n / 64 * static_cast<size_t>(i) / static_cast<size_t>(nth) * 64; };
+  return {cut(ith), cut(ith + 1)};
+}
 
-MLA_CLONES float sum_f32(const float* p, int64_t n) {
-  float acc[kSumLanes] = {};
-  int64_t i = 0;
-  for (; i + kSumLanes <= n; i += kSumLanes)
-    for (int j = 0; j < kSumLanes; ++j) acc[j] += p[i + j];
-  float s = 0;
-  for (; i < n; ++i) s += p[i];
-  for (int j = 0; j < kSumLanes; ++j) s += acc[j];
+// Integer sum of n bytes read as 64-bit words (8 independent lanes per vector, enough accumulators
+// to hide the add latency): any bit pattern is fine, unlike floats (NaN, denormals), so the probe
+// can read weights as they lie. The tail under 8 bytes is not read.
+constexpr int kSumWords = 32;
+
+MLA_CLONES uint64_t sum_bytes(const uint8_t* p, size_t n) {
+  uint64_t acc[kSumWords] = {};
+  const size_t words = n / 8;
+  size_t i = 0;
+  for (; i + kSumWords <= words; i += kSumWords)
+    for (int j = 0; j < kSumWords; ++j) {
+      uint64_t w;
+      std::memcpy(&w, p + 8 * (i + static_cast<size_t>(j)), 8);
+      acc[j] += w;
+    }
+  uint64_t s = 0;
+  for (; i < words; ++i) {
+    uint64_t w;
+    std::memcpy(&w, p + 8 * i, 8);
+    s += w;
+  }
+  for (int j = 0; j < kSumWords; ++j) s += acc[j];
   return s;
 }
 
@@ -171,31 +190,47 @@ FmaKernel pick_kernel(PeakInstr instr) {
 
 }  // namespace
 
-ReadProbe::ReadProbe(ThreadPool& pool, size_t buffer_bytes)
-    : pool_(pool), n_(static_cast<int64_t>(buffer_bytes / sizeof(float))) {
-  if (n_ < 1024) fail("measure_read_gbps: buffer of ", buffer_bytes, " bytes is too small");
+ReadProbe::ReadProbe(ThreadPool& pool, size_t buffer_bytes) : pool_(pool), bytes_(buffer_bytes / 64 * 64) {
+  if (bytes_ < 4096) fail("measure_read_gbps: buffer of ", buffer_bytes, " bytes is too small");
   // Huge pages where the kernel allows: TLB misses do not eat into the measured bandwidth.
-  buf_ = make_huge_buffer<float>(n_);
+  buf_ = make_huge_buffer<uint8_t>(bytes_);
+  spans_.emplace_back(buf_.get(), bytes_);
   // First touch by the thread that will read the slice: pages are faulted in (not timed) and placed
   // on that thread's memory node.
   pool.run([&](int ith, int nth) {
-    const int64_t begin = n_ * ith / nth, end = n_ * (ith + 1) / nth;
-    std::fill(buf_.get() + begin, buf_.get() + end, 1.0f);
+    const auto [begin, end] = thread_slice(bytes_, ith, nth);
+    std::fill(buf_.get() + begin, buf_.get() + end, uint8_t{1});
   });
 }
 
+ReadProbe::ReadProbe(ThreadPool& pool, std::vector<std::span<const uint8_t>> spans, size_t max_bytes) : pool_(pool) {
+  size_t total = 0;
+  for (const auto& s : spans) total += s.size();
+  if (total == 0) fail("read probe: no bytes to read");
+  constexpr size_t kPiece = size_t{16} << 20;
+  // Every step-th piece of each span (its tail piece may be shorter), so the sample spans the memory.
+  const size_t cap = std::max(max_bytes, kPiece), step = (total + cap - 1) / cap;
+  size_t piece = 0;
+  for (const auto& s : spans)
+    for (size_t off = 0; off < s.size(); off += kPiece, ++piece)
+      if (piece % step == 0) spans_.push_back(s.subspan(off, std::min(kPiece, s.size() - off)));
+  for (const auto& s : spans_) bytes_ += s.size();
+  pass();  // faults the pages in (a file not yet in the page cache is read from disk here)
+}
+
 double ReadProbe::pass() {
-  std::vector<float> partial(static_cast<size_t>(pool_.size()) * 16, 0.0f);  // 64 bytes apart: no false sharing
+  std::vector<uint64_t> partial(static_cast<size_t>(pool_.size()) * 8, 0);  // 64 bytes apart: no false sharing
   const auto t0 = Clock::now();
-  pool_.run([&](int ith, int nth) {
-    const int64_t begin = n_ * ith / nth, end = n_ * (ith + 1) / nth;
-    partial[static_cast<size_t>(ith) * 16] = sum_f32(buf_.get() + begin, end - begin);
-  });
+  for (const auto& s : spans_)
+    pool_.run([&](int ith, int nth) {
+      const auto [begin, end] = thread_slice(s.size(), ith, nth);
+      partial[static_cast<size_t>(ith) * 8] += sum_bytes(s.data() + begin, end - begin);
+    });
   const double t = seconds_since(t0);
-  float s = 0;
-  for (float p : partial) s += p;
-  g_sink = g_sink + s;
-  return t > 0 ? static_cast<double>(n_) * sizeof(float) / t / 1e9 : 0;
+  uint64_t sum = 0;
+  for (uint64_t p : partial) sum += p;
+  g_sink = g_sink + static_cast<float>(sum & 1);
+  return t > 0 ? static_cast<double>(bytes_) / t / 1e9 : 0;
 }
 
 double measure_read_gbps(ThreadPool& pool, size_t buffer_bytes) {

@@ -3,7 +3,10 @@
 // f32 FMA peak (independent FMA chains in registers), both using all threads of the pool.
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "core/huge_buffer.h"
 #include "core/thread_pool.h"
@@ -16,13 +19,22 @@ double measure_read_gbps(ThreadPool& pool, size_t buffer_bytes = size_t{1} << 30
 // interleave its passes with its own (both then see the same load on a shared machine).
 class ReadProbe {
  public:
-  ReadProbe(ThreadPool& pool, size_t buffer_bytes);  // allocates and first-touches the buffer
-  double pass();                                      // one timed read of the whole buffer, GB/s
+  // Its own buffer: anonymous memory (huge pages where the kernel allows), first touched by the
+  // threads that read it.
+  ReadProbe(ThreadPool& pool, size_t buffer_bytes);
+  // Memory the caller holds and keeps alive, e.g. a model's weight tensors in their mapped files. In
+  // a virtual machine two regions of RAM can read at very different speeds (how the host backs
+  // them), so the pages the weights sit in may not read like a fresh buffer. At most max_bytes are
+  // read per pass (about: whole 16 MiB pieces, evenly spaced). Touched once, untimed, here.
+  ReadProbe(ThreadPool& pool, std::vector<std::span<const uint8_t>> spans, size_t max_bytes = size_t{1} << 30);
+  double pass();  // one timed read of every byte, GB/s
+  size_t bytes() const { return bytes_; }  // what one pass reads
 
  private:
   ThreadPool& pool_;
-  int64_t n_;
-  HugeBuffer<float> buf_;
+  HugeBuffer<uint8_t> buf_;                      // the first form's buffer
+  std::vector<std::span<const uint8_t>> spans_;  // what a pass reads
+  size_t bytes_ = 0;
 };
 double measure_peak_gflops(ThreadPool& pool);
 

@@ -13,6 +13,7 @@
 #include "bench/gemv_bench.h"
 #include "bench/model_bench.h"
 #include "bench/report.h"
+#include "bench/weight_pages.h"
 #include "dist/mpi.h"
 #include "bench/runner.h"
 #include "commands.h"
@@ -114,12 +115,21 @@ void bench_model(const ModelBenchFlags& f, int threads, const std::string& quant
   r.weights = weight_dtypes(f.model, r.quant);
   r.threads = pool.size();
   const StderrProgress progress;
-  // Decode streams the weights: a read probe (512 MiB, passes between the tg repetitions) says
-  // what share of the machine's read bandwidth a token's weight bytes reach.
+  // Decode streams the weights: read probes (passes between the tg repetitions) say what share of
+  // the read bandwidth a token's weight bytes reach: of a fresh 512 MiB buffer, and of the pages the
+  // weights lie in (the model's files, unless --quant moved them into buffers of their own).
   // Split across ranks, this rank reads only part of a token's weights: no probe, no share.
-  std::optional<bench::ReadProbe> probe;
-  if (r.options.decode_tokens > 0 && !split) probe.emplace(pool, size_t{512} << 20);
-  r.results = bench::run_model_bench(*model, r.options, progress.callback(), probe ? &*probe : nullptr);
+  std::optional<bench::ReadProbe> probe, file_probe;
+  bench::MappedWeightBytes files;
+  if (r.options.decode_tokens > 0 && !split) {
+    probe.emplace(pool, size_t{512} << 20);
+    if (!r.quant) {
+      files = bench::mapped_weight_bytes(f.model);
+      file_probe.emplace(pool, files.spans);
+    }
+  }
+  r.results = bench::run_model_bench(*model, r.options, progress.callback(), probe ? &*probe : nullptr,
+                                     file_probe ? &*file_probe : nullptr);
   progress.end();
   std::printf("%s", bench::format_model_bench_table(r).c_str());
   if (!json.empty()) bench::write_model_bench_json(r, json);
