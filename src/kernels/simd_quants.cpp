@@ -149,6 +149,11 @@ inline __m512 q3_k_scales_f(const uint8_t* b) {
 }
 
 // Q3_K / Q2_K share the 2-bit layout: chunk 2h + o has bits 2(2o) and 2(2o + 1) of qs[32h + l] in its halves.
+// Q2_K does not shift its fields down: u = qs & (3 << 2f) is 4^f times the field f value (at most
+// 192, and 192 * 127 fits vpdpbusd's 16-bit products), and 4^-f goes into sub-block j's scale (f =
+// (j % 8) / 2). Scaling by powers of two is exact, so the sums are the shifted kernel's bit for bit;
+// it saves the four shifts of a super-block for one multiply. Q3_K's third bit would overflow a
+// byte at field 3 (4 * 64 = 256).
 template <bool kQ3>
 float row_q23_k(const uint8_t* w, int64_t nsb, const X8& x) {
   constexpr int64_t kB = kQ3 ? 110 : 84, kQs = kQ3 ? 32 : 16;
@@ -167,7 +172,10 @@ float row_q23_k(const uint8_t* w, int64_t nsb, const X8& x) {
     } else {
       const __m512i sc = _mm512_cvtepu8_epi32(load128(b));  // scale j in bits 0-3, min j in bits 4-7
       const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(load_u32(b + 80))));  // d, dmin
-      S = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(15))), _mm512_broadcastss_ps(dd));
+      const __m512 field_scale = _mm512_setr_ps(1, 1, 0x1p-2f, 0x1p-2f, 0x1p-4f, 0x1p-4f, 0x1p-6f, 0x1p-6f, 1, 1, 0x1p-2f,
+                                                0x1p-2f, 0x1p-4f, 0x1p-4f, 0x1p-6f, 0x1p-6f);
+      S = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(15))),
+                        _mm512_mul_ps(_mm512_broadcastss_ps(dd), field_scale));
       const __m512 M = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)), _mm512_broadcastss_ps(_mm_movehdup_ps(dd)));
       offs = _mm512_fmadd_ps(M, _mm512_loadu_ps(x.sum16 + 16 * s), offs);
     }
@@ -177,8 +185,12 @@ float row_q23_k(const uint8_t* w, int64_t nsb, const X8& x) {
       const __m512i qb = bcast256(b + kQs + 32 * h);
 #pragma GCC unroll 2
       for (int o = 0; o < 2; ++o) {
-        __m512i u = _mm512_and_si512(_mm512_srlv_epi16(qb, counts16(4 * o, 4 * o + 2)), low2);
-        if (kQ3) {  // the third bit: bit 4h + 2o (+ 1) of hmask[l]; value = u - 4 with it set in u
+        __m512i u;
+        if (!kQ3) {
+          u = _mm512_and_si512(qb, bytes2(3 << (4 * o), 3 << (4 * o + 2)));
+        } else {
+          u = _mm512_and_si512(_mm512_srlv_epi16(qb, counts16(4 * o, 4 * o + 2)), low2);
+          // The third bit: bit 4h + 2o (+ 1) of hmask[l]; value = u - 4 with it set in u.
           const int bit = 4 * h + 2 * o;
           const __mmask64 hi = _mm512_test_epi8_mask(hm, bytes2(1 << bit, 1 << (bit + 1)));
           u = _mm512_mask_add_epi8(u, hi, u, _mm512_set1_epi8(4));
