@@ -205,6 +205,40 @@ struct Q6_KSuper {
     for (int k = 0; k < 2; ++k) d[k] = dd * static_cast<float>(x.scales[8 * (j / 4) + 2 * (j % 4) + k]);
   }
 };
+// Q2_K / Q3_K: block j is bits 2 (j % 4) of qs[32 (j / 4) + l] (Q3_K: plus bit j of hmask[l] as
+// bit 2), two sub-blocks of 16 with scales 2j and 2j + 1 (quants/int8_unpack.cpp's unpack_q2_k /
+// unpack_q3_k, one value at a time).
+struct Q2_KSuper {
+  static constexpr int kSub = 16;
+  static constexpr bool kMin = true;
+  static constexpr int64_t kBytes = sizeof(BlockQ2_K);
+  static __m256i u(const uint8_t* sb, int j) { return shift_and(load32(sb + offsetof(BlockQ2_K, qs) + 32 * (j / 4)), 2 * (j % 4), 3); }
+  static void scales(const uint8_t* sb, int j, float* d, float* m) {
+    const auto& x = *reinterpret_cast<const BlockQ2_K*>(sb);
+    const float dd = _cvtsh_ss(x.d), dmin = _cvtsh_ss(x.dmin);
+    for (int h = 0; h < 2; ++h) {
+      d[h] = dd * static_cast<float>(x.scales[2 * j + h] & 15);
+      m[h] = -dmin * static_cast<float>(x.scales[2 * j + h] >> 4);
+    }
+  }
+};
+struct Q3_KSuper {
+  static constexpr int kSub = 16;
+  static constexpr bool kMin = false;
+  static constexpr int64_t kBytes = sizeof(BlockQ3_K);
+  static __m256i u(const uint8_t* sb, int j) {
+    const __m256i low = shift_and(load32(sb + offsetof(BlockQ3_K, qs) + 32 * (j / 4)), 2 * (j % 4), 3);
+    const __m256i high = _mm256_slli_epi16(shift_and(load32(sb + offsetof(BlockQ3_K, hmask)), j, 1), 2);
+    return _mm256_or_si256(low, high);
+  }
+  static void scales(const uint8_t* sb, int j, float* d, float*) {
+    const auto& x = *reinterpret_cast<const BlockQ3_K*>(sb);
+    int sc[16];
+    q3_k_scales(x.scales, sc);
+    const float dd = _cvtsh_ss(x.d);
+    for (int h = 0; h < 2; ++h) d[h] = dd * static_cast<float>(sc[2 * j + h]);
+  }
+};
 struct IQ4_XSSuper {
   static constexpr int kSub = 32;
   static constexpr bool kMin = false;
@@ -268,6 +302,12 @@ void pack_super16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* p
 
 }  // namespace
 
+void pack_q2_k_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  pack_super16<Q2_KSuper>(rows, b0, nb, panel);
+}
+void pack_q3_k_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  pack_super16<Q3_KSuper>(rows, b0, nb, panel);
+}
 void pack_q4_k_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
   pack_super16<Q4_KSuper>(rows, b0, nb, panel);
 }

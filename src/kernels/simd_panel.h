@@ -40,8 +40,11 @@ void panel_bf16(const uint32_t* panel, int64_t steps, const uint32_t* x, int64_t
 // bytes (q + 128 / the nibbles) by 16 x 16 dword transposes of two blocks at a time, and d.
 void pack_q8_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
 void pack_q4_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
-// The same for the 256-value formats whose bytes unpack in a few vector operations (Q4_K, Q5_K, Q6_K,
-// IQ4_XS): b0 and nb even. Their sub-blocks are 32 values (16 for Q6_K), with a min for Q4_K / Q5_K.
+// The same for the 256-value formats whose bytes unpack in a few vector operations (Q2_K, Q3_K,
+// Q4_K, Q5_K, Q6_K, IQ4_XS): b0 and nb even. Their sub-blocks are 32 values (16 for Q2_K, Q3_K and
+// Q6_K), with a min for Q2_K / Q4_K / Q5_K.
+void pack_q2_k_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
+void pack_q3_k_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
 void pack_q4_k_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
 void pack_q5_k_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
 void pack_q6_k_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
