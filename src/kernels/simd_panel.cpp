@@ -109,6 +109,23 @@ struct Q4_0Blocks {
   }
 };
 
+// IQ4 codes (one per byte, < 16) -> the unsigned u = kIq4nlValues + 128 (IQ4_NL, IQ4_XS).
+constexpr std::array<uint8_t, 16> kIq4Unsigned = [] {
+  std::array<uint8_t, 16> t{};
+  for (int i = 0; i < 16; ++i) t[i] = static_cast<uint8_t>(kIq4nlValues[i] + 128);
+  return t;
+}();
+inline __m256i iq4_unsigned(__m256i codes) {
+  __m128i table;
+  std::memcpy(&table, kIq4Unsigned.data(), 16);
+  return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table), codes);
+}
+// IQ4_NL: Q4_0's block, its codes through the table.
+struct IQ4_NLBlocks {
+  static constexpr int64_t kBytes = 18;
+  static __m256i u(const uint8_t* blk) { return iq4_unsigned(Q4_0Blocks::u(blk)); }
+};
+
 inline float f16_scale(const uint8_t* blk) {
   uint16_t h;
   __builtin_memcpy(&h, blk, 2);
@@ -150,6 +167,9 @@ void pack_q8_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* p
 }
 void pack_q4_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
   pack_blocks16<Q4_0Blocks>(rows, b0, nb, panel);
+}
+void pack_iq4_nl_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  pack_blocks16<IQ4_NLBlocks>(rows, b0, nb, panel);
 }
 
 namespace {
@@ -246,21 +266,13 @@ struct IQ4_XSSuper {
   static __m256i u(const uint8_t* sb, int j) {
     const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + offsetof(BlockIQ4_XS, qs) + 16 * j));
     const __m128i low4 = _mm_set1_epi8(15);
-    const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low4), _mm_and_si128(q, low4));
-    __m128i table;
-    std::memcpy(&table, kUnsignedValues.data(), 16);
-    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table), codes);
+    return iq4_unsigned(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low4), _mm_and_si128(q, low4)));
   }
   static void scales(const uint8_t* sb, int j, float* d, float*) {
     const auto& x = *reinterpret_cast<const BlockIQ4_XS*>(sb);
     const int ls = ((x.scales_l[j / 2] >> (4 * (j % 2))) & 15) | ((x.scales_h >> (2 * j)) & 3) << 4;
     d[0] = _cvtsh_ss(x.d) * static_cast<float>(ls - 32);
   }
-  static constexpr std::array<uint8_t, 16> kUnsignedValues = [] {  // kIq4nlValues + 128
-    std::array<uint8_t, 16> t{};
-    for (int i = 0; i < 16; ++i) t[i] = static_cast<uint8_t>(kIq4nlValues[i] + 128);
-    return t;
-  }();
 };
 
 // Blocks [b0, b0 + nb) (b0, nb even: whole pairs) of 16 rows as F's sub-blocks: two blocks of every
