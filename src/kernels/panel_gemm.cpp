@@ -22,7 +22,7 @@ constexpr int64_t kChunkValues = 2048;
 
 // ---- Weight formats on the int8 path: quants/int8_unpack.h's form w = d (u - off) + m per sub-block,
 // with SIMD packers for the formats whose bytes need no more than masks, shifts or a 16-entry table
-// (Q8_0: q + 128 by a sign-bit flip, Q4_0 / IQ4_NL / Q2_K..Q6_K / IQ4_XS); the others unpack each
+// (Q8_0: q + 128 by a sign-bit flip, Q4_0 / IQ4_NL / Q5_0 / Q2_K..Q6_K / IQ4_XS); the others unpack each
 // row's blocks with the scalar unpacker and transpose the bytes with pack_dwords16.
 struct PanelFormat {
   const Int8Form* form;
@@ -33,6 +33,7 @@ PanelFormat panel_format(DType t) {
   if (t == DType::Q8_0) return {int8_form(t), simd::pack_q8_0_16};
   if (t == DType::Q4_0) return {int8_form(t), simd::pack_q4_0_16};
   if (t == DType::IQ4_NL) return {int8_form(t), simd::pack_iq4_nl_16};
+  if (t == DType::Q5_0) return {int8_form(t), simd::pack_q5_0_16};
   if (t == DType::Q2_K) return {int8_form(t), simd::pack_q2_k_16};
   if (t == DType::Q3_K) return {int8_form(t), simd::pack_q3_k_16};
   if (t == DType::Q4_K) return {int8_form(t), simd::pack_q4_k_16};

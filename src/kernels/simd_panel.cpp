@@ -101,11 +101,22 @@ struct Q8_0Blocks {
     return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)), _mm256_set1_epi8(static_cast<char>(0x80)));
   }
 };
+// 16 bytes of nibbles -> 32 bytes: value j (< 16) the low nibble of byte j, value 16 + j its high one.
+inline __m256i nibbles32(const uint8_t* p) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), low4 = _mm_set1_epi8(15);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low4), _mm_and_si128(q, low4));
+}
 struct Q4_0Blocks {
   static constexpr int64_t kBytes = 18;
+  static __m256i u(const uint8_t* blk) { return nibbles32(blk + 2); }
+};
+// Q5_0: d 0, qh 2 (bit j: value j's fifth bit), qs 6.
+struct Q5_0Blocks {
+  static constexpr int64_t kBytes = 22;
   static __m256i u(const uint8_t* blk) {
-    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)), low4 = _mm_set1_epi8(15);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low4), _mm_and_si128(q, low4));
+    uint32_t qh;
+    std::memcpy(&qh, blk + 2, 4);
+    return _mm256_or_si256(nibbles32(blk + 6), _mm256_maskz_mov_epi8(_cvtu32_mask32(qh), _mm256_set1_epi8(16)));
   }
 };
 
@@ -170,6 +181,9 @@ void pack_q4_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* p
 }
 void pack_iq4_nl_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
   pack_blocks16<IQ4_NLBlocks>(rows, b0, nb, panel);
+}
+void pack_q5_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel) {
+  pack_blocks16<Q5_0Blocks>(rows, b0, nb, panel);
 }
 
 namespace {

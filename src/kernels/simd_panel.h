@@ -36,12 +36,13 @@ void panel_bf16(const uint32_t* panel, int64_t steps, const uint32_t* x, int64_t
                 int64_t ldy, int64_t live_rows, bool accumulate);
 
 // Packs blocks [b0, b0 + nb) of 16 rows (rows[i]: row i's bytes, nullptr: a zero row) of a Q8_0 /
-// Q4_0 / IQ4_NL matrix into one group of an int8 panel (panel_gemm.h; panel: the group's first
-// lane): u bytes (q + 128 / the nibbles / their table values + 128) by 16 x 16 dword transposes of
-// two blocks at a time, and d.
+// Q4_0 / IQ4_NL / Q5_0 matrix into one group of an int8 panel (panel_gemm.h; panel: the group's
+// first lane): u bytes (q + 128 / the nibbles / their table values + 128 / nibble + 16 x fifth bit)
+// by 16 x 16 dword transposes of two blocks at a time, and d.
 void pack_q8_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
 void pack_q4_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
 void pack_iq4_nl_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
+void pack_q5_0_16(const uint8_t* const* rows, int64_t b0, int64_t nb, uint8_t* panel);
 // The same for the 256-value formats whose bytes unpack in a few vector operations (Q2_K, Q3_K,
 // Q4_K, Q5_K, Q6_K, IQ4_XS): b0 and nb even. Their sub-blocks are 32 values (16 for Q2_K, Q3_K and
 // Q6_K), with a min for Q2_K / Q4_K / Q5_K.
