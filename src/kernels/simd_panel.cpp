@@ -277,11 +277,7 @@ struct IQ4_XSSuper {
   static constexpr int kSub = 32;
   static constexpr bool kMin = false;
   static constexpr int64_t kBytes = sizeof(BlockIQ4_XS);
-  static __m256i u(const uint8_t* sb, int j) {
-    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + offsetof(BlockIQ4_XS, qs) + 16 * j));
-    const __m128i low4 = _mm_set1_epi8(15);
-    return iq4_unsigned(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low4), _mm_and_si128(q, low4)));
-  }
+  static __m256i u(const uint8_t* sb, int j) { return iq4_unsigned(nibbles32(sb + offsetof(BlockIQ4_XS, qs) + 16 * j)); }
   static void scales(const uint8_t* sb, int j, float* d, float*) {
     const auto& x = *reinterpret_cast<const BlockIQ4_XS*>(sb);
     const int ls = ((x.scales_l[j / 2] >> (4 * (j % 2))) & 15) | ((x.scales_h >> (2 * j)) & 3) << 4;
