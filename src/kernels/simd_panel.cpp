@@ -194,6 +194,12 @@ __m256i shift_and(__m256i v, int shift, int mask) {
   return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(static_cast<char>(mask)));
 }
 __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+// low with bit j of bits[l] moved to bit `at` of byte l (Q5_K's fifth bit, Q3_K's third).
+__m256i with_high_bit(__m256i low, const uint8_t* bits, int j, int at) {
+  return _mm256_or_si256(low, _mm256_slli_epi16(shift_and(load32(bits), j, 1), at));
+}
+// Q2_K / Q3_K: block j's 2-bit fields, bits 2 (j % 4) of qs[32 (j / 4) + l].
+__m256i fields2(const uint8_t* qs, int j) { return shift_and(load32(qs + 32 * (j / 4)), 2 * (j % 4), 3); }
 
 // Q4_K / Q5_K block j's scale d * sc and min -dmin * m (k4_scale_min's 6-bit fields).
 template <class Block>
@@ -218,8 +224,7 @@ struct Q5_KSuper {
   static constexpr int64_t kBytes = sizeof(BlockQ5_K);
   static __m256i u(const uint8_t* sb, int j) {
     const __m256i low = shift_and(load32(sb + offsetof(BlockQ5_K, qs) + 32 * (j / 2)), 4 * (j % 2), 15);
-    const __m256i high = _mm256_slli_epi16(shift_and(load32(sb + offsetof(BlockQ5_K, qh)), j, 1), 4);
-    return _mm256_or_si256(low, high);
+    return with_high_bit(low, sb + offsetof(BlockQ5_K, qh), j, 4);
   }
   static void scales(const uint8_t* sb, int j, float* d, float* m) { k_scale_min<BlockQ5_K>(sb, j, d, m); }
 };
@@ -239,14 +244,13 @@ struct Q6_KSuper {
     for (int k = 0; k < 2; ++k) d[k] = dd * static_cast<float>(x.scales[8 * (j / 4) + 2 * (j % 4) + k]);
   }
 };
-// Q2_K / Q3_K: block j is bits 2 (j % 4) of qs[32 (j / 4) + l] (Q3_K: plus bit j of hmask[l] as
-// bit 2), two sub-blocks of 16 with scales 2j and 2j + 1 (quants/int8_unpack.cpp's unpack_q2_k /
-// unpack_q3_k, one value at a time).
+// Q2_K / Q3_K: block j is fields2 (Q3_K: plus bit j of hmask[l] as bit 2), two sub-blocks of 16
+// with scales 2j and 2j + 1 (quants/int8_unpack.cpp's unpack_q2_k / unpack_q3_k, one value at a time).
 struct Q2_KSuper {
   static constexpr int kSub = 16;
   static constexpr bool kMin = true;
   static constexpr int64_t kBytes = sizeof(BlockQ2_K);
-  static __m256i u(const uint8_t* sb, int j) { return shift_and(load32(sb + offsetof(BlockQ2_K, qs) + 32 * (j / 4)), 2 * (j % 4), 3); }
+  static __m256i u(const uint8_t* sb, int j) { return fields2(sb + offsetof(BlockQ2_K, qs), j); }
   static void scales(const uint8_t* sb, int j, float* d, float* m) {
     const auto& x = *reinterpret_cast<const BlockQ2_K*>(sb);
     const float dd = _cvtsh_ss(x.d), dmin = _cvtsh_ss(x.dmin);
@@ -261,9 +265,7 @@ struct Q3_KSuper {
   static constexpr bool kMin = false;
   static constexpr int64_t kBytes = sizeof(BlockQ3_K);
   static __m256i u(const uint8_t* sb, int j) {
-    const __m256i low = shift_and(load32(sb + offsetof(BlockQ3_K, qs) + 32 * (j / 4)), 2 * (j % 4), 3);
-    const __m256i high = _mm256_slli_epi16(shift_and(load32(sb + offsetof(BlockQ3_K, hmask)), j, 1), 2);
-    return _mm256_or_si256(low, high);
+    return with_high_bit(fields2(sb + offsetof(BlockQ3_K, qs), j), sb + offsetof(BlockQ3_K, hmask), j, 2);
   }
   static void scales(const uint8_t* sb, int j, float* d, float*) {
     const auto& x = *reinterpret_cast<const BlockQ3_K*>(sb);
